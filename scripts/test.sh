@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test: pure-Rust unit tests and #[pg_test]s (cargo pgrx test),
+# then installs the release build and runs the pg_regress suite against the
+# system cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== cargo pgrx test (unit tests + pg_tests)"
+rm -rf /tmp/vecstore-pgrx-pgdata
+cargo pgrx test --release pg15 --runas postgres --pgdata /tmp/vecstore-pgrx-pgdata
+
+echo "== installing the release build"
+bash scripts/install.sh
+
+echo "== pg_regress"
+bash tests/regress/run.sh

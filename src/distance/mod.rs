@@ -1,0 +1,111 @@
+//! Distance kernels over `f32` slices: SIMD through simsimd (runtime CPU
+//! dispatch: AVX-512, AVX2, NEON or serial C) and a portable scalar reference.
+//!
+//! No Postgres here. Callers check that both slices have the same length;
+//! every function below assumes it (debug builds assert it).
+
+pub mod scalar;
+
+use simsimd::SpatialSimilarity;
+
+/// The four metrics pgvector's operators expose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Metric {
+    /// `<->`: Euclidean distance.
+    L2,
+    /// `<#>`: negative inner product.
+    InnerProduct,
+    /// `<=>`: cosine distance.
+    Cosine,
+    /// `<+>`: taxicab distance.
+    L1,
+}
+
+/// Squared Euclidean distance.
+#[inline]
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    // simsimd only refuses slices of different lengths, excluded above.
+    f32::l2sq(a, b).unwrap_or(f64::NAN)
+}
+
+/// Inner (dot) product.
+#[inline]
+pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    f32::dot(a, b).unwrap_or(f64::NAN)
+}
+
+/// Cosine distance `1 - cos`, clamped to [0, 2]; NaN when a norm is zero
+/// (pgvector's rule: such a pair has no angle).
+#[inline]
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    let dot = inner_product(a, b);
+    let norms = inner_product(a, a) * inner_product(b, b);
+    let similarity = dot / norms.sqrt();
+    1.0 - similarity.clamp(-1.0, 1.0)
+}
+
+/// Taxicab distance. simsimd has no f32 L1 kernel; this loop keeps eight
+/// independent accumulators so the compiler vectorises it.
+#[inline]
+pub fn l1_distance(a: &[f32], b: &[f32]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0f32; 8];
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..8 {
+            acc[i] += (x[i] - y[i]).abs();
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += (x - y).abs();
+    }
+    (acc.iter().sum::<f32>() + tail) as f64
+}
+
+/// Euclidean norm, accumulated in f64 as pgvector does.
+#[inline]
+pub fn norm(a: &[f32]) -> f64 {
+    inner_product(a, a).sqrt()
+}
+
+/// The distance an index orders by for `metric`: monotone in the operator's
+/// value, cheaper where possible (squared L2, inner product of normalised
+/// vectors for cosine).
+#[inline]
+pub fn index_distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
+    match metric {
+        Metric::L2 => l2_squared(a, b) as f32,
+        Metric::InnerProduct | Metric::Cosine => -inner_product(a, b) as f32,
+        Metric::L1 => l1_distance(a, b) as f32,
+    }
+}
+
+/// Names of the SIMD back-ends simsimd selected on this CPU, best first.
+pub fn simd_capabilities() -> Vec<&'static str> {
+    use simsimd::capabilities as c;
+    let mut found = Vec::new();
+    for (on, name) in [
+        (c::uses_sapphire(), "sapphire"),
+        (c::uses_genoa(), "genoa"),
+        (c::uses_ice(), "ice"),
+        (c::uses_skylake(), "skylake"),
+        (c::uses_haswell(), "haswell"),
+        (c::uses_sve(), "sve"),
+        (c::uses_neon(), "neon"),
+    ] {
+        if on {
+            found.push(name);
+        }
+    }
+    if found.is_empty() {
+        found.push("serial");
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,27 @@
+//! vecstore: a drop-in replacement for pgvector, in Rust.
+//!
+//! Layout (see `../shared/docs/style.md`): `distance` and `hnsw` are pure
+//! Rust; `types` holds the `vector` datum and codecs; `sql_api` the SQL
+//! functions declared in `sql/vecstore.sql`.
+
+::pgrx::pg_module_magic!(name, version);
+
+pub mod distance;
+pub mod sql_api;
+pub mod testutil;
+pub mod types;
+
+pgrx::extension_sql_file!("../sql/vecstore.sql", name = "vecstore_surface", bootstrap);
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    /// One-off setup when the test cluster starts.
+    pub fn setup(_options: Vec<&str>) {}
+
+    /// postgresql.conf settings for the test cluster.
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,121 @@
+//! Raw Postgres values the SQL functions need besides `vector`: cstring,
+//! the receive buffer, typmod arrays, numeric arrays and `bit`.
+
+use super::datum::RawDatum;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::ffi::CStr;
+
+/// The C string behind a `cstring` argument.
+pub fn cstring(arg: &RawDatum) -> &CStr {
+    // SAFETY: the SQL signature declares the argument `cstring`, a
+    // NUL-terminated string that lives for the call.
+    unsafe { CStr::from_ptr(arg.0.cast_mut_ptr::<std::ffi::c_char>()) }
+}
+
+/// Runs `decode` over the unread part of a receive buffer (`internal`
+/// argument of a RECEIVE function) and advances the cursor by what it used.
+pub fn with_recv_buffer<T>(arg: &RawDatum, decode: impl FnOnce(&[u8]) -> (T, usize)) -> T {
+    let info = arg.0.cast_mut_ptr::<pg_sys::StringInfoData>();
+    // SAFETY: a RECEIVE function's first argument is a StringInfo whose
+    // data[cursor..len] is initialised; we only read that range and move the
+    // cursor within it.
+    unsafe {
+        let cursor = (*info).cursor as usize;
+        let len = (*info).len as usize;
+        let data = std::slice::from_raw_parts((*info).data.cast::<u8>().add(cursor), len - cursor);
+        let (value, used) = decode(data);
+        (*info).cursor += used.min(len - cursor) as i32;
+        value
+    }
+}
+
+/// The integers of a `cstring[]` typmod list (Postgres parses and checks
+/// that each is an integer).
+pub fn typmods(arg: &RawDatum) -> Vec<i32> {
+    let mut n = 0;
+    // SAFETY: TYPMOD_IN functions receive a cstring[]; ArrayGetIntegerTypmods
+    // returns a palloc'd array of n ints (or raises ERROR).
+    unsafe {
+        let arr = pg_sys::pg_detoast_datum(arg.0.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+        let ints = pg_sys::ArrayGetIntegerTypmods(arr, &mut n);
+        std::slice::from_raw_parts(ints, n.max(0) as usize).to_vec()
+    }
+}
+
+/// Why an array cannot become a vector.
+pub enum ArrayError {
+    /// More than one dimension.
+    NotOneD,
+    /// A NULL element.
+    HasNulls,
+    /// Element type other than int4, float4, float8, numeric.
+    UnsupportedType,
+}
+
+/// Elements of a one-dimensional int4/float4/float8/numeric array as f32
+/// (numeric through Postgres's own numeric_float4, with its range errors).
+pub fn array_to_floats(arg: &RawDatum) -> Result<Vec<f32>, ArrayError> {
+    // SAFETY: the SQL signatures of array_to_vector only accept those four
+    // array types; deconstruct_array gives palloc'd element and null arrays
+    // of `n` entries, read within bounds.
+    unsafe {
+        let arr = pg_sys::pg_detoast_datum(arg.0.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+        if (*arr).ndim > 1 {
+            return Err(ArrayError::NotOneD);
+        }
+        let elemtype = (*arr).elemtype;
+        let (mut typlen, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+        pg_sys::get_typlenbyvalalign(elemtype, &mut typlen, &mut byval, &mut align);
+        let (mut elems, mut nulls, mut n) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
+        pg_sys::deconstruct_array(arr, elemtype, typlen as i32, byval, align, &mut elems, &mut nulls, &mut n);
+        let n = n.max(0) as usize;
+        if n > 0 && std::slice::from_raw_parts(nulls, n).iter().any(|&b| b) {
+            return Err(ArrayError::HasNulls);
+        }
+        let elems = if n > 0 { std::slice::from_raw_parts(elems, n) } else { &[] };
+        let convert: fn(pg_sys::Datum) -> f32 = match elemtype {
+            pg_sys::INT4OID => |d| d.value() as i32 as f32,
+            pg_sys::FLOAT4OID => |d| f32::from_bits(d.value() as u32),
+            pg_sys::FLOAT8OID => |d| f64::from_bits(d.value() as u64) as f32,
+            pg_sys::NUMERICOID => |d| {
+                pgrx::direct_function_call::<f32>(pg_sys::numeric_float4, &[Some(d)]).unwrap_or(0.0)
+            },
+            _ => return Err(ArrayError::UnsupportedType),
+        };
+        Ok(elems.iter().map(|&d| convert(d)).collect())
+    }
+}
+
+/// Raises the error for an array that cannot become a vector.
+pub fn raise_array_error(e: ArrayError) -> ! {
+    match e {
+        ArrayError::NotOneD => {
+            ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "array must be 1-D");
+        }
+        ArrayError::HasNulls => {
+            ereport!(ERROR, PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "array must not contain nulls");
+        }
+        ArrayError::UnsupportedType => {
+            ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "unsupported array type");
+        }
+    }
+}
+
+/// A `bit(n)` value with bit i set where `bits[i]`.
+pub fn varbit(bits: &[bool]) -> RawDatum {
+    let nbytes = bits.len().div_ceil(8);
+    let total = 4 + 4 + nbytes;
+    // SAFETY: palloc0 gives `total` zeroed bytes; VarBit is varlena header,
+    // int32 bit length, then the bits most significant first.
+    unsafe {
+        let raw = pg_sys::palloc0(total).cast::<u8>();
+        pgrx::set_varsize_4b(raw.cast(), total as i32);
+        raw.add(4).cast::<i32>().write_unaligned(bits.len() as i32);
+        let data = std::slice::from_raw_parts_mut(raw.add(8), nbytes);
+        for (i, _) in bits.iter().enumerate().filter(|(_, b)| **b) {
+            data[i / 8] |= 0x80 >> (i % 8);
+        }
+        RawDatum(pg_sys::Datum::from(raw))
+    }
+}

@@ -1,0 +1,21 @@
+SELECT avg(v) FROM (VALUES ('[1,2,3]'::vector), ('[3,5,7]')) t(v);
+SELECT sum(v) FROM (VALUES ('[1,2,3]'::vector), ('[3,5,7]'), (NULL)) t(v);
+SELECT avg(v), sum(v) FROM (SELECT NULL::vector WHERE false) t(v);
+SELECT avg(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) t(v);
+SELECT sum(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) t(v);
+SELECT sum(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v);
+SELECT avg(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v);
+-- parallel aggregation with combine functions
+CREATE TABLE agg_t AS SELECT i, ARRAY[i % 10, 1, -(i % 3)]::vector AS v FROM generate_series(1, 30000) i;
+ANALYZE agg_t;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT avg(v) FROM agg_t;
+SELECT avg(v), sum(v) FROM agg_t;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+DROP TABLE agg_t;

@@ -1,0 +1,25 @@
+SELECT ARRAY[1,2,3]::vector;
+SELECT ARRAY[1.5,2.5]::real[]::vector;
+SELECT ARRAY[1.5,2.5]::double precision[]::vector;
+SELECT ARRAY[1.25,2]::numeric[]::vector;
+SELECT '{1,2,3}'::real[]::vector(3);
+SELECT '[1,2,3]'::vector::real[];
+SELECT ARRAY[1,2,3]::vector(2);
+SELECT ARRAY[[1,2],[3,4]]::vector;
+SELECT ARRAY[1,NULL,3]::vector;
+SELECT '{}'::real[]::vector;
+SELECT ARRAY['NaN']::real[]::vector;
+SELECT ARRAY['Infinity']::double precision[]::vector;
+SELECT ARRAY[1e39]::double precision[]::vector;
+SELECT ARRAY[1e39]::numeric[]::vector;
+-- typmod on a column, through assignment casts
+CREATE TABLE cast_t (v vector(3));
+INSERT INTO cast_t VALUES ('[1,2,3]'), (ARRAY[4,5,6]), (ARRAY[7,8,9]::real[]);
+SELECT * FROM cast_t ORDER BY v;
+INSERT INTO cast_t VALUES ('[1,2]');
+INSERT INTO cast_t VALUES (ARRAY[1,2,3,4]);
+UPDATE cast_t SET v = '[1]' WHERE v = '[1,2,3]';
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'cast_t'::regclass AND attname = 'v';
+SELECT pg_column_size('[1,2,3]'::vector) AS size_3, pg_column_size(array_fill(1, ARRAY[1000])::vector) AS size_1000;
+SELECT typstorage FROM pg_type WHERE typname = 'vector';
+DROP TABLE cast_t;
