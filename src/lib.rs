@@ -7,6 +7,7 @@
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod distance;
+pub mod hnsw;
 pub mod sql_api;
 pub mod testutil;
 pub mod types;

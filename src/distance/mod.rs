@@ -73,14 +73,27 @@ pub fn norm(a: &[f32]) -> f64 {
 }
 
 /// The distance an index orders by for `metric`: monotone in the operator's
-/// value, cheaper where possible (squared L2, inner product of normalised
-/// vectors for cosine).
+/// value and cheaper (squared L2; for cosine, `1 - dot` of vectors the index
+/// normalised). Zero for identical vectors except with inner product.
 #[inline]
 pub fn index_distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
         Metric::L2 => l2_squared(a, b) as f32,
-        Metric::InnerProduct | Metric::Cosine => -inner_product(a, b) as f32,
+        Metric::InnerProduct => -inner_product(a, b) as f32,
+        Metric::Cosine => (1.0 - inner_product(a, b)) as f32,
         Metric::L1 => l1_distance(a, b) as f32,
+    }
+}
+
+impl Metric {
+    /// Whether identical vectors are at distance 0 (all but inner product).
+    pub fn zero_on_identical(self) -> bool {
+        self != Metric::InnerProduct
+    }
+
+    /// Whether the index stores and queries unit vectors.
+    pub fn normalizes(self) -> bool {
+        self == Metric::Cosine
     }
 }
 

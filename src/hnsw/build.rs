@@ -1,0 +1,218 @@
+//! The in-memory graph used by `CREATE INDEX` (and by tests): vectors in one
+//! flat array, neighbour lists behind per-element mutexes so rayon workers
+//! insert in parallel (the hnswlib scheme: no lock is held while another is
+//! taken, so there is no lock order to get wrong).
+
+use super::search::{search_layer, Candidate, Scratch};
+use super::select::select_neighbors;
+use super::{greedy_descent, NodeId, Params, Source};
+use crate::distance::index_distance;
+use crate::testutil::Rng;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+/// A graph whose elements are numbered `0..len`.
+pub struct MemGraph {
+    /// Build parameters.
+    pub params: Params,
+    /// Vector length.
+    pub dim: usize,
+    vectors: Vec<f32>,
+    levels: Vec<u8>,
+    links: Vec<Mutex<Vec<Vec<u32>>>>,
+    entry: RwLock<Option<(u32, usize)>>,
+    raise_lock: Mutex<()>,
+}
+
+/// The build was cancelled before it finished.
+#[derive(Debug)]
+pub struct Cancelled;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking worker poisons nothing we rely on: lists stay valid.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl MemGraph {
+    /// A graph over `vectors` (len = n * dim) with random levels from `seed`;
+    /// nothing is linked until [`MemGraph::build`].
+    pub fn new(params: Params, dim: usize, vectors: Vec<f32>, seed: u64) -> Self {
+        let n = vectors.len() / dim.max(1);
+        let mut rng = Rng::new(seed);
+        let levels: Vec<u8> = (0..n).map(|_| params.level_for(1.0 - rng.uniform()) as u8).collect();
+        let links = levels.iter().map(|&l| Mutex::new(vec![Vec::new(); l as usize + 1])).collect();
+        MemGraph { params, dim, vectors, levels, links, entry: RwLock::new(None), raise_lock: Mutex::new(()) }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Element `i`'s vector.
+    #[inline]
+    pub fn vector(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Element `i`'s top layer.
+    pub fn level(&self, i: usize) -> usize {
+        self.levels[i] as usize
+    }
+
+    /// A copy of element `i`'s neighbours at `layer`.
+    pub fn neighbors(&self, i: usize, layer: usize) -> Vec<u32> {
+        lock(&self.links[i]).get(layer).cloned().unwrap_or_default()
+    }
+
+    /// Entry element and its level.
+    pub fn entry(&self) -> Option<(u32, usize)> {
+        *self.entry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Approximate heap bytes per element (vector, links, bookkeeping), used
+    /// to hold the build to `maintenance_work_mem`.
+    pub fn bytes_per_element(dim: usize, m: usize) -> usize {
+        4 * dim + 4 * (2 * m + m / 8 + 2) + 96
+    }
+
+    #[inline]
+    fn dist(&self, a: usize, b: usize) -> f32 {
+        index_distance(self.params.metric, self.vector(a), self.vector(b))
+    }
+
+    /// Links every element, using `threads` rayon workers. `poll` runs on the
+    /// calling thread every few milliseconds with the number of elements
+    /// inserted; returning false cancels the build. Workers only compute.
+    pub fn build(&self, threads: usize, poll: &mut dyn FnMut(usize) -> bool) -> Result<(), Cancelled> {
+        let n = self.len();
+        if n == 0 {
+            return Ok(());
+        }
+        *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((0, self.level(0)));
+        let done = AtomicUsize::new(1);
+        let cancel = AtomicBool::new(false);
+        let finished = AtomicBool::new(false);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|_| Cancelled)?;
+        std::thread::scope(|s| {
+            let worker = s.spawn(|| {
+                pool.install(|| {
+                    (1..n).into_par_iter().for_each_init(
+                        || (Scratch::dense(n), Vec::new(), Vec::new()),
+                        |(scratch, sel, entries), i| {
+                            if cancel.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            self.insert(i, scratch, sel, entries);
+                            done.fetch_add(1, Ordering::Relaxed);
+                        },
+                    )
+                });
+                finished.store(true, Ordering::Release);
+            });
+            while !finished.load(Ordering::Acquire) {
+                if !poll(done.load(Ordering::Relaxed)) {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = worker.join();
+        });
+        poll(done.load(Ordering::Relaxed));
+        if cancel.load(Ordering::Relaxed) {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Inserts element `q` (the paper's Algorithm 1).
+    fn insert(&self, q: usize, scratch: &mut Scratch, sel: &mut Vec<Candidate>, entries: &mut Vec<Candidate>) {
+        let level = self.level(q);
+        let Some((_, top)) = self.entry() else { return };
+        // Raising the entry point is rare; serialise those inserts.
+        let _raise = (level > top).then(|| lock(&self.raise_lock));
+        let Some((ep, top)) = self.entry() else { return };
+        let mut src = MemSource { graph: self, query: self.vector(q) };
+        let mut cur = Candidate { dist: src.distance(ep as NodeId), id: ep as NodeId };
+        if top > level {
+            cur = greedy_descent(&mut src, cur, top, level, scratch);
+        }
+        entries.clear();
+        entries.push(cur);
+        let dedup = self.params.metric.zero_on_identical();
+        for layer in (0..=level.min(top)).rev() {
+            search_layer(&mut src, entries, self.params.ef_construction, layer, scratch, &mut |_| true);
+            let m = self.params.max_neighbors(layer);
+            select_neighbors(&scratch.found, m, dedup, &mut |a, b| self.dist(a as usize, b as usize), sel);
+            lock(&self.links[q])[layer] = sel.iter().map(|c| c.id as u32).collect();
+            for c in sel.iter() {
+                self.add_link(c.id as usize, q, c.dist, layer);
+            }
+            entries.clear();
+            entries.extend_from_slice(&scratch.found);
+        }
+        if level > top {
+            *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((q as u32, level));
+        }
+    }
+
+    /// Adds the back-link `n -> q`, pruning `n`'s list with the heuristic
+    /// when it is full.
+    fn add_link(&self, n: usize, q: usize, dist: f32, layer: usize) {
+        let m = self.params.max_neighbors(layer);
+        let mut links = lock(&self.links[n]);
+        let list = &mut links[layer];
+        if list.contains(&(q as u32)) {
+            return;
+        }
+        if list.len() < m {
+            list.push(q as u32);
+            return;
+        }
+        let mut cands: Vec<Candidate> =
+            list.iter().map(|&x| Candidate { dist: self.dist(n, x as usize), id: x as NodeId }).collect();
+        cands.push(Candidate { dist, id: q as NodeId });
+        cands.sort();
+        let mut kept = Vec::with_capacity(m);
+        let dedup = self.params.metric.zero_on_identical();
+        select_neighbors(&cands, m, dedup, &mut |a, b| self.dist(a as usize, b as usize), &mut kept);
+        *list = kept.iter().map(|c| c.id as u32).collect();
+    }
+
+    /// The `k` nearest elements to `query` with candidate list `ef`.
+    pub fn search(&self, query: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Candidate> {
+        let Some((ep, top)) = self.entry() else { return Vec::new() };
+        let mut src = MemSource { graph: self, query };
+        let start = Candidate { dist: src.distance(ep as NodeId), id: ep as NodeId };
+        let cur = greedy_descent(&mut src, start, top, 0, scratch);
+        search_layer(&mut src, &[cur], ef.max(k), 0, scratch, &mut |_| true);
+        scratch.found.iter().take(k).copied().collect()
+    }
+}
+
+/// Search over a [`MemGraph`] for one query.
+pub struct MemSource<'a> {
+    graph: &'a MemGraph,
+    query: &'a [f32],
+}
+
+impl Source for MemSource<'_> {
+    #[inline]
+    fn distance(&mut self, id: NodeId) -> f32 {
+        index_distance(self.graph.params.metric, self.query, self.graph.vector(id as usize))
+    }
+
+    fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
+        if let Some(list) = lock(&self.graph.links[id as usize]).get(layer) {
+            out.extend(list.iter().map(|&x| x as NodeId));
+        }
+    }
+}
