@@ -6,13 +6,21 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+pub mod am;
 pub mod distance;
 pub mod hnsw;
 pub mod sql_api;
+pub mod storage;
 pub mod testutil;
 pub mod types;
 
 pgrx::extension_sql_file!("../sql/vecstore.sql", name = "vecstore_surface", bootstrap);
+
+/// Library load: index options and the `hnsw.*` settings.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    am::options::init();
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

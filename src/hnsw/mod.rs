@@ -38,6 +38,8 @@ pub struct Params {
     pub ef_construction: usize,
     /// Distance the graph is built for.
     pub metric: Metric,
+    /// Highest level an element may get (storage bounds it by page size).
+    pub max_level: usize,
 }
 
 impl Params {
@@ -52,11 +54,11 @@ impl Params {
     }
 
     /// Level for an element given a uniform random number in (0, 1]:
-    /// floor(-ln(u) * mL) with mL = 1/ln(m), capped at [`MAX_LEVEL`].
+    /// floor(-ln(u) * mL) with mL = 1/ln(m), capped at `max_level`.
     pub fn level_for(&self, uniform: f64) -> usize {
         let ml = 1.0 / (self.m as f64).ln();
         let u = uniform.clamp(f64::MIN_POSITIVE, 1.0);
-        ((-u.ln() * ml).floor() as usize).min(MAX_LEVEL)
+        ((-u.ln() * ml).floor() as usize).min(self.max_level.min(MAX_LEVEL))
     }
 }
 

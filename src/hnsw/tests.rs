@@ -6,7 +6,7 @@ use crate::distance::{index_distance, Metric};
 use crate::testutil::Rng;
 
 fn params(metric: Metric) -> Params {
-    Params { m: 16, ef_construction: 64, metric }
+    Params { m: 16, ef_construction: 64, metric, max_level: MAX_LEVEL }
 }
 
 fn random(n: usize, dim: usize, rng: &mut Rng) -> Vec<f32> {

@@ -35,7 +35,7 @@ SELECT '[1,2,3]'::vector + '[1,2]';
 SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 JOIN pg_extension e ON e.oid = d.refobjid
-WHERE e.extname = 'vecstore' AND p.prokind = 'f'
+WHERE e.extname = 'vecstore' AND p.prokind = 'f' AND p.prorettype <> 'index_am_handler'::regtype
   AND NOT (p.provolatile = 'i' AND p.proisstrict AND p.proparallel = 's')
 ORDER BY 1;
 SELECT count(*) AS functions_checked

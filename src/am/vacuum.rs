@@ -1,0 +1,265 @@
+//! VACUUM: `ambulkdelete` marks elements whose heap rows are gone, then —
+//! holding the update lock exclusive — repairs every list that pointed at
+//! them (candidates: the list's live members plus the live neighbours of
+//! the removed ones, chosen with the heuristic), moves the entry point if
+//! needed, and marks the removed elements reusable for later inserts.
+
+use crate::hnsw::{select_neighbors, Candidate, NodeId};
+use crate::storage::buffer::{PageGuard, WalGuard};
+use crate::storage::graph::{update_meta, DiskSource, Meta, META_BLOCK};
+use crate::storage::layout::*;
+use crate::storage::pages;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::collections::HashSet;
+
+fn nblocks(index: pg_sys::Relation) -> u32 {
+    // SAFETY: counting blocks of an open relation.
+    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+}
+
+fn element_offsets(page: pg_sys::Page, dims: usize) -> Vec<u16> {
+    (1..=pages::max_offset(page)).filter(|&o| pages::element(page, o, dims).is_some()).collect()
+}
+
+/// Pass 1: marks elements of dead heap rows DELETED; returns how many and
+/// every element still live with its level.
+fn mark_deleted(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    dead: &mut dyn FnMut(DiskTid) -> bool,
+) -> (usize, Vec<(NodeId, usize)>) {
+    let mut removed = 0;
+    let mut live = Vec::new();
+    for block in 1..nblocks(index) {
+        pgrx::check_for_interrupts!();
+        let g = PageGuard::lock(index, block, true);
+        let mut doomed = Vec::new();
+        for off in element_offsets(g.page(), meta.dims) {
+            let Some(e) = pages::element(g.page(), off, meta.dims) else { continue };
+            if e.header.state != LIVE {
+                continue;
+            }
+            if dead(e.header.heap_tid) {
+                doomed.push(off);
+            } else {
+                live.push((DiskTid::new(block, off).node(), e.header.level as usize));
+            }
+        }
+        if doomed.is_empty() {
+            continue;
+        }
+        let mut wal = WalGuard::start(index);
+        let page = wal.register(&g, false);
+        for off in &doomed {
+            if let Some(e) = pages::element(page, *off, meta.dims) {
+                e.header.state = DELETED;
+            }
+        }
+        wal.finish();
+        removed += doomed.len();
+    }
+    (removed, live)
+}
+
+/// Pass 2: rebuilds lists that reference deleted elements.
+fn repair(index: pg_sys::Relation, meta: &Meta, live: &[(NodeId, usize)], deleted: &HashSet<NodeId>) {
+    let dedup = meta.params.metric.zero_on_identical();
+    for &(id, level) in live {
+        pgrx::check_for_interrupts!();
+        let mut src = DiskSource::new(index, *meta, &[]);
+        let base = src.vector(id);
+        let mut new_lists = Vec::new();
+        let mut changed = false;
+        for layer in 0..=level {
+            let list = src.layer_slots(id, layer);
+            if !list.iter().any(|t| deleted.contains(&t.node())) {
+                new_lists.push(list);
+                continue;
+            }
+            changed = true;
+            let mut cand: HashSet<NodeId> = HashSet::new();
+            for t in &list {
+                if deleted.contains(&t.node()) {
+                    for n in src.layer_slots(t.node(), layer) {
+                        cand.insert(n.node());
+                    }
+                } else {
+                    cand.insert(t.node());
+                }
+            }
+            cand.remove(&id);
+            let mut cands: Vec<Candidate> = cand
+                .into_iter()
+                .filter(|n| !deleted.contains(n))
+                .map(|n| {
+                    let v = src.vector(n);
+                    let dist = if v.len() == base.len() {
+                        crate::distance::index_distance(meta.params.metric, &base, &v)
+                    } else {
+                        f32::INFINITY
+                    };
+                    Candidate { dist, id: n }
+                })
+                .filter(|c| c.dist.is_finite())
+                .collect();
+            cands.sort();
+            let mut kept = Vec::new();
+            select_neighbors(&cands, meta.params.max_neighbors(layer), dedup, &mut |a, b| src.between(a, b), &mut kept);
+            new_lists.push(kept.iter().map(|c| DiskTid::from_node(c.id)).collect());
+        }
+        if !changed {
+            continue;
+        }
+        let ntid = {
+            let t = DiskTid::from_node(id);
+            let g = PageGuard::lock(index, t.block(), false);
+            match pages::element(g.page(), t.offset, meta.dims) {
+                Some(e) => e.header.neighbors,
+                None => continue,
+            }
+        };
+        let g = PageGuard::lock(index, ntid.block(), true);
+        let mut wal = WalGuard::start(index);
+        let page = wal.register(&g, false);
+        if let Some(mut view) = pages::neighbors(page, ntid.offset) {
+            view.fill(meta.params.m, &new_lists);
+            wal.finish();
+        }
+    }
+}
+
+/// Pass 3: DELETED elements become REUSABLE; returns the first block with
+/// one, for the insert hint.
+fn recycle(index: pg_sys::Relation, meta: &Meta) -> Option<u32> {
+    let mut first = None;
+    for block in 1..nblocks(index) {
+        let g = PageGuard::lock(index, block, true);
+        let offs: Vec<u16> = element_offsets(g.page(), meta.dims)
+            .into_iter()
+            .filter(|&o| pages::element(g.page(), o, meta.dims).is_some_and(|e| e.header.state == DELETED))
+            .collect();
+        if offs.is_empty() {
+            continue;
+        }
+        let mut wal = WalGuard::start(index);
+        let page = wal.register(&g, false);
+        for o in offs {
+            if let Some(e) = pages::element(page, o, meta.dims) {
+                e.header.state = REUSABLE;
+            }
+        }
+        wal.finish();
+        first.get_or_insert(block);
+    }
+    first
+}
+
+fn empty_stats(info: *mut pg_sys::IndexVacuumInfo, stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    let _ = info;
+    if stats.is_null() {
+        // SAFETY: zeroed result struct in the current (vacuum) context.
+        unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
+    } else {
+        stats
+    }
+}
+
+/// `ambulkdelete`.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    let stats = empty_stats(info, stats);
+    // SAFETY: info is valid for the call; index is open.
+    let index = unsafe { (*info).index };
+    let meta = Meta::read(index);
+    let Some(cb) = callback else { return stats };
+    let mut dead = |t: DiskTid| {
+        let mut ip = pg_sys::ItemPointerData {
+            ip_blkid: pg_sys::BlockIdData { bi_hi: t.hi, bi_lo: t.lo },
+            ip_posid: t.offset,
+        };
+        // SAFETY: the callback VACUUM gave us, with its own state.
+        unsafe { cb(&mut ip, callback_state) }
+    };
+    let (removed, live) = mark_deleted(index, &meta, &mut dead);
+    let remaining = live.len();
+    if removed > 0 {
+        // SAFETY: heavyweight lock, released below or at abort.
+        unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
+        let meta = Meta::read(index);
+        let deleted: HashSet<NodeId> = {
+            let mut d = HashSet::new();
+            for block in 1..nblocks(index) {
+                let g = PageGuard::lock(index, block, false);
+                for off in element_offsets(g.page(), meta.dims) {
+                    if pages::element(g.page(), off, meta.dims).is_some_and(|e| e.header.state != LIVE) {
+                        d.insert(DiskTid::new(block, off).node());
+                    }
+                }
+            }
+            d
+        };
+        let live: Vec<(NodeId, usize)> = live.into_iter().filter(|(id, _)| !deleted.contains(id)).collect();
+        repair(index, &meta, &live, &deleted);
+        if meta.entry.is_some_and(|(e, _)| deleted.contains(&e)) {
+            let best = live.iter().max_by_key(|(_, l)| *l).copied();
+            update_meta(index, |m| match best {
+                Some((id, l)) => {
+                    m.entry = DiskTid::from_node(id);
+                    m.entry_level = l as u8;
+                }
+                None => m.entry = DiskTid::NONE,
+            });
+        }
+        if let Some(first) = recycle(index, &meta) {
+            update_meta(index, |m| m.insert_block = m.insert_block.min(first).max(1));
+        }
+        // SAFETY: releases the lock taken above.
+        unsafe { pg_sys::UnlockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
+    }
+    // SAFETY: stats is a valid result struct.
+    unsafe {
+        (*stats).tuples_removed += removed as f64;
+        (*stats).num_index_tuples = remaining as f64;
+        (*stats).num_pages = nblocks(index);
+    }
+    stats
+}
+
+/// `amvacuumcleanup`: reports sizes; counts live elements when no bulk
+/// delete ran in this VACUUM.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: info is valid for the call.
+    if unsafe { (*info).analyze_only } {
+        return stats;
+    }
+    let had = !stats.is_null();
+    let stats = empty_stats(info, stats);
+    // SAFETY: info is valid; index open.
+    let index = unsafe { (*info).index };
+    if !had {
+        let meta = Meta::read(index);
+        let mut n = 0.0;
+        for block in 1..nblocks(index) {
+            let g = PageGuard::lock(index, block, false);
+            n += element_offsets(g.page(), meta.dims)
+                .into_iter()
+                .filter(|&o| pages::element(g.page(), o, meta.dims).is_some_and(|e| e.header.state == LIVE))
+                .count() as f64;
+        }
+        // SAFETY: valid stats struct.
+        unsafe { (*stats).num_index_tuples = n };
+    }
+    // SAFETY: valid stats struct.
+    unsafe { (*stats).num_pages = nblocks(index) };
+    stats
+}

@@ -1,0 +1,121 @@
+//! RAII guards for Postgres buffers and GenericXLog records. A `PageGuard`
+//! releases its lock and pin on drop; a `WalGuard` aborts its record on drop
+//! unless `finish` ran, so an ERROR or panic mid-change leaves pages as they
+//! were.
+
+use pgrx::pg_sys;
+
+/// A pinned, content-locked buffer of an index.
+pub struct PageGuard {
+    buffer: pg_sys::Buffer,
+}
+
+impl PageGuard {
+    /// Pins `block` of `index` and locks it shared or exclusive.
+    pub fn lock(index: pg_sys::Relation, block: u32, exclusive: bool) -> Self {
+        // SAFETY: `index` is an open relation; ReadBufferExtended raises an
+        // ERROR for a block past the end, it never returns an invalid buffer.
+        unsafe {
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                block,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            let mode = if exclusive { pg_sys::BUFFER_LOCK_EXCLUSIVE } else { pg_sys::BUFFER_LOCK_SHARE };
+            pg_sys::LockBuffer(buffer, mode as i32);
+            PageGuard { buffer }
+        }
+    }
+
+    /// Appends a new block to `fork` of `index`, returned locked exclusive
+    /// (its contents are garbage until initialised).
+    pub fn extend(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> Self {
+        // SAFETY: the extension lock serialises concurrent extenders, as the
+        // buffer manager requires for P_NEW in Postgres 15.
+        unsafe {
+            pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                fork,
+                pg_sys::InvalidBlockNumber, // P_NEW
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+            PageGuard { buffer }
+        }
+    }
+
+    /// The block number.
+    pub fn block(&self) -> u32 {
+        // SAFETY: the buffer is pinned.
+        unsafe { pg_sys::BufferGetBlockNumber(self.buffer) }
+    }
+
+    /// The buffer.
+    pub fn buffer(&self) -> pg_sys::Buffer {
+        self.buffer
+    }
+
+    /// The page image in shared memory (read it under this guard's lock).
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned, so its page address is stable.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    /// Marks the buffer dirty (for writes made without GenericXLog, i.e.
+    /// during CREATE INDEX, which logs whole pages at the end).
+    pub fn mark_dirty(&self) {
+        // SAFETY: we hold an exclusive lock when writing without WAL.
+        unsafe { pg_sys::MarkBufferDirty(self.buffer) }
+    }
+}
+
+impl Drop for PageGuard {
+    fn drop(&mut self) {
+        // SAFETY: we own one pin and one content lock on this buffer.
+        unsafe { pg_sys::UnlockReleaseBuffer(self.buffer) }
+    }
+}
+
+/// One GenericXLog record over up to four locked buffers.
+pub struct WalGuard {
+    state: *mut pg_sys::GenericXLogState,
+}
+
+impl WalGuard {
+    /// Starts a record for `index`.
+    pub fn start(index: pg_sys::Relation) -> Self {
+        // SAFETY: `index` is open; the state is palloc'd in the current context.
+        WalGuard { state: unsafe { pg_sys::GenericXLogStart(index) } }
+    }
+
+    /// Registers an exclusively locked buffer; returns the working copy of
+    /// its page, which is what must be modified. `full_image` for pages
+    /// rewritten from scratch.
+    pub fn register(&mut self, page: &PageGuard, full_image: bool) -> pg_sys::Page {
+        let flags = if full_image { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+        // SAFETY: the state is live (not finished or aborted) and the buffer
+        // is pinned and locked exclusive by `page`, which outlives the record.
+        unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, page.buffer(), flags) }
+    }
+
+    /// Applies the changes to the buffers and writes the WAL record.
+    pub fn finish(mut self) {
+        // SAFETY: the state is live; after this it is freed, so forget it.
+        unsafe { pg_sys::GenericXLogFinish(self.state) };
+        self.state = std::ptr::null_mut();
+    }
+}
+
+impl Drop for WalGuard {
+    fn drop(&mut self) {
+        if !self.state.is_null() {
+            // SAFETY: an unfinished record: discard the working copies.
+            unsafe { pg_sys::GenericXLogAbort(self.state) }
+        }
+    }
+}
