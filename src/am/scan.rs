@@ -7,7 +7,7 @@
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
 use super::prepare_vector;
 use crate::hnsw::Scratch;
-use crate::storage::graph::{self, Meta};
+use crate::storage::graph::{self, IdMap, Meta, NodeInfo};
 use crate::storage::layout::DiskTid;
 use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
@@ -26,6 +26,7 @@ struct ScanState {
     returned: HashSet<DiskTid>,
     last_dist: f32,
     scratch: Scratch,
+    info: IdMap<NodeInfo>,
 }
 
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
@@ -49,6 +50,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         returned: HashSet::new(),
         last_dist: f32::NEG_INFINITY,
         scratch: Scratch::hashed(),
+        info: IdMap::default(),
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
     // SAFETY: scan is a fresh descriptor we own.
@@ -106,7 +108,7 @@ fn search(scan: pg_sys::IndexScanDesc, st: &mut ScanState, ef: usize) {
     let (Some(meta), Some(q)) = (st.meta, st.query.as_ref()) else { return };
     // SAFETY: index of an open scan.
     let index = unsafe { (*scan).indexRelation };
-    let found = graph::search(index, meta, q, ef, &mut st.scratch);
+    let found = graph::search(index, meta, q, ef, &mut st.scratch, &mut st.info);
     st.results = found
         .into_iter()
         .map(|(c, info)| (c.dist, info.heap_tid))
@@ -181,4 +183,5 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     st.results = Vec::new();
     st.returned = HashSet::new();
     st.scratch = Scratch::hashed();
+    st.info = IdMap::default();
 }

@@ -5,6 +5,9 @@
 
 use super::search::{search_layer, Candidate, Scratch};
 use super::select::select_neighbors;
+
+/// Extra links a list may hold during the build before it is pruned.
+const SLACK: usize = 8;
 use super::{greedy_descent, NodeId, Params, Source};
 use crate::distance::index_distance;
 use crate::testutil::Rng;
@@ -104,7 +107,7 @@ impl MemGraph {
         std::thread::scope(|s| {
             let worker = s.spawn(|| {
                 pool.install(|| {
-                    (1..n).into_par_iter().for_each_init(
+                    (1..n).into_par_iter().with_min_len(64).for_each_init(
                         || (Scratch::dense(n), Vec::new(), Vec::new()),
                         |(scratch, sel, entries), i| {
                             if cancel.load(Ordering::Relaxed) {
@@ -115,6 +118,9 @@ impl MemGraph {
                         },
                     )
                 });
+                if !cancel.load(Ordering::Relaxed) {
+                    pool.install(|| self.prune_all());
+                }
                 finished.store(true, Ordering::Release);
             });
             while !finished.load(Ordering::Acquire) {
@@ -177,14 +183,39 @@ impl MemGraph {
             list.push(q as u32);
             return;
         }
+        // Lists may overshoot by SLACK during the build; pruning the batch
+        // with the exact heuristic then costs a fraction per link.
+        list.push(q as u32);
+        if list.len() >= m + SLACK {
+            self.prune(n, layer, list);
+        }
+        let _ = dist;
+    }
+
+    /// Cuts `list` (element `n`'s, at `layer`) to capacity with the heuristic.
+    fn prune(&self, n: usize, layer: usize, list: &mut Vec<u32>) {
+        let m = self.params.max_neighbors(layer);
         let mut cands: Vec<Candidate> =
             list.iter().map(|&x| Candidate { dist: self.dist(n, x as usize), id: x as NodeId }).collect();
-        cands.push(Candidate { dist, id: q as NodeId });
         cands.sort();
         let mut kept = Vec::with_capacity(m);
         let dedup = self.params.metric.zero_on_identical();
         select_neighbors(&cands, m, dedup, &mut |a, b| self.dist(a as usize, b as usize), &mut kept);
         *list = kept.iter().map(|c| c.id as u32).collect();
+    }
+
+    /// Final pass: every list over capacity is pruned (in parallel).
+    fn prune_all(&self) {
+        (0..self.len()).into_par_iter().for_each(|n| {
+            let mut links = lock(&self.links[n]);
+            for layer in 0..links.len() {
+                if links[layer].len() > self.params.max_neighbors(layer) {
+                    let mut list = std::mem::take(&mut links[layer]);
+                    self.prune(n, layer, &mut list);
+                    links[layer] = list;
+                }
+            }
+        });
     }
 
     /// The `k` nearest elements to `query` with candidate list `ef`.

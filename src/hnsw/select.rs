@@ -3,10 +3,10 @@
 //! neighbour already kept, which spreads links across directions and keeps
 //! clusters connected. For metrics where identical vectors are at distance
 //! 0 (`dedup`), a candidate identical to a kept one is also dropped, so a
-//! pile of duplicate vectors cannot fill every slot. (Filling free slots
-//! with pruned candidates, the paper's keepPrunedConnections, was measured
-//! and lowers recall on clustered data: it crowds out links between
-//! clusters.)
+//! pile of duplicate vectors cannot fill every slot. Free slots are then
+//! filled with the nearest pruned candidates (the paper's
+//! keepPrunedConnections, as pgvector does): on real embeddings it raises
+//! recall at a given ef_search.
 
 use super::{Candidate, NodeId};
 
@@ -21,16 +21,27 @@ pub fn select_neighbors(
     out: &mut Vec<Candidate>,
 ) {
     out.clear();
+    let mut pruned = Vec::new();
     for &c in candidates {
         if out.len() >= m {
             break;
         }
+        let mut dup = false;
         let diverse = out.iter().all(|r| {
             let d = between(c.id, r.id);
+            dup |= dedup && d <= 0.0;
             d >= c.dist && !(dedup && d <= 0.0)
         });
         if diverse {
             out.push(c);
+        } else if !dup {
+            pruned.push(c);
         }
+    }
+    for c in pruned {
+        if out.len() >= m {
+            break;
+        }
+        out.push(c);
     }
 }

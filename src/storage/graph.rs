@@ -14,7 +14,8 @@ use pgrx::prelude::*;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-type IdMap<V> = HashMap<NodeId, V, BuildHasherDefault<IdHasher>>;
+/// Hash map keyed by node id.
+pub type IdMap<V> = HashMap<NodeId, V, BuildHasherDefault<IdHasher>>;
 
 /// Block of the metapage; also the lock tag of the update lock.
 pub const META_BLOCK: u32 = 0;
@@ -113,7 +114,13 @@ pub struct DiskSource<'q> {
 impl<'q> DiskSource<'q> {
     /// A source for `query` (already normalised for cosine).
     pub fn new(index: pg_sys::Relation, meta: Meta, query: &'q [f32]) -> Self {
-        DiskSource { index, meta, query, info: IdMap::default(), vectors: IdMap::default() }
+        Self::with_info(index, meta, query, IdMap::default())
+    }
+
+    /// A source reusing `info`'s allocation (cleared first).
+    pub fn with_info(index: pg_sys::Relation, meta: Meta, query: &'q [f32], mut info: IdMap<NodeInfo>) -> Self {
+        info.clear();
+        DiskSource { index, meta, query, info, vectors: IdMap::default() }
     }
 
     /// Reads element `id` under a share lock and passes it to `f`.
@@ -187,17 +194,21 @@ pub fn search(
     query: &[f32],
     ef: usize,
     scratch: &mut Scratch,
+    info: &mut IdMap<NodeInfo>,
 ) -> Vec<(Candidate, NodeInfo)> {
     let Some((ep, top)) = meta.entry else { return Vec::new() };
-    let mut src = DiskSource::new(index, meta, query);
+    let mut src = DiskSource::with_info(index, meta, query, std::mem::take(info));
+    src.info.reserve(ef * 24);
     let start = Candidate { dist: hnsw::Source::distance(&mut src, ep), id: ep };
     let cur = greedy_descent(&mut src, start, top, 0, scratch);
     search_layer(&mut src, &[cur], ef, 0, scratch, &mut |_| true);
-    scratch
+    let out = scratch
         .found
         .iter()
         .filter_map(|c| src.info.get(&c.id).filter(|i| i.live).map(|i| (*c, *i)))
-        .collect()
+        .collect();
+    *info = src.info;
+    out
 }
 
 /// Neighbour lists for a new element at `level`, found by searching the

@@ -1,0 +1,49 @@
+//! In-memory HNSW on a texmex dataset (default: ../shared minilm-10k):
+//! build time and recall@10 / QPS per ef, without Postgres.
+//! Run: `cargo bench --bench graph [-- base.fvecs query.fvecs gt.ivecs]`.
+
+use std::time::Instant;
+use vecstore::distance::Metric;
+use vecstore::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
+
+fn read_vecs(path: &str) -> (usize, Vec<u32>) {
+    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let d = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+    let words: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let rows: Vec<u32> = words.chunks_exact(d + 1).flat_map(|r| r[1..].to_vec()).collect();
+    (d, rows)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).skip(1).collect();
+    let d = "../shared/data/minilm-10k/minilm-10k";
+    let (base, query, gt) = match args.as_slice() {
+        [b, q, g, ..] => (b.clone(), q.clone(), g.clone()),
+        _ => (format!("{d}.base.fvecs"), format!("{d}.query.fvecs"), format!("{d}.gt-l2.ivecs")),
+    };
+    let (dim, b) = read_vecs(&base);
+    let (_, q) = read_vecs(&query);
+    let (k_gt, g) = read_vecs(&gt);
+    let b: Vec<f32> = b.into_iter().map(f32::from_bits).collect();
+    let q: Vec<f32> = q.into_iter().map(f32::from_bits).collect();
+    let params = Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL };
+    for threads in [1, 2] {
+        let graph = MemGraph::new(params, dim, b.clone(), 0x4853_4e57);
+        let t = Instant::now();
+        graph.build(threads, &mut |_| true).expect("build");
+        println!("n={} dim={dim} threads={threads}: build {:.3} s", graph.len(), t.elapsed().as_secs_f64());
+        let mut scratch = Scratch::dense(graph.len());
+        for ef in [10, 20, 40, 80, 100, 200] {
+            let t = Instant::now();
+            let mut hits = 0;
+            let nq = q.len() / dim;
+            for (i, qv) in q.chunks(dim).enumerate() {
+                let truth: Vec<u32> = g[i * k_gt..i * k_gt + 10].to_vec();
+                let got = graph.search(qv, 10, ef, &mut scratch);
+                hits += got.iter().filter(|c| truth.contains(&(c.id as u32))).count();
+            }
+            let secs = t.elapsed().as_secs_f64();
+            println!("  ef {ef:>4}: recall@10 {:.4}  {:>8.0} QPS", hits as f64 / (nq * 10) as f64, nq as f64 / secs);
+        }
+    }
+}
