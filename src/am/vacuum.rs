@@ -3,10 +3,12 @@
 //! them (candidates: the list's live members plus the live neighbours of
 //! the removed ones, chosen with the heuristic), moves the entry point if
 //! needed, and marks the removed elements reusable for later inserts.
+//! `amvacuumcleanup` then links any live element a search could no longer
+//! reach (inserts' pruning can strand a few, as in any HNSW).
 
 use crate::hnsw::{select_neighbors, Candidate, NodeId};
 use crate::storage::buffer::{PageGuard, WalGuard};
-use crate::storage::graph::{update_meta, DiskSource, Meta, META_BLOCK};
+use crate::storage::graph::{add_backlink, update_meta, DiskSource, Meta, META_BLOCK};
 use crate::storage::layout::*;
 use crate::storage::pages;
 use pgrx::pg_sys;
@@ -155,6 +157,82 @@ fn recycle(index: pg_sys::Relation, meta: &Meta) -> Option<u32> {
     first
 }
 
+/// Links every live element that a search may not reach (pruning during
+/// inserts can strand a few): elements unreachable on layer 0 from the
+/// entry point, and elements none of whose own neighbours links back (only
+/// far-away elements point at them, which a search never expands). Each is
+/// linked from its nearest reachable neighbour; a few passes at most.
+/// Returns how many links were made.
+fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> usize {
+    let Some((entry, _)) = meta.entry else { return 0 };
+    let mut lists: std::collections::HashMap<NodeId, Vec<NodeId>> = std::collections::HashMap::new();
+    let mut live: Vec<NodeId> = Vec::new();
+    for block in 1..nblocks(index) {
+        pgrx::check_for_interrupts!();
+        let g = PageGuard::lock(index, block, false);
+        for off in element_offsets(g.page(), meta.dims) {
+            let Some(e) = pages::element(g.page(), off, meta.dims) else { continue };
+            if e.header.state == REUSABLE {
+                continue;
+            }
+            let id = DiskTid::new(block, off).node();
+            if e.header.state == LIVE {
+                live.push(id);
+            }
+            lists.insert(id, Vec::new());
+        }
+    }
+    let mut src = DiskSource::new(index, *meta, &[]);
+    for (id, list) in lists.iter_mut() {
+        *list = src.layer_slots(*id, 0).iter().map(|t| t.node()).collect();
+    }
+    let mut reached: HashSet<NodeId> = HashSet::new();
+    let mark = |start: NodeId, reached: &mut HashSet<NodeId>, lists: &std::collections::HashMap<NodeId, Vec<NodeId>>| {
+        let mut stack = vec![start];
+        reached.insert(start);
+        while let Some(x) = stack.pop() {
+            for &y in lists.get(&x).map(Vec::as_slice).unwrap_or(&[]) {
+                if reached.insert(y) {
+                    stack.push(y);
+                }
+            }
+        }
+    };
+    mark(entry, &mut reached, &lists);
+    let mut linked = 0;
+    let mut progress = true;
+    let mut passes = 0;
+    while progress && passes < 3 {
+        progress = false;
+        passes += 1;
+        for &u in &live {
+            let outs = lists.get(&u).map(Vec::as_slice).unwrap_or(&[]);
+            let reciprocal = outs.iter().any(|o| lists.get(o).is_some_and(|l| l.contains(&u)));
+            if reached.contains(&u) && (reciprocal || outs.is_empty() || u == entry) {
+                continue;
+            }
+            pgrx::check_for_interrupts!();
+            let mut best: Option<Candidate> = None;
+            for &o in lists.get(&u).map(Vec::as_slice).unwrap_or(&[]) {
+                if reached.contains(&o) {
+                    let c = Candidate { dist: src.between(u, o), id: o };
+                    if best.is_none_or(|b| c < b) {
+                        best = Some(c);
+                    }
+                }
+            }
+            let Some(from) = best else { continue };
+            add_backlink(index, &mut src, meta, from.id, u, from.dist, 0, true);
+            let now: Vec<NodeId> = src.layer_slots(from.id, 0).iter().map(|t| t.node()).collect();
+            lists.insert(from.id, now);
+            mark(u, &mut reached, &lists);
+            linked += 1;
+            progress = true;
+        }
+    }
+    linked
+}
+
 fn empty_stats(info: *mut pg_sys::IndexVacuumInfo, stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
     let _ = info;
     if stats.is_null() {
@@ -246,6 +324,18 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     let stats = empty_stats(info, stats);
     // SAFETY: info is valid; index open.
     let index = unsafe { (*info).index };
+    // SAFETY: heavyweight update lock, as in ambulkdelete.
+    unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
+    let relinked = connect_unreachable(index, &Meta::read(index));
+    // SAFETY: releases the lock taken above.
+    unsafe { pg_sys::UnlockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
+    if relinked > 0 {
+        ereport!(
+            DEBUG1,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!("hnsw: linked {relinked} unreachable elements")
+        );
+    }
     if !had {
         let meta = Meta::read(index);
         let mut n = 0.0;

@@ -106,8 +106,22 @@ impl MemGraph {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|_| Cancelled)?;
         std::thread::scope(|s| {
             let worker = s.spawn(|| {
+                // Rayon splits the range: a second worker would start in the
+                // middle while the graph is nearly empty and give its first
+                // elements only a handful of neighbours. Seed sequentially.
+                let seed = n.min(2 * self.params.ef_construction + 1);
+                let mut scratch = Scratch::dense(n);
+                let (mut sel, mut entries) = (Vec::new(), Vec::new());
+                for i in 1..seed {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    self.insert(i, &mut scratch, &mut sel, &mut entries);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(scratch);
                 pool.install(|| {
-                    (1..n).into_par_iter().with_min_len(64).for_each_init(
+                    (seed..n).into_par_iter().with_min_len(64).for_each_init(
                         || (Scratch::dense(n), Vec::new(), Vec::new()),
                         |(scratch, sel, entries), i| {
                             if cancel.load(Ordering::Relaxed) {
@@ -120,6 +134,7 @@ impl MemGraph {
                 });
                 if !cancel.load(Ordering::Relaxed) {
                     pool.install(|| self.prune_all());
+                    self.connect_unreachable();
                 }
                 finished.store(true, Ordering::Release);
             });
@@ -146,19 +161,38 @@ impl MemGraph {
         // Raising the entry point is rare; serialise those inserts.
         let _raise = (level > top).then(|| lock(&self.raise_lock));
         let Some((ep, top)) = self.entry() else { return };
-        let mut src = MemSource { graph: self, query: self.vector(q) };
+        // other workers may already link to q: q must not find itself
+        let mut src = MemSource { graph: self, query: self.vector(q), exclude: Some(q as NodeId) };
         let mut cur = Candidate { dist: src.distance(ep as NodeId), id: ep as NodeId };
         if top > level {
             cur = greedy_descent(&mut src, cur, top, level, scratch);
         }
         entries.clear();
         entries.push(cur);
+        // the descent may end on an element whose lower lists another worker
+        // has not written yet; the entry point always has them
+        if cur.id != ep as NodeId {
+            entries.push(Candidate { dist: src.distance(ep as NodeId), id: ep as NodeId });
+        }
         let dedup = self.params.metric.zero_on_identical();
         for layer in (0..=level.min(top)).rev() {
-            search_layer(&mut src, entries, self.params.ef_construction, layer, scratch, &mut |_| true);
+            search_layer(&mut src, entries, self.params.ef_construction, layer, scratch, &mut |id| id != q as NodeId);
             let m = self.params.max_neighbors(layer);
             select_neighbors(&scratch.found, m, dedup, &mut |a, b| self.dist(a as usize, b as usize), sel);
-            lock(&self.links[q])[layer] = sel.iter().map(|c| c.id as u32).collect();
+            {
+                // keep links other workers added to q meanwhile
+                let mut links = lock(&self.links[q]);
+                let mut list: Vec<u32> = sel.iter().map(|c| c.id as u32).collect();
+                for x in links[layer].drain(..) {
+                    if !list.contains(&x) {
+                        list.push(x);
+                    }
+                }
+                if list.len() >= m + SLACK {
+                    self.prune(q, layer, &mut list);
+                }
+                links[layer] = list;
+            }
             for c in sel.iter() {
                 self.add_link(c.id as usize, q, c.dist, layer);
             }
@@ -176,7 +210,7 @@ impl MemGraph {
         let m = self.params.max_neighbors(layer);
         let mut links = lock(&self.links[n]);
         let list = &mut links[layer];
-        if list.contains(&(q as u32)) {
+        if n == q || list.contains(&(q as u32)) {
             return;
         }
         if list.len() < m {
@@ -218,10 +252,70 @@ impl MemGraph {
         });
     }
 
+    /// Layer 0 must let a search reach every element: elements that lost
+    /// all incoming links to pruning are linked from their nearest
+    /// reachable neighbour, in place of that neighbour's farthest link whose
+    /// target has other incoming links.
+    fn connect_unreachable(&self) {
+        let Some((ep, _)) = self.entry() else { return };
+        let n = self.len();
+        let mut indegree = vec![0u32; n];
+        for i in 0..n {
+            for &x in lock(&self.links[i])[0].iter() {
+                indegree[x as usize] += 1;
+            }
+        }
+        let mut reached = vec![false; n];
+        let mut stack = vec![ep as usize];
+        reached[ep as usize] = true;
+        let mark = |start: usize, reached: &mut Vec<bool>, stack: &mut Vec<usize>| {
+            stack.push(start);
+            while let Some(x) = stack.pop() {
+                for &y in lock(&self.links[x])[0].iter() {
+                    if !std::mem::replace(&mut reached[y as usize], true) {
+                        stack.push(y as usize);
+                    }
+                }
+            }
+        };
+        stack.clear();
+        mark(ep as usize, &mut reached, &mut stack);
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for u in 0..n {
+                if reached[u] {
+                    continue;
+                }
+                let outs = lock(&self.links[u])[0].clone();
+                let Some(&from) = outs.iter().find(|&&x| reached[x as usize]) else { continue };
+                let from = from as usize;
+                let mut links = lock(&self.links[from]);
+                let list = &mut links[0];
+                if list.len() < self.params.max_neighbors(0) {
+                    list.push(u as u32);
+                } else {
+                    // replace the farthest link whose target stays linked
+                    let victim = (0..list.len())
+                        .rev()
+                        .find(|&k| indegree[list[k] as usize] > 1)
+                        .unwrap_or(list.len() - 1);
+                    indegree[list[victim] as usize] -= 1;
+                    list[victim] = u as u32;
+                }
+                drop(links);
+                indegree[u] += 1;
+                reached[u] = true;
+                mark(u, &mut reached, &mut stack);
+                progress = true;
+            }
+        }
+    }
+
     /// The `k` nearest elements to `query` with candidate list `ef`.
     pub fn search(&self, query: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Candidate> {
         let Some((ep, top)) = self.entry() else { return Vec::new() };
-        let mut src = MemSource { graph: self, query };
+        let mut src = MemSource { graph: self, query, exclude: None };
         let start = Candidate { dist: src.distance(ep as NodeId), id: ep as NodeId };
         let cur = greedy_descent(&mut src, start, top, 0, scratch);
         search_layer(&mut src, &[cur], ef.max(k), 0, scratch, &mut |_| true);
@@ -233,11 +327,15 @@ impl MemGraph {
 pub struct MemSource<'a> {
     graph: &'a MemGraph,
     query: &'a [f32],
+    exclude: Option<NodeId>,
 }
 
 impl Source for MemSource<'_> {
     #[inline]
     fn distance(&mut self, id: NodeId) -> f32 {
+        if self.exclude == Some(id) {
+            return f32::INFINITY;
+        }
         index_distance(self.graph.params.metric, self.query, self.graph.vector(id as usize))
     }
 

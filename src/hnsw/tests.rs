@@ -156,6 +156,9 @@ fn neighbor_lists_respect_capacity() {
         for layer in 0..=g.level(i) {
             let list = g.neighbors(i, layer);
             assert!(list.len() <= g.params.max_neighbors(layer));
+            if layer == 0 {
+                assert!(list.len() >= 8, "element {i} has only {} neighbours", list.len());
+            }
             assert!(!list.contains(&(i as u32)), "self link at {i}");
         }
     }
@@ -197,5 +200,25 @@ fn heuristic_prefers_diverse_neighbors() {
     assert_eq!(out.len(), 1);
     select_neighbors(&dup, 2, false, &mut |_, _| 0.0, &mut out);
     assert_eq!(out.len(), 2);
+}
+
+
+#[test]
+fn every_element_reachable_after_build() {
+    let mut rng = Rng::new(9);
+    let mut draws = Rng::new(10);
+    let g = built(Metric::L2, clustered(4000, 16, 40, &mut rng, &mut draws), 16, 2);
+    let (ep, _) = g.entry().unwrap();
+    let mut seen = vec![false; g.len()];
+    let mut stack = vec![ep as usize];
+    seen[ep as usize] = true;
+    while let Some(x) = stack.pop() {
+        for n in g.neighbors(x, 0) {
+            if !std::mem::replace(&mut seen[n as usize], true) {
+                stack.push(n as usize);
+            }
+        }
+    }
+    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "unreachable at layer 0");
 }
 

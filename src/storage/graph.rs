@@ -237,15 +237,27 @@ pub fn find_neighbors(
 }
 
 /// Adds `new` to `node`'s list at `layer` (pruning with the heuristic when
-/// full), retrying if another backend changed the list meanwhile.
-pub fn add_backlink(index: pg_sys::Relation, src: &mut DiskSource, meta: &Meta, node: NodeId, new: NodeId, dist: f32, layer: usize) {
+/// full), retrying if another backend changed the list meanwhile. With
+/// `force`, `new` replaces the farthest link if the heuristic would drop it.
+/// Returns whether the list now holds `new`, and the element pruning
+/// dropped from the list, if any.
+pub fn add_backlink(
+    index: pg_sys::Relation,
+    src: &mut DiskSource,
+    meta: &Meta,
+    node: NodeId,
+    new: NodeId,
+    dist: f32,
+    layer: usize,
+    force: bool,
+) -> (bool, Option<NodeId>) {
     let m = meta.params.max_neighbors(layer);
     let dedup = meta.params.metric.zero_on_identical();
     loop {
         let old = src.layer_slots(node, layer);
         let new_tid = DiskTid::from_node(new);
         if old.contains(&new_tid) {
-            return;
+            return (true, None);
         }
         let list: Vec<DiskTid> = if old.len() < m {
             old.iter().copied().chain([new_tid]).collect()
@@ -259,15 +271,23 @@ pub fn add_backlink(index: pg_sys::Relation, src: &mut DiskSource, meta: &Meta, 
             let mut kept = Vec::new();
             select_neighbors(&cands, m, dedup, &mut |a, b| src.between(a, b), &mut kept);
             if !kept.iter().any(|c| c.id == new) {
-                return;
+                if !force {
+                    return (false, None);
+                }
+                // keep every old link but the farthest, plus `new`
+                cands.retain(|c| c.id != new);
+                cands.pop();
+                kept = cands;
+                kept.push(Candidate { dist, id: new });
             }
             kept.iter().map(|c| DiskTid::from_node(c.id)).collect()
         };
-        let Some(ntid) = src.info.get(&node).map(|i| i.neighbors) else { return };
+        let dropped = old.iter().map(|t| t.node()).find(|id| !list.iter().any(|t| t.node() == *id));
+        let Some(ntid) = src.info.get(&node).map(|i| i.neighbors) else { return (false, None) };
         let g = PageGuard::lock(index, ntid.block(), true);
         let mut wal = WalGuard::start(index);
         let page = wal.register(&g, false);
-        let Some(mut view) = pages::neighbors(page, ntid.offset) else { return };
+        let Some(mut view) = pages::neighbors(page, ntid.offset) else { return (false, None) };
         let slots = view.layer(meta.params.m, layer);
         let current: Vec<DiskTid> = slots.iter().copied().filter(|t| t.is_valid()).collect();
         if current != old {
@@ -277,8 +297,31 @@ pub fn add_backlink(index: pg_sys::Relation, src: &mut DiskSource, meta: &Meta, 
             *s = list.get(i).copied().unwrap_or(DiskTid::NONE);
         }
         wal.finish();
-        return;
+        return (true, dropped);
     }
+}
+
+/// Most elements one insert re-links after pruning dropped them.
+const RESCUE_BUDGET: usize = 8;
+
+/// Makes sure `node` keeps an incoming link on layer 0 after a pruning
+/// dropped one: if none of its own neighbours links back to it, its nearest
+/// neighbour takes it (possibly dropping another element, returned).
+fn rescue(index: pg_sys::Relation, src: &mut DiskSource, meta: &Meta, node: NodeId) -> Option<NodeId> {
+    let outs = src.layer_slots(node, 0);
+    let me = DiskTid::from_node(node);
+    if outs.iter().any(|o| src.layer_slots(o.node(), 0).contains(&me)) {
+        return None;
+    }
+    let mut nearest: Option<Candidate> = None;
+    for o in outs {
+        let c = Candidate { dist: src.between(node, o.node()), id: o.node() };
+        if src.is_live(c.id) && nearest.is_none_or(|n| c < n) {
+            nearest = Some(c);
+        }
+    }
+    let nearest = nearest?;
+    add_backlink(index, src, meta, nearest.id, node, nearest.dist, 0, true).1
 }
 
 /// Writes a new element and its neighbour tuple: into a reusable slot or a
@@ -391,10 +434,30 @@ pub fn insert(index: pg_sys::Relation, heap_tid: DiskTid, vector: &[f32], level:
     let lists = find_neighbors(&mut src, &meta, level, scratch);
     let tid_lists: Vec<Vec<DiskTid>> = lists.iter().map(|l| l.iter().map(|c| DiskTid::from_node(c.id)).collect()).collect();
     let id = place_element(index, &mut meta, heap_tid, vector, level, &tid_lists);
+    let mut orphans = Vec::new();
     for (layer, list) in lists.iter().enumerate() {
+        let mut linked = false;
         for c in list {
-            add_backlink(index, &mut src, &meta, c.id, id, c.dist, layer);
+            let (holds, dropped) = add_backlink(index, &mut src, &meta, c.id, id, c.dist, layer, false);
+            linked |= holds;
+            orphans.extend(dropped.filter(|_| layer == 0));
         }
+        // on layer 0 someone must link to the new element, or no search
+        // could reach it: its nearest neighbour makes room
+        if layer == 0 && !linked {
+            if let Some(c) = list.first() {
+                orphans.extend(add_backlink(index, &mut src, &meta, c.id, id, c.dist, 0, true).1);
+            }
+        }
+    }
+    // elements pruned out of a list may have lost their last incoming link
+    let mut budget = RESCUE_BUDGET;
+    while let Some(o) = orphans.pop() {
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
+        orphans.extend(rescue(index, &mut src, &meta, o));
     }
     let raise = meta.entry.is_none_or(|(_, top)| level > top);
     if raise {
