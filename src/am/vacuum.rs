@@ -6,9 +6,9 @@
 //! `amvacuumcleanup` then links any live element a search could no longer
 //! reach (inserts' pruning can strand a few, as in any HNSW).
 
-use crate::hnsw::{select_neighbors, Candidate, NodeId};
+use crate::hnsw::{self, Candidate, NodeId, Scratch};
 use crate::storage::buffer::{PageGuard, WalGuard};
-use crate::storage::graph::{add_backlink, update_meta, DiskSource, Meta, META_BLOCK};
+use crate::storage::graph::{add_backlink, choose, search_candidates, update_meta, DiskSource, Meta, META_BLOCK};
 use crate::storage::layout::*;
 use crate::storage::pages;
 use pgrx::pg_sys;
@@ -64,63 +64,39 @@ fn mark_deleted(
     (removed, live)
 }
 
-/// Pass 2: rebuilds lists that reference deleted elements.
+/// Pass 2: rebuilds lists that reference deleted elements. As pgvector
+/// does, the element's neighbours are searched for again from the entry
+/// point (long-range links survive, which local patching would lose), then
+/// merged with its remaining live neighbours and chosen by the heuristic.
 fn repair(index: pg_sys::Relation, meta: &Meta, live: &[(NodeId, usize)], deleted: &HashSet<NodeId>) {
-    let dedup = meta.params.metric.zero_on_identical();
+    let mut scratch = Scratch::hashed();
     for &(id, level) in live {
         pgrx::check_for_interrupts!();
-        let mut src = DiskSource::new(index, *meta, &[]);
-        let base = src.vector(id);
-        let mut new_lists = Vec::new();
-        let mut changed = false;
-        for layer in 0..=level {
-            let list = src.layer_slots(id, layer);
-            if !list.iter().any(|t| deleted.contains(&t.node())) {
-                new_lists.push(list);
-                continue;
-            }
-            changed = true;
-            let mut cand: HashSet<NodeId> = HashSet::new();
-            for t in &list {
-                if deleted.contains(&t.node()) {
-                    for n in src.layer_slots(t.node(), layer) {
-                        cand.insert(n.node());
-                    }
-                } else {
-                    cand.insert(t.node());
-                }
-            }
-            cand.remove(&id);
-            let mut cands: Vec<Candidate> = cand
-                .into_iter()
-                .filter(|n| !deleted.contains(n))
-                .map(|n| {
-                    let v = src.vector(n);
-                    let dist = if v.len() == base.len() {
-                        crate::distance::index_distance(meta.params.metric, &base, &v)
-                    } else {
-                        f32::INFINITY
-                    };
-                    Candidate { dist, id: n }
-                })
-                .filter(|c| c.dist.is_finite())
-                .collect();
-            cands.sort();
-            let mut kept = Vec::new();
-            select_neighbors(&cands, meta.params.max_neighbors(layer), dedup, &mut |a, b| src.between(a, b), &mut kept);
-            new_lists.push(kept.iter().map(|c| DiskTid::from_node(c.id)).collect());
-        }
-        if !changed {
+        let mut probe = DiskSource::new(index, *meta, &[]);
+        let lists: Vec<Vec<DiskTid>> = (0..=level).map(|l| probe.layer_slots(id, l)).collect();
+        if !lists.iter().flatten().any(|t| deleted.contains(&t.node())) {
             continue;
         }
-        let ntid = {
-            let t = DiskTid::from_node(id);
-            let g = PageGuard::lock(index, t.block(), false);
-            match pages::element(g.page(), t.offset, meta.dims) {
-                Some(e) => e.header.neighbors,
-                None => continue,
+        let base = probe.vector(id);
+        let ntid = probe.info.get(&id).map(|i| i.neighbors);
+        drop(probe);
+        let mut src = DiskSource::new(index, *meta, &base);
+        let found = search_candidates(&mut src, meta, level, &mut scratch, Some(id));
+        let mut new_lists = Vec::with_capacity(level + 1);
+        for (layer, old) in lists.iter().enumerate() {
+            let mut cands: Vec<Candidate> = found.get(layer).cloned().unwrap_or_default();
+            for t in old {
+                let n = t.node();
+                if !deleted.contains(&n) && !cands.iter().any(|c| c.id == n) {
+                    cands.push(Candidate { dist: hnsw::Source::distance(&mut src, n), id: n });
+                }
             }
-        };
+            cands.retain(|c| c.dist.is_finite() && !deleted.contains(&c.id));
+            cands.sort();
+            let kept = choose(&mut src, meta, layer, &cands);
+            new_lists.push(kept.iter().map(|c| DiskTid::from_node(c.id)).collect::<Vec<_>>());
+        }
+        let Some(ntid) = ntid else { continue };
         let g = PageGuard::lock(index, ntid.block(), true);
         let mut wal = WalGuard::start(index);
         let page = wal.register(&g, false);
@@ -283,7 +259,6 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             d
         };
         let live: Vec<(NodeId, usize)> = live.into_iter().filter(|(id, _)| !deleted.contains(id)).collect();
-        repair(index, &meta, &live, &deleted);
         if meta.entry.is_some_and(|(e, _)| deleted.contains(&e)) {
             let best = live.iter().max_by_key(|(_, l)| *l).copied();
             update_meta(index, |m| match best {
@@ -294,6 +269,8 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                 None => m.entry = DiskTid::NONE,
             });
         }
+        let meta = Meta::read(index);
+        repair(index, &meta, &live, &deleted);
         if let Some(first) = recycle(index, &meta) {
             update_meta(index, |m| m.insert_block = m.insert_block.min(first).max(1));
         }

@@ -211,29 +211,38 @@ pub fn search(
     out
 }
 
-/// Neighbour lists for a new element at `level`, found by searching the
-/// graph as the HNSW insert does (layers above `level` greedily).
-pub fn find_neighbors(
+/// Candidate neighbours of a vector (the source's query) at each layer up
+/// to `level`, found as the HNSW insert does: greedy descent above
+/// `level`, then `ef_construction`-wide searches. Live elements only,
+/// nearest first; `exclude` (the element itself, when re-linking) is left
+/// out.
+pub fn search_candidates(
     src: &mut DiskSource,
     meta: &Meta,
     level: usize,
     scratch: &mut Scratch,
+    exclude: Option<NodeId>,
 ) -> Vec<Vec<Candidate>> {
     let Some((ep, top)) = meta.entry else { return Vec::new() };
     let start = Candidate { dist: hnsw::Source::distance(src, ep), id: ep };
     let cur = if top > level { greedy_descent(src, start, top, level, scratch) } else { start };
     let mut entries = vec![cur];
     let mut lists = vec![Vec::new(); level.min(top) + 1];
-    let dedup = meta.params.metric.zero_on_identical();
     for layer in (0..=level.min(top)).rev() {
         search_layer(src, &entries, meta.params.ef_construction, layer, scratch, &mut |_| true);
-        let found: Vec<Candidate> = scratch.found.iter().copied().filter(|c| src.is_live(c.id)).collect();
-        let mut selected = Vec::new();
-        select_neighbors(&found, meta.params.max_neighbors(layer), dedup, &mut |a, b| src.between(a, b), &mut selected);
-        lists[layer] = selected;
+        lists[layer] =
+            scratch.found.iter().copied().filter(|c| src.is_live(c.id) && Some(c.id) != exclude).collect();
         entries = scratch.found.clone();
     }
     lists
+}
+
+/// Picks neighbours from candidates sorted nearest first (the heuristic).
+pub fn choose(src: &mut DiskSource, meta: &Meta, layer: usize, candidates: &[Candidate]) -> Vec<Candidate> {
+    let mut selected = Vec::new();
+    let dedup = meta.params.metric.zero_on_identical();
+    select_neighbors(candidates, meta.params.max_neighbors(layer), dedup, &mut |a, b| src.between(a, b), &mut selected);
+    selected
 }
 
 /// Adds `new` to `node`'s list at `layer` (pruning with the heuristic when
@@ -431,7 +440,9 @@ pub fn update_meta(index: pg_sys::Relation, f: impl FnOnce(&mut MetaPage)) {
 pub fn insert(index: pg_sys::Relation, heap_tid: DiskTid, vector: &[f32], level: usize, scratch: &mut Scratch) {
     let mut meta = Meta::read(index);
     let mut src = DiskSource::new(index, meta, vector);
-    let lists = find_neighbors(&mut src, &meta, level, scratch);
+    let found = search_candidates(&mut src, &meta, level, scratch, None);
+    let lists: Vec<Vec<Candidate>> =
+        found.iter().enumerate().map(|(layer, c)| choose(&mut src, &meta, layer, c)).collect();
     let tid_lists: Vec<Vec<DiskTid>> = lists.iter().map(|l| l.iter().map(|c| DiskTid::from_node(c.id)).collect()).collect();
     let id = place_element(index, &mut meta, heap_tid, vector, level, &tid_lists);
     let mut orphans = Vec::new();
