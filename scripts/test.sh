@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: pure-Rust unit tests and #[pg_test]s (cargo pgrx test),
-# then installs the release build and runs the pg_regress suite against the
+# then installs the release build and runs the pg_regress suite and the
+# cluster-level scripts (crash, replica, concurrency, builds) against the
 # system cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +17,6 @@ bash scripts/install.sh
 
 echo "== pg_regress"
 bash tests/regress/run.sh
+
+echo "== cluster tests (crash recovery, streaming replica, concurrency, builds)"
+bash tests/cluster/run.sh

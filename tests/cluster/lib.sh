@@ -52,3 +52,12 @@ summary() {
   echo "$passed passed, $failed failed"
   [[ $failed -eq 0 ]]
 }
+
+# recall@10 in percent of the index (ef_search 200) against exact search
+# over 20 random probes.
+recall_pct() { # db table dims
+  sql -d "$1" -c "SET hnsw.ef_search = 200;
+    CREATE TEMP TABLE probes AS SELECT p, ARRAY(SELECT random() + 0 * p FROM generate_series(1, $3) j)::vector AS q FROM generate_series(1, 20) p;
+    SELECT sum((SELECT count(*) FROM (SELECT id FROM $2 ORDER BY v <-> q LIMIT 10) a
+                WHERE id IN (SELECT id FROM $2 ORDER BY (v <-> q) + 0 LIMIT 10)))::int / 2 FROM probes" | tail -1
+}
