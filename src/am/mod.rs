@@ -8,6 +8,9 @@ pub mod options;
 pub mod scan;
 pub mod vacuum;
 
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
 use crate::distance::Metric;
 use crate::storage::layout::MAX_DIMS;
 use crate::types::RawDatum;
