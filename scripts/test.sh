@@ -18,5 +18,8 @@ bash scripts/install.sh
 echo "== pg_regress"
 bash tests/regress/run.sh
 
+echo "== client libraries (Python: psycopg 3, psycopg2, asyncpg, SQLAlchemy, Django)"
+bash tests/clients/python/run.sh
+
 echo "== cluster tests (crash recovery, streaming replica, concurrency, builds)"
 bash tests/cluster/run.sh
