@@ -20,6 +20,8 @@ bash tests/regress/run.sh
 
 echo "== client libraries (Python: psycopg 3, psycopg2, asyncpg, SQLAlchemy, Django)"
 bash tests/clients/python/run.sh
+echo "== client libraries (Node: pg + pgvector)"
+bash tests/clients/node/run.sh
 
 echo "== cluster tests (crash recovery, streaming replica, concurrency, builds)"
 bash tests/cluster/run.sh
