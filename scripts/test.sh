@@ -22,6 +22,8 @@ echo "== client libraries (Python: psycopg 3, psycopg2, asyncpg, SQLAlchemy, Dja
 bash tests/clients/python/run.sh
 echo "== client libraries (Node: pg + pgvector)"
 bash tests/clients/node/run.sh
+echo "== client libraries (Rust: pgvector crate with postgres and sqlx)"
+bash tests/clients/rust/run.sh
 
 echo "== cluster tests (crash recovery, streaming replica, concurrency, builds)"
 bash tests/cluster/run.sh
