@@ -1,65 +1,89 @@
 #!/usr/bin/env bash
-# The main job: set the machine up, build and install vecstore into the
-# system PostgreSQL 15, start it, load the sample sentences (real
-# all-MiniLM-L6-v2 embeddings) into a demo database and answer similarity
-# queries with each distance operator. Safe to run again.
+# The main job, offline after setup: install vecstore into the system
+# PostgreSQL 15, turn a corpus of 3,000 sentences into feature vectors with a
+# real deep-learning model (all-MiniLM-L6-v2, run by tools/embed), load them
+# with binary COPY, index them with HNSW and answer similarity queries; then
+# classify Iris flowers by k nearest neighbours. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/install.sh
-
+model=$(bash scripts/model.sh)
+embed=tools/embed/target/release/vecstore-embed
 DB=vecstore_demo
 psql_demo() { psql -X -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
 echo "== demo database $DB"
 psql -X -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
-  || psql -X -d postgres -c "CREATE DATABASE $DB" >/dev/null
+  || psql -X -q -d postgres -c "CREATE DATABASE $DB"
 psql_demo -q <<'SQL'
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS sentences;
+DROP TABLE IF EXISTS docs, iris;
 DROP EXTENSION IF EXISTS vecstore CASCADE;
 CREATE EXTENSION vecstore;
-CREATE TABLE sentences (id int PRIMARY KEY, source text, body text, embedding vector(384));
+CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL, embedding vector(384) NOT NULL);
 SQL
-psql_demo -q -c "\\copy sentences FROM 'data/sample/sentences.tsv'"
-psql_demo -q -c "ANALYZE sentences"
-psql_demo -tAc "SELECT format('loaded %s sentences, %s dimensions each, from %s sources', count(*), max(vector_dims(embedding)), count(DISTINCT source)) FROM sentences"
+
+echo "== sentences -> all-MiniLM-L6-v2 -> feature vectors -> binary COPY"
+rows=$(mktemp)
+"$embed" "$model" copy < data/corpus/sentences.txt > "$rows"
+psql_demo -q -c "\\copy docs (id, body, embedding) FROM '$rows' WITH (FORMAT binary)"
+rm -f "$rows"
+psql_demo -q -c "CREATE INDEX docs_embedding_idx ON docs USING hnsw (embedding vector_cosine_ops)" -c "ANALYZE docs"
+psql_demo -tAc "SELECT format('%s sentences stored as vector(%s), HNSW index %s', count(*), max(vector_dims(embedding)), pg_size_pretty(pg_relation_size('docs_embedding_idx'))) FROM docs"
 
 echo
 echo "== the worked example: a = [2,3,4], b = [1,2,3]"
-psql_demo <<'SQL'
-SELECT a <#> b AS "a <#> b (negative inner product)",
-       inner_product(a, b) AS "inner product",
-       round((a <-> b)::numeric, 7) AS "a <-> b (L2)",
+psql_demo -P footer=off <<'SQL'
+SELECT inner_product(a, b) AS "inner product",
+       round((a <-> b)::numeric, 7) AS "L2 distance",
        round((1 - (a <=> b))::numeric, 5) AS "cosine similarity",
-       round((a <=> b)::numeric, 5) AS "a <=> b (cosine distance)",
-       a <+> b AS "a <+> b (L1)"
+       round((a <=> b)::numeric, 5) AS "cosine distance"
 FROM (SELECT '[2,3,4]'::vector AS a, '[1,2,3]'::vector AS b) t;
 SQL
 
-for q in 60 909 757 848; do
-  echo "== nearest neighbours of sentence $q:"
-  psql_demo -tAc "SELECT '   \"' || body || '\"' FROM sentences WHERE id = $q"
-  for op in "<->:L2 distance" "<=>:cosine distance" "<#>:negative inner product"; do
-    sym=${op%%:*}; name=${op#*:}
-    echo "-- by $name ($sym)"
-    psql_demo -P footer=off <<SQL
-SELECT s.id, round((s.embedding $sym q.embedding)::numeric, 4) AS distance, s.source, left(s.body, 80) AS sentence
-FROM sentences s, (SELECT embedding FROM sentences WHERE id = $q) q
-WHERE s.id <> $q
-ORDER BY s.embedding $sym q.embedding
-LIMIT 5;
-SQL
-  done
+echo "== semantic search (HNSW index, cosine distance)"
+for q in "how do I create an index" "which tool installs Debian packages" "the lord is my shepherd" "a joke about computers"; do
+  bash scripts/search.sh "$q" 5
 done
 
-echo "== average embedding per source, and the sentence nearest to each centroid"
-psql_demo -P footer=off <<'SQL'
-SELECT c.source, n.id, round(n.dist::numeric, 4) AS l2_to_centroid, left(n.body, 70) AS most_typical_sentence
-FROM (SELECT source, avg(embedding) AS centroid FROM sentences GROUP BY source) c
-CROSS JOIN LATERAL (
-  SELECT id, body, embedding <-> c.centroid AS dist FROM sentences s
-  WHERE s.source = c.source ORDER BY embedding <-> c.centroid LIMIT 1) n
-ORDER BY c.source;
+echo "== one question, exact search with each distance operator"
+vec=$("$embed" "$model" query "how do I create an index")
+psql_demo -v q="$vec" -P footer=off <<'SQL'
+SET enable_indexscan = off;
+SELECT 'L2 <->' AS operator, id, round((embedding <-> :'q')::numeric, 4) AS distance, left(body, 70) AS sentence
+FROM docs ORDER BY embedding <-> :'q' LIMIT 3;
+SELECT 'cosine <=>' AS operator, id, round((embedding <=> :'q')::numeric, 4) AS distance, left(body, 70) AS sentence
+FROM docs ORDER BY embedding <=> :'q' LIMIT 3;
+SELECT 'inner product <#>' AS operator, id, round((embedding <#> :'q')::numeric, 4) AS distance, left(body, 70) AS sentence
+FROM docs ORDER BY embedding <#> :'q' LIMIT 3;
 SQL
-echo "vecstore is installed; try: psql -d $DB"
+
+echo "== k-nearest-neighbour classification of Iris flowers (k = 5, HNSW, L2)"
+psql_demo -q <<'SQL'
+CREATE TABLE iris (id int PRIMARY KEY, features vector(4), species text);
+CREATE TEMP TABLE iris_raw (id int, sl real, sw real, pl real, pw real, species text);
+\copy iris_raw FROM 'data/iris/iris.csv' WITH (FORMAT csv, HEADER)
+INSERT INTO iris SELECT id, ARRAY[sl, sw, pl, pw], species FROM iris_raw;
+CREATE INDEX ON iris USING hnsw (features vector_l2_ops);
+SQL
+psql_demo -P footer=off <<'SQL'
+-- every 5th flower is held out; the rest vote
+SET enable_seqscan = off;
+WITH test AS (SELECT * FROM iris WHERE id % 5 = 0),
+votes AS (
+  SELECT t.id, t.species AS actual,
+         (SELECT mode() WITHIN GROUP (ORDER BY n.species) FROM (
+            SELECT species FROM iris WHERE id % 5 <> 0 ORDER BY features <-> t.features LIMIT 5) n) AS predicted
+  FROM test t)
+SELECT count(*) AS held_out, count(*) FILTER (WHERE actual = predicted) AS correct,
+       round(avg((actual = predicted)::int), 3) AS accuracy
+FROM votes;
+SQL
+
+if [[ -t 0 ]]; then
+  while read -r -p "Ask something (empty line to quit): " q && [[ -n $q ]]; do
+    bash scripts/search.sh "$q" 5
+  done
+fi
+echo "vecstore is installed; psql -d $DB, or scripts/search.sh \"your question\""

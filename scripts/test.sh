@@ -25,5 +25,8 @@ bash tests/clients/node/run.sh
 echo "== client libraries (Rust: pgvector crate with postgres and sqlx)"
 bash tests/clients/rust/run.sh
 
+echo "== feature-store pipeline (embedding model, binary COPY, HNSW search, Iris kNN)"
+bash tests/pipeline/run.sh
+
 echo "== cluster tests (crash recovery, streaming replica, concurrency, builds)"
 bash tests/cluster/run.sh

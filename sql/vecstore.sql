@@ -171,3 +171,28 @@ CREATE OPERATOR CLASS vector_cosine_ops FOR TYPE vector USING hnsw AS
 CREATE OPERATOR CLASS vector_l1_ops FOR TYPE vector USING hnsw AS
     OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
     FUNCTION 1 l1_distance(vector, vector);
+
+-- descriptions for psql's \dT+, \df, \do, \dA
+COMMENT ON TYPE vector IS 'vector of up to 16000 float4 (pgvector compatible)';
+COMMENT ON FUNCTION l2_distance(vector, vector) IS 'Euclidean distance';
+COMMENT ON FUNCTION inner_product(vector, vector) IS 'inner product';
+COMMENT ON FUNCTION cosine_distance(vector, vector) IS 'cosine distance: 1 - cosine similarity';
+COMMENT ON FUNCTION l1_distance(vector, vector) IS 'taxicab (L1) distance';
+COMMENT ON FUNCTION vector_dims(vector) IS 'number of dimensions';
+COMMENT ON FUNCTION vector_norm(vector) IS 'Euclidean norm';
+COMMENT ON FUNCTION l2_normalize(vector) IS 'vector scaled to unit length';
+COMMENT ON FUNCTION binary_quantize(vector) IS 'bit string with a bit set where the element is positive';
+COMMENT ON FUNCTION subvector(vector, integer, integer) IS 'elements start (1-based) .. start + count - 1';
+COMMENT ON FUNCTION vector_l2_squared_distance(vector, vector) IS 'squared Euclidean distance';
+COMMENT ON FUNCTION vector_negative_inner_product(vector, vector) IS 'negative inner product';
+COMMENT ON AGGREGATE avg(vector) IS 'element-wise mean';
+COMMENT ON AGGREGATE sum(vector) IS 'element-wise sum';
+COMMENT ON OPERATOR <-> (vector, vector) IS 'Euclidean distance';
+COMMENT ON OPERATOR <#> (vector, vector) IS 'negative inner product';
+COMMENT ON OPERATOR <=> (vector, vector) IS 'cosine distance';
+COMMENT ON OPERATOR <+> (vector, vector) IS 'taxicab (L1) distance';
+COMMENT ON OPERATOR + (vector, vector) IS 'element-wise sum';
+COMMENT ON OPERATOR - (vector, vector) IS 'element-wise difference';
+COMMENT ON OPERATOR * (vector, vector) IS 'element-wise product';
+COMMENT ON OPERATOR || (vector, vector) IS 'concatenation';
+COMMENT ON ACCESS METHOD hnsw IS 'hierarchical navigable small world graph index for nearest-neighbour search';

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The feature-store pipeline: the embedding tool matches sentence-transformers
+# (reference vectors in ../shared/data/minilm-10k, row i = line i), the demo
+# corpus goes in with binary COPY and is searched through HNSW, and Iris kNN
+# classification reaches 0.9.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/cluster/lib.sh
+model=$(bash scripts/model.sh)
+embed=tools/embed/target/release/vecstore-embed
+ref=../shared/data/minilm-10k/minilm-10k
+out=$("$embed" "$model" check $ref.base.txt $ref.base.fvecs 300 2>&1) && rc=0 || rc=$?
+echo "$out"
+check "all-MiniLM-L6-v2 embeddings match sentence-transformers within 1e-4" 0 "$rc"
+
+DB=vecstore_pipeline
+fresh_db $DB
+rows=$(mktemp)
+head -400 data/corpus/sentences.txt | "$embed" "$model" copy > "$rows"
+sql -d $DB -c "CREATE TABLE docs (id int PRIMARY KEY, body text, embedding vector(384))" \
+  -c "\\copy docs FROM '$rows' WITH (FORMAT binary)" \
+  -c "CREATE INDEX ON docs USING hnsw (embedding vector_cosine_ops)"
+rm -f "$rows"
+check "binary COPY loaded every sentence" 400 "$(sql -d $DB -c "SELECT count(*) FROM docs")"
+# a sentence's own embedding, computed again for the query, finds itself first
+target=$(sed -n 123p data/corpus/sentences.txt)
+vec=$("$embed" "$model" query "$target")
+check "a sentence is its own nearest neighbour through the index" 123 \
+  "$(sql -d $DB -v q="$vec" <<< "SET enable_seqscan = off; SELECT id FROM docs ORDER BY embedding <=> :'q' LIMIT 1;" | tail -1)"
+
+sql -d $DB -c "CREATE TABLE iris (id int PRIMARY KEY, features vector(4), species text)" \
+  -c "CREATE TEMP TABLE raw (id int, a real, b real, c real, d real, species text)" \
+  -c "\\copy raw FROM 'data/iris/iris.csv' WITH (FORMAT csv, HEADER)" \
+  -c "INSERT INTO iris SELECT id, ARRAY[a, b, c, d], species FROM raw" \
+  -c "CREATE INDEX ON iris USING hnsw (features vector_l2_ops)"
+acc=$(sql -d $DB -c "SET enable_seqscan = off" -c "
+  SELECT round(avg((t.species = (SELECT mode() WITHIN GROUP (ORDER BY species) FROM
+    (SELECT species FROM iris WHERE id % 5 <> 0 ORDER BY features <-> t.features LIMIT 5) n))::int), 3)
+  FROM iris t WHERE id % 5 = 0" | tail -1)
+echo "Iris kNN accuracy (k = 5, 30 held-out flowers): $acc"
+check "Iris kNN accuracy is at least 0.9" yes "$(echo "$acc >= 0.9" | bc | sed 's/1/yes/;s/0/no/')"
+[[ $failed -eq 0 ]] && psql -X -q -d postgres -c "DROP DATABASE $DB"
+summary
