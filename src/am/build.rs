@@ -5,6 +5,7 @@
 
 use super::options::index_options;
 use super::{index_dims, index_metric, prepare_vector};
+use crate::hnsw::build::BuildError;
 use crate::hnsw::{MemGraph, Params, Scratch};
 use crate::storage::buffer::PageGuard;
 use crate::storage::graph::{self, Meta};
@@ -194,10 +195,14 @@ fn flush(state: &mut BuildState, threads: usize) {
         // SAFETY: reading the volatile interrupt flag set by signal handlers.
         unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) == 0 }
     });
-    if result.is_err() {
-        // Workers have stopped; now let Postgres raise the cancel or die.
-        pgrx::check_for_interrupts!();
-        error!("hnsw build stopped without an interrupt");
+    match result {
+        Ok(()) => {}
+        Err(BuildError::Cancelled) => {
+            // Workers have stopped; now let Postgres raise the cancel or die.
+            pgrx::check_for_interrupts!();
+            error!("hnsw build stopped without an interrupt");
+        }
+        Err(BuildError::WorkerFailed) => error!("hnsw build: a worker thread failed"),
     }
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     write_graph(state.index, &g, &tids, state.dims);

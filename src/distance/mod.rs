@@ -9,7 +9,7 @@ pub mod scalar;
 use simsimd::SpatialSimilarity;
 
 /// The four metrics pgvector's operators expose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
     /// `<->`: Euclidean distance.
     L2,

@@ -29,9 +29,14 @@ pub struct MemGraph {
     raise_lock: Mutex<()>,
 }
 
-/// The build was cancelled before it finished.
-#[derive(Debug)]
-pub struct Cancelled;
+/// Why a build did not finish.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// `poll` asked to stop.
+    Cancelled,
+    /// A worker panicked (a bug); the graph is incomplete.
+    WorkerFailed,
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking worker poisons nothing we rely on: lists stay valid.
@@ -94,7 +99,7 @@ impl MemGraph {
     /// Links every element, using `threads` rayon workers. `poll` runs on the
     /// calling thread every few milliseconds with the number of elements
     /// inserted; returning false cancels the build. Workers only compute.
-    pub fn build(&self, threads: usize, poll: &mut dyn FnMut(usize) -> bool) -> Result<(), Cancelled> {
+    pub fn build(&self, threads: usize, poll: &mut dyn FnMut(usize) -> bool) -> Result<(), BuildError> {
         let n = self.len();
         if n == 0 {
             return Ok(());
@@ -102,9 +107,9 @@ impl MemGraph {
         *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((0, self.level(0)));
         let done = AtomicUsize::new(1);
         let cancel = AtomicBool::new(false);
-        let finished = AtomicBool::new(false);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|_| Cancelled)?;
-        std::thread::scope(|s| {
+        let pool =
+            rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|_| BuildError::WorkerFailed)?;
+        let joined = std::thread::scope(|s| {
             let worker = s.spawn(|| {
                 // Rayon splits the range: a second worker would start in the
                 // middle while the graph is nearly empty and give its first
@@ -136,19 +141,20 @@ impl MemGraph {
                     pool.install(|| self.prune_all());
                     self.connect_unreachable();
                 }
-                finished.store(true, Ordering::Release);
             });
-            while !finished.load(Ordering::Acquire) {
+            while !worker.is_finished() {
                 if !poll(done.load(Ordering::Relaxed)) {
                     cancel.store(true, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            let _ = worker.join();
+            worker.join()
         });
         poll(done.load(Ordering::Relaxed));
-        if cancel.load(Ordering::Relaxed) {
-            Err(Cancelled)
+        if joined.is_err() {
+            Err(BuildError::WorkerFailed)
+        } else if cancel.load(Ordering::Relaxed) {
+            Err(BuildError::Cancelled)
         } else {
             Ok(())
         }

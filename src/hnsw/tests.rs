@@ -173,7 +173,7 @@ fn cancel_stops_build() {
         calls += 1;
         calls < 2
     });
-    assert!(res.is_err());
+    assert_eq!(res, Err(super::build::BuildError::Cancelled));
 }
 
 #[test]

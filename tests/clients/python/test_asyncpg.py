@@ -18,6 +18,7 @@ def test_asyncpg(dbname):
         rows = await conn.fetch("SELECT id, embedding <-> $1 AS d FROM items ORDER BY embedding <-> $1 LIMIT 5",
                                 np.array(QUERY, dtype=np.float32))
         assert [r["id"] for r in rows] == L2_ORDER
+        assert abs(rows[1]["d"] - 1.0) < 1e-9 and abs(rows[2]["d"] - 3 ** 0.5) < 1e-6
         got = await conn.fetchval("SELECT embedding FROM items WHERE id = 5")
         assert got.to_list() == [10.0, -3.0, 1.0]
         await conn.close()
