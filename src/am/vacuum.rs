@@ -158,6 +158,18 @@ fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> usize {
             lists.insert(id, Vec::new());
         }
     }
+    // the pass holds every bottom-layer list in memory: stay within
+    // maintenance_work_mem (about 8 bytes per link plus map overhead)
+    // SAFETY: GUC global read on the backend thread.
+    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    if lists.len() * (16 * meta.params.m + 64) > budget {
+        ereport!(
+            NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            "hnsw: skipping the reachability check of VACUUM, the index outgrows maintenance_work_mem"
+        );
+        return 0;
+    }
     let mut src = DiskSource::new(index, *meta, &[]);
     for (id, list) in lists.iter_mut() {
         *list = src.layer_slots(*id, 0).iter().map(|t| t.node()).collect();

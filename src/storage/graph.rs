@@ -160,18 +160,33 @@ impl<'q> DiskSource<'q> {
         self.info.get(&id).is_some_and(|i| i.live)
     }
 
-    /// Reads element `id`'s neighbour slots at `layer`.
-    pub fn layer_slots(&mut self, id: NodeId, layer: usize) -> Vec<DiskTid> {
+    /// Appends element `id`'s valid neighbour slots at `layer` to `out`.
+    fn read_slots(&mut self, id: NodeId, layer: usize, out: &mut impl Extend<DiskTid>) {
         let Some(tid) = self.info.get(&id).map(|i| i.neighbors).or_else(|| {
             self.with_element(id, |e| e.header.neighbors)
         }) else {
-            return Vec::new();
+            return;
         };
         let g = PageGuard::lock(self.index, tid.block(), false);
-        match pages::neighbors(g.page(), tid.offset) {
-            Some(mut v) => v.layer(self.meta.params.m, layer).iter().copied().filter(|t| t.is_valid()).collect(),
-            None => Vec::new(),
+        if let Some(mut v) = pages::neighbors(g.page(), tid.offset) {
+            out.extend(v.layer(self.meta.params.m, layer).iter().copied().filter(|t| t.is_valid()));
         }
+    }
+
+    /// Element `id`'s neighbours at `layer`.
+    pub fn layer_slots(&mut self, id: NodeId, layer: usize) -> Vec<DiskTid> {
+        let mut out = Vec::new();
+        self.read_slots(id, layer, &mut out);
+        out
+    }
+}
+
+/// Adapter so neighbour slots go straight into a search's node-id buffer.
+struct AsNodes<'a>(&'a mut Vec<NodeId>);
+
+impl Extend<DiskTid> for AsNodes<'_> {
+    fn extend<I: IntoIterator<Item = DiskTid>>(&mut self, iter: I) {
+        self.0.extend(iter.into_iter().map(DiskTid::node));
     }
 }
 
@@ -182,7 +197,7 @@ impl hnsw::Source for DiskSource<'_> {
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
-        out.extend(self.layer_slots(id, layer).into_iter().map(DiskTid::node));
+        self.read_slots(id, layer, &mut AsNodes(out));
     }
 }
 
