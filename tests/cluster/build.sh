@@ -7,17 +7,20 @@ DB=vecstore_build
 fresh_db $DB
 sql -d $DB -c "CREATE TABLE t (id int PRIMARY KEY, v vector(128));
   INSERT INTO t SELECT i, ARRAY(SELECT random() + 0 * i FROM generate_series(1, 128)) FROM generate_series(1, 60000) i" -c "VACUUM ANALYZE t"
-# progress: watch the build from a second session
+# progress: a second session polls every 5 ms while the index builds
 progress=$(mktemp)
-(sql -d $DB -c "SET max_parallel_maintenance_workers = 1; CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops)") &
-builder=$!
-for _ in $(seq 1 400); do
-  sql -d $DB -c "SELECT phase || ' ' || tuples_done || '/' || tuples_total FROM pg_stat_progress_create_index" >> "$progress" 2>/dev/null || true
-  kill -0 $builder 2>/dev/null || break
-  sleep 0.02
-done
-wait $builder
-sort "$progress" | uniq -c | sort -rn | head -5
+poll=$(mktemp)
+for _ in $(seq 1 1200); do
+  echo "SELECT phase || ' ' || tuples_done || '/' || tuples_total FROM pg_stat_progress_create_index; SELECT pg_sleep(0.005);"
+done > "$poll"
+sql -d $DB -f "$poll" > "$progress" 2>/dev/null &
+poller=$!
+sleep 0.2
+sql -d $DB -c "SET max_parallel_maintenance_workers = 1; CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops)"
+kill $poller 2>/dev/null || true
+wait $poller 2>/dev/null || true
+rm -f "$poll"
+grep -v '^$' "$progress" | sort | uniq -c | sort -rn | head -5
 check "progress shows the loading phase" yes "$(grep -q 'building index: loading tuples' "$progress" && echo yes || echo no)"
 check "progress shows the graph linking phase" yes "$(grep -q 'building index: linking graph' "$progress" && echo yes || echo no)"
 check "progress counts tuples" yes "$(grep -Eq 'linking graph [1-9][0-9]*/60000' "$progress" && echo yes || echo no)"

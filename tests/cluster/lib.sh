@@ -38,10 +38,10 @@ unreachable_rows() { # db table
       SELECT 1 FROM (SELECT id FROM $2 t2 ORDER BY t2.v <-> t.v LIMIT 5) s WHERE s.id = t.id)" | tail -1
 }
 
-# Top-10 distances from the index (ef_search 400) differ from exact search
+# Top-10 distances from the index (ef_search 1000) differ from exact search
 # for how many of 20 random probe queries?
 mismatched_queries() { # db table dims
-  sql -d "$1" -c "SET hnsw.ef_search = 400;
+  sql -d "$1" -c "SET hnsw.ef_search = 1000;
     CREATE TEMP TABLE probes AS SELECT p, ARRAY(SELECT random() + 0 * p FROM generate_series(1, $3) j)::vector AS q FROM generate_series(1, 20) p;
     SELECT count(*) FROM probes WHERE
       (SELECT array_agg(round((v <-> q)::numeric, 6) ORDER BY v <-> q) FROM (SELECT v FROM $2 ORDER BY v <-> q LIMIT 10) a) IS DISTINCT FROM
