@@ -259,9 +259,9 @@ impl MemGraph {
     }
 
     /// Layer 0 must let a search reach every element: elements that lost
-    /// all incoming links to pruning are linked from their nearest
-    /// reachable neighbour, in place of that neighbour's farthest link whose
-    /// target has other incoming links.
+    /// all incoming links to pruning, or kept only links from far away, are
+    /// linked from their nearest reachable neighbour, in place of that
+    /// neighbour's farthest link whose target has other incoming links.
     fn connect_unreachable(&self) {
         let Some((ep, _)) = self.entry() else { return };
         let n = self.len();
@@ -287,17 +287,26 @@ impl MemGraph {
         stack.clear();
         mark(ep as usize, &mut reached, &mut stack);
         let mut progress = true;
-        while progress {
+        let mut passes = 0;
+        while progress && passes < 3 {
             progress = false;
+            passes += 1;
             for u in 0..n {
-                if reached[u] {
+                let outs = lock(&self.links[u])[0].clone();
+                // also relink elements none of whose own neighbours links
+                // back: only far elements point at them, which a search
+                // rarely expands
+                let reciprocal = outs.iter().any(|&o| lock(&self.links[o as usize])[0].contains(&(u as u32)));
+                if reached[u] && (reciprocal || outs.is_empty() || u == ep as usize) {
                     continue;
                 }
-                let outs = lock(&self.links[u])[0].clone();
                 let Some(&from) = outs.iter().find(|&&x| reached[x as usize]) else { continue };
                 let from = from as usize;
                 let mut links = lock(&self.links[from]);
                 let list = &mut links[0];
+                if list.contains(&(u as u32)) {
+                    continue;
+                }
                 if list.len() < self.params.max_neighbors(0) {
                     list.push(u as u32);
                 } else {
