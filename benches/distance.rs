@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 use vecstore::distance::{self, scalar};
-use vecstore::testutil::Rng;
+use vecstore::rng::Rng;
 
 type Kernel = fn(&[f32], &[f32]) -> f64;
 

@@ -11,7 +11,7 @@ pub mod distance;
 pub mod hnsw;
 pub mod sql_api;
 pub mod storage;
-pub mod testutil;
+pub mod rng;
 pub mod types;
 
 pgrx::extension_sql_file!("../sql/vecstore.sql", name = "vecstore_surface", bootstrap);

@@ -11,7 +11,7 @@ use crate::storage::buffer::PageGuard;
 use crate::storage::graph::{self, Meta};
 use crate::storage::layout::*;
 use crate::storage::pages;
-use crate::testutil::Rng;
+use crate::rng::Rng;
 use crate::types::Vector;
 use pgrx::pg_sys;
 use pgrx::prelude::*;

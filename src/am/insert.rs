@@ -5,7 +5,7 @@ use super::prepare_vector;
 use crate::hnsw::{Params, Scratch};
 use crate::storage::graph::{self, Meta, META_BLOCK};
 use crate::storage::layout::DiskTid;
-use crate::testutil::Rng;
+use crate::rng::Rng;
 use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
 use pgrx::prelude::*;

@@ -2,7 +2,7 @@
 //! 1..2048 (odd ones included). Seeds are printed so a failure can be replayed.
 
 use super::*;
-use crate::testutil::Rng;
+use crate::rng::Rng;
 
 /// Relative error bound for f32 accumulation over `n` terms: a few ulps per
 /// term in the worst case, far less on random data. Measured against the sum

@@ -10,7 +10,7 @@ use super::select::select_neighbors;
 const SLACK: usize = 8;
 use super::{greedy_descent, NodeId, Params, Source};
 use crate::distance::index_distance;
-use crate::testutil::Rng;
+use crate::rng::Rng;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::distance::{index_distance, Metric};
-use crate::testutil::Rng;
+use crate::rng::Rng;
 
 fn params(metric: Metric) -> Params {
     Params { m: 16, ef_construction: 64, metric, max_level: MAX_LEVEL }

@@ -74,7 +74,7 @@ mod tests {
     /// an ERROR with one of pgvector's SQLSTATEs, never XX000 or a crash.
     #[pg_test]
     fn fuzz_input_function() {
-        let mut rng = crate::testutil::Rng::new(0xf0f0);
+        let mut rng = crate::rng::Rng::new(0xf0f0);
         let alphabet = b"[]0123456789.,eE+-xX infINFnaN";
         let allowed = ["22P02", "22003", "22000", "54000"];
         let mut errors = 0;

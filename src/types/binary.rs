@@ -41,7 +41,7 @@ pub fn encode(x: &[f32], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::Rng;
+    use crate::rng::Rng;
 
     #[test]
     fn round_trip() {

@@ -2,7 +2,7 @@
 //! trips of random floats, and a fuzzer over random bytes.
 
 use super::*;
-use crate::testutil::Rng;
+use crate::rng::Rng;
 
 fn p(s: &str) -> Result<Vec<f32>, VectorError> {
     parse_vector(s, -1)

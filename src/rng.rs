@@ -1,5 +1,5 @@
-//! Deterministic pseudo-random numbers for tests and benchmarks (no extra
-//! dependency, reproducible from a printed seed).
+//! Deterministic pseudo-random numbers: element levels of the index, and
+//! tests and benchmarks (reproducible from a printed seed, no dependency).
 
 /// SplitMix64 generator.
 pub struct Rng(u64);
