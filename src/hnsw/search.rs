@@ -29,7 +29,9 @@ impl PartialOrd for Candidate {
     }
 }
 
-/// Multiplicative hash for 64-bit ids (ids are already well spread).
+/// Hasher for 64-bit ids: MurmurHash3's 64-bit finaliser, so every input
+/// bit reaches the low bits hash tables index by (disk ids differ mostly in
+/// their middle bits: block << 16 | offset).
 #[derive(Default)]
 pub struct IdHasher(u64);
 
@@ -39,11 +41,14 @@ impl Hasher for IdHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+            self.write_u64((self.0 << 8) | *b as u64);
         }
     }
     fn write_u64(&mut self, v: u64) {
-        self.0 = (v ^ (v >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut z = v ^ self.0.rotate_left(31);
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        self.0 = z ^ (z >> 33);
     }
 }
 

@@ -222,3 +222,17 @@ fn every_element_reachable_after_build() {
     assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "unreachable at layer 0");
 }
 
+
+#[test]
+fn id_hasher_spreads_disk_ids_over_low_bits() {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let b = BuildHasherDefault::<search::IdHasher>::default();
+    // ids as the disk layer makes them: block << 16 | offset, offsets 1..8
+    let mut buckets = std::collections::HashSet::new();
+    for block in 1..512u64 {
+        for off in 1..8u64 {
+            buckets.insert(b.hash_one((block << 16) | off) & 1023);
+        }
+    }
+    assert!(buckets.len() > 900, "only {} of 1024 low-bit buckets used", buckets.len());
+}
