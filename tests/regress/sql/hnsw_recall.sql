@@ -40,10 +40,12 @@ CREATE INDEX l2 ON items USING hnsw (val vector_l2_ops);
 DELETE FROM items WHERE id % 2 = 0;
 VACUUM items;
 CREATE TEMP TABLE after_vacuum AS SELECT pg_temp.recall('<->') AS r;
--- freed slots are reused by new rows: the index does not grow
+-- freed slots are reused by new rows: without reuse these 500 rows would
+-- add about 18 pages; a row whose level exceeds every free slot's takes a
+-- new page, so allow 2
 SELECT pg_relation_size('l2') AS size_before \gset
 INSERT INTO items SELECT id + 10000, val FROM items WHERE id <= 1000;
-SELECT pg_relation_size('l2') = :size_before AS slots_reused;
+SELECT pg_relation_size('l2') <= :size_before + 2 * 8192 AS slots_reused;
 DELETE FROM items WHERE id > 10000;
 VACUUM items;
 REINDEX INDEX l2;
