@@ -12,7 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
 need_pkgs=()
-for pkg in postgresql-server-dev-15 libclang-dev clang sudo python3-numpy python3-psycopg; do
+for pkg in postgresql-server-dev-15 libclang-dev clang sudo bc python3-numpy python3-psycopg; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if ((${#need_pkgs[@]})); then
