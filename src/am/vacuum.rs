@@ -24,28 +24,40 @@ fn element_offsets(page: pg_sys::Page, dims: usize) -> Vec<u16> {
     (1..=pages::max_offset(page)).filter(|&o| pages::element(page, o, dims).is_some()).collect()
 }
 
-/// Pass 1: marks elements of dead heap rows DELETED; returns how many and
-/// every element still live with its level.
-fn mark_deleted(
-    index: pg_sys::Relation,
-    meta: &Meta,
-    dead: &mut dyn FnMut(DiskTid) -> bool,
-) -> (usize, Vec<(NodeId, usize)>) {
+/// What pass 1 found.
+struct Marked {
+    /// Elements newly marked DELETED.
+    removed: usize,
+    /// Elements still live, with their levels.
+    live: Vec<(NodeId, usize)>,
+    /// Every DELETED element (new ones and any an interrupted VACUUM left);
+    /// only VACUUM changes that state, and VACUUMs of a table never overlap.
+    deleted: HashSet<NodeId>,
+}
+
+/// Pass 1: marks elements of dead heap rows DELETED.
+fn mark_deleted(index: pg_sys::Relation, meta: &Meta, dead: &mut dyn FnMut(DiskTid) -> bool) -> Marked {
     let mut removed = 0;
     let mut live = Vec::new();
+    let mut deleted = HashSet::new();
     for block in 1..nblocks(index) {
         pgrx::check_for_interrupts!();
         let g = PageGuard::lock(index, block, true);
         let mut doomed = Vec::new();
         for off in element_offsets(g.page(), meta.dims) {
             let Some(e) = pages::element(g.page(), off, meta.dims) else { continue };
+            let id = DiskTid::new(block, off).node();
+            if e.header.state == DELETED {
+                deleted.insert(id);
+            }
             if e.header.state != LIVE {
                 continue;
             }
             if dead(e.header.heap_tid) {
                 doomed.push(off);
+                deleted.insert(id);
             } else {
-                live.push((DiskTid::new(block, off).node(), e.header.level as usize));
+                live.push((id, e.header.level as usize));
             }
         }
         if doomed.is_empty() {
@@ -61,7 +73,7 @@ fn mark_deleted(
         wal.finish();
         removed += doomed.len();
     }
-    (removed, live)
+    Marked { removed, live, deleted }
 }
 
 /// Pass 2: rebuilds lists that reference deleted elements. As pgvector
@@ -138,9 +150,8 @@ fn recycle(index: pg_sys::Relation, meta: &Meta) -> Option<u32> {
 /// entry point, and elements none of whose own neighbours links back (only
 /// far-away elements point at them, which a search never expands). Each is
 /// linked from its nearest reachable neighbour; a few passes at most.
-/// Returns how many links were made.
-fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> usize {
-    let Some((entry, _)) = meta.entry else { return 0 };
+/// Returns how many links were made and how many live elements there are.
+fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> (usize, usize) {
     let mut lists: std::collections::HashMap<NodeId, Vec<NodeId>> = std::collections::HashMap::new();
     let mut live: Vec<NodeId> = Vec::new();
     for block in 1..nblocks(index) {
@@ -158,6 +169,7 @@ fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> usize {
             lists.insert(id, Vec::new());
         }
     }
+    let Some((entry, _)) = meta.entry else { return (0, live.len()) };
     // the pass holds every bottom-layer list in memory: stay within
     // maintenance_work_mem (about 8 bytes per link plus map overhead)
     // SAFETY: GUC global read on the backend thread.
@@ -168,7 +180,7 @@ fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> usize {
             PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
             "hnsw: skipping the reachability check of VACUUM, the index outgrows maintenance_work_mem"
         );
-        return 0;
+        return (0, live.len());
     }
     let mut src = DiskSource::new(index, *meta, &[]);
     for (id, list) in lists.iter_mut() {
@@ -218,7 +230,7 @@ fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> usize {
             progress = true;
         }
     }
-    linked
+    (linked, live.len())
 }
 
 fn empty_stats(info: *mut pg_sys::IndexVacuumInfo, stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
@@ -252,25 +264,12 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         // SAFETY: the callback VACUUM gave us, with its own state.
         unsafe { cb(&mut ip, callback_state) }
     };
-    let (removed, live) = mark_deleted(index, &meta, &mut dead);
+    let Marked { removed, live, deleted } = mark_deleted(index, &meta, &mut dead);
     let remaining = live.len();
-    if removed > 0 {
+    if !deleted.is_empty() {
         // SAFETY: heavyweight lock, released below or at abort.
         unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
         let meta = Meta::read(index);
-        let deleted: HashSet<NodeId> = {
-            let mut d = HashSet::new();
-            for block in 1..nblocks(index) {
-                let g = PageGuard::lock(index, block, false);
-                for off in element_offsets(g.page(), meta.dims) {
-                    if pages::element(g.page(), off, meta.dims).is_some_and(|e| e.header.state != LIVE) {
-                        d.insert(DiskTid::new(block, off).node());
-                    }
-                }
-            }
-            d
-        };
-        let live: Vec<(NodeId, usize)> = live.into_iter().filter(|(id, _)| !deleted.contains(id)).collect();
         if meta.entry.is_some_and(|(e, _)| deleted.contains(&e)) {
             let best = live.iter().max_by_key(|(_, l)| *l).copied();
             update_meta(index, |m| match best {
@@ -315,7 +314,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     let index = unsafe { (*info).index };
     // SAFETY: heavyweight update lock, as in ambulkdelete.
     unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
-    let relinked = connect_unreachable(index, &Meta::read(index));
+    let (relinked, live) = connect_unreachable(index, &Meta::read(index));
     // SAFETY: releases the lock taken above.
     unsafe { pg_sys::UnlockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
     if relinked > 0 {
@@ -326,17 +325,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         );
     }
     if !had {
-        let meta = Meta::read(index);
-        let mut n = 0.0;
-        for block in 1..nblocks(index) {
-            let g = PageGuard::lock(index, block, false);
-            n += element_offsets(g.page(), meta.dims)
-                .into_iter()
-                .filter(|&o| pages::element(g.page(), o, meta.dims).is_some_and(|e| e.header.state == LIVE))
-                .count() as f64;
-        }
         // SAFETY: valid stats struct.
-        unsafe { (*stats).num_index_tuples = n };
+        unsafe { (*stats).num_index_tuples = live as f64 };
     }
     // SAFETY: valid stats struct.
     unsafe { (*stats).num_pages = nblocks(index) };

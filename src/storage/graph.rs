@@ -135,24 +135,29 @@ impl<'q> DiskSource<'q> {
         Some(f(&view))
     }
 
-    /// A copy of element `id`'s vector (cached for neighbour selection).
-    pub fn vector(&mut self, id: NodeId) -> Vec<f32> {
-        if let Some(v) = self.vectors.get(&id) {
-            return v.clone();
+    /// Reads element `id`'s vector into the cache (for neighbour selection).
+    fn cache_vector(&mut self, id: NodeId) {
+        if !self.vectors.contains_key(&id) {
+            let v = self.with_element(id, |e| e.vector.to_vec()).unwrap_or_default();
+            self.vectors.insert(id, v);
         }
-        let v = self.with_element(id, |e| e.vector.to_vec()).unwrap_or_default();
-        self.vectors.insert(id, v.clone());
-        v
     }
 
-    /// Distance between two elements.
+    /// A copy of element `id`'s vector.
+    pub fn vector(&mut self, id: NodeId) -> Vec<f32> {
+        self.cache_vector(id);
+        self.vectors[&id].clone()
+    }
+
+    /// Distance between two elements (vectors read once, then cached).
     pub fn between(&mut self, a: NodeId, b: NodeId) -> f32 {
-        let va = self.vector(a);
-        let vb = self.vector(b);
+        self.cache_vector(a);
+        self.cache_vector(b);
+        let (va, vb) = (&self.vectors[&a], &self.vectors[&b]);
         if va.len() != vb.len() || va.is_empty() {
             return f32::INFINITY;
         }
-        index_distance(self.meta.params.metric, &va, &vb)
+        index_distance(self.meta.params.metric, va, vb)
     }
 
     /// True if the element is live (seen by this search and not deleted).
@@ -357,8 +362,17 @@ pub fn place_element(index: pg_sys::Relation, meta: &mut Meta, heap_tid: DiskTid
     // SAFETY: counting blocks of an open relation.
     let nblocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
     let mut block = meta.insert_block.max(1);
+    // the blocks passed over had neither a free slot nor room for this
+    // element; for a level-0 element (the smallest) that holds for any, so
+    // only those move the hint
+    let advance = |meta: &mut Meta, block: u32| {
+        if level == 0 {
+            set_insert_block(index, meta, block);
+        }
+    };
     while block < nblocks {
         if let Some(id) = try_reuse(index, meta, block, heap_tid, vector, level, lists) {
+            advance(meta, block);
             return id;
         }
         let g = PageGuard::lock(index, block, true);
@@ -368,7 +382,7 @@ pub fn place_element(index: pg_sys::Relation, meta: &mut Meta, heap_tid: DiskTid
             let id = add_pair(page, block, m, heap_tid, vector, level, lists);
             wal.finish();
             drop(g);
-            set_insert_block(index, meta, block);
+            advance(meta, block);
             return id;
         }
         drop(g);
@@ -382,7 +396,7 @@ pub fn place_element(index: pg_sys::Relation, meta: &mut Meta, heap_tid: DiskTid
     let id = add_pair(page, block, m, heap_tid, vector, level, lists);
     wal.finish();
     drop(g);
-    set_insert_block(index, meta, block);
+    advance(meta, block);
     id
 }
 
