@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
-echo "== cargo pgrx test (unit tests + pg_tests)"
+echo "== cargo test -p vecstore-core (pure core: kernels, HNSW, no PostgreSQL)"
+cargo test -p vecstore-core --release
+
+echo "== cargo pgrx test (extension unit tests + pg_tests)"
 rm -rf /tmp/vecstore-pgrx-pgdata
 cargo pgrx test --release pg15 --runas postgres --pgdata /tmp/vecstore-pgrx-pgdata
 

@@ -7,12 +7,12 @@
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod am;
-pub mod distance;
-pub mod hnsw;
 pub mod sql_api;
 pub mod storage;
-pub mod rng;
 pub mod types;
+
+/// The pure core, re-exported under the names the extension has always used.
+pub use vecstore_core::{distance, hnsw, rng};
 
 pgrx::extension_sql_file!("../sql/vecstore.sql", name = "vecstore_surface", bootstrap);
 

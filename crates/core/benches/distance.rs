@@ -4,8 +4,8 @@
 
 use std::hint::black_box;
 use std::time::Instant;
-use vecstore::distance::{self, scalar};
-use vecstore::rng::Rng;
+use vecstore_core::distance::{self, scalar};
+use vecstore_core::rng::Rng;
 
 type Kernel = fn(&[f32], &[f32]) -> f64;
 

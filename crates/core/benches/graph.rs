@@ -3,8 +3,8 @@
 //! Run: `cargo bench --bench graph [-- base.fvecs query.fvecs gt.ivecs]`.
 
 use std::time::Instant;
-use vecstore::distance::Metric;
-use vecstore::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
+use vecstore_core::distance::Metric;
+use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 
 fn read_vecs(path: &str) -> (usize, Vec<u32>) {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
