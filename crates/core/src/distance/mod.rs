@@ -74,14 +74,15 @@ pub fn norm(a: &[f32]) -> f64 {
 
 /// The distance an index orders by for `metric`: monotone in the operator's
 /// value and cheaper (squared L2; for cosine, `1 - dot` of vectors the index
-/// normalised). Zero for identical vectors except with inner product.
+/// normalised). Zero for identical vectors except with inner product. Kept
+/// in f64 so huge (but finite) vectors still order correctly.
 #[inline]
-pub fn index_distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
+pub fn index_distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
     match metric {
-        Metric::L2 => l2_squared(a, b) as f32,
-        Metric::InnerProduct => -inner_product(a, b) as f32,
-        Metric::Cosine => (1.0 - inner_product(a, b)) as f32,
-        Metric::L1 => l1_distance(a, b) as f32,
+        Metric::L2 => l2_squared(a, b),
+        Metric::InnerProduct => -inner_product(a, b),
+        Metric::Cosine => 1.0 - inner_product(a, b),
+        Metric::L1 => l1_distance(a, b),
     }
 }
 

@@ -1,15 +1,28 @@
-//! HNSW (Malkov & Yashunin) without Postgres: level assignment, the
-//! heuristic neighbour selection, `search_layer` with reusable scratch space,
-//! and an in-memory graph that builds in parallel. Storage is reached only
-//! through the [`Source`] trait, so the same search runs over memory (build,
-//! tests) and over index pages (scans, inserts).
+//! HNSW (Malkov & Yashunin) without Postgres. The algorithm is written once
+//! against two traits: [`Source`] (what a search reads) and [`GraphStore`]
+//! (what insert and repair also write). The in-memory graph used by index
+//! builds and tests ([`MemGraph`]) and the extension's index pages both
+//! implement them, so build, on-disk insert and VACUUM's repair run the
+//! same code.
+//!
+//! Concurrency contract of a store: neighbour lists are read as snapshots
+//! and replaced with compare-and-set ([`GraphStore::replace_list`]), so
+//! concurrent writers never lose each other's updates and no lock is held
+//! while distances are computed.
 
-pub mod build;
+pub mod dedup;
+pub mod idmap;
+pub mod insert;
+pub mod mem;
+pub mod reach;
+pub mod repair;
 pub mod search;
 pub mod select;
 
-pub use build::MemGraph;
-pub use search::{search_layer, Candidate, Scratch};
+pub use idmap::{NodeMap, NodeSet};
+pub use insert::{find_neighbors, link_back, Found, LinkPolicy};
+pub use mem::{BuildError, MemGraph};
+pub use search::{greedy_descent, search_layer, unusable, Candidate, Scratch, StreamSearch};
 pub use select::select_neighbors;
 
 use crate::distance::Metric;
@@ -21,12 +34,52 @@ pub type NodeId = u64;
 /// Highest layer an element can get (keeps per-element storage bounded).
 pub const MAX_LEVEL: usize = 15;
 
-/// What a graph search needs from storage.
+/// What a graph search reads. The query is bound into the implementation.
 pub trait Source {
-    /// Distance from the current query to element `id`.
-    fn distance(&mut self, id: NodeId) -> f32;
-    /// Appends the neighbours of `id` at `layer` to `out`.
+    /// Distance from the query to element `id`; `f64::INFINITY` when `id`
+    /// names no readable element (a stale link), which searches skip. A
+    /// result below `bound` means `id` may be expanded on `layer` next, so
+    /// a storage may keep that neighbour list at hand.
+    fn distance(&mut self, id: NodeId, layer: usize, bound: f64) -> f64;
+
+    /// Distances to several elements (same contract as [`Source::distance`]),
+    /// appended to `out`; a storage may group reads by page.
+    fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
+        for &id in ids {
+            let d = self.distance(id, layer, bound);
+            out.push(d);
+        }
+    }
+
+    /// Appends the neighbours of `id` on `layer` to `out`.
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>);
+
+    /// Whether visited element `id` may be returned: live, not excluded.
+    fn is_result(&mut self, id: NodeId) -> bool;
+}
+
+/// Outcome of a compare-and-set on a neighbour list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// The list was as expected and now holds the new one.
+    Done,
+    /// Someone changed the list meanwhile: read it again and retry.
+    Changed,
+    /// The element or list no longer exists (or has no such layer).
+    Gone,
+}
+
+/// What insert and repair need besides searching.
+pub trait GraphStore: Source {
+    /// Distance between two stored elements (`f64::INFINITY` if unreadable).
+    fn between(&mut self, a: NodeId, b: NodeId) -> f64;
+    /// Whether `id` may be linked to (live: not deleted, not being removed).
+    fn is_live(&mut self, id: NodeId) -> bool;
+    /// A snapshot of `id`'s list on `layer` into `out` (cleared first);
+    /// false if it cannot be read.
+    fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool;
+    /// Replaces `id`'s list on `layer` with `new` if it still equals `expected`.
+    fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace;
 }
 
 /// Index parameters (`WITH (m = .., ef_construction = ..)` and the opclass).
@@ -43,7 +96,7 @@ pub struct Params {
 }
 
 impl Params {
-    /// Neighbour slots at `layer`.
+    /// Neighbour slots on `layer`.
     #[inline]
     pub fn max_neighbors(&self, layer: usize) -> usize {
         if layer == 0 {
@@ -60,39 +113,6 @@ impl Params {
         let u = uniform.clamp(f64::MIN_POSITIVE, 1.0);
         ((-u.ln() * ml).floor() as usize).min(self.max_level.min(MAX_LEVEL))
     }
-}
-
-/// Greedy descent from `entry` through layers `top..=bottom+1`, returning the
-/// closest element found at `bottom + 1` (the entry for layer `bottom`).
-pub fn greedy_descent<S: Source>(
-    src: &mut S,
-    entry: Candidate,
-    top: usize,
-    bottom: usize,
-    scratch: &mut Scratch,
-) -> Candidate {
-    let mut best = entry;
-    let mut layer = top;
-    while layer > bottom {
-        loop {
-            let mut improved = false;
-            scratch.neighbor_buf.clear();
-            src.neighbors(best.id, layer, &mut scratch.neighbor_buf);
-            for i in 0..scratch.neighbor_buf.len() {
-                let id = scratch.neighbor_buf[i];
-                let d = src.distance(id);
-                if d < best.dist {
-                    best = Candidate { dist: d, id };
-                    improved = true;
-                }
-            }
-            if !improved {
-                break;
-            }
-        }
-        layer -= 1;
-    }
-    best
 }
 
 #[cfg(test)]

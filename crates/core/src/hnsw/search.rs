@@ -1,16 +1,18 @@
-//! `search_layer` (the paper's Algorithm 2) with scratch space that a caller
-//! keeps across searches, so a search allocates nothing once warmed up.
+//! `search_layer` (the paper's Algorithm 2) with scratch space a caller keeps
+//! across searches, and [`StreamSearch`], the same best-first search made
+//! resumable so an index scan can hand out further batches of rows
+//! (iterative scans) without starting over.
 
+use super::idmap::NodeSet;
 use super::{NodeId, Source};
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BinaryHeap;
 
 /// An element and its distance to the query.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Candidate {
     /// Distance to the query (smaller is closer).
-    pub dist: f32,
+    pub dist: f64,
     /// The element.
     pub id: NodeId,
 }
@@ -29,40 +31,25 @@ impl PartialOrd for Candidate {
     }
 }
 
-/// Hasher for 64-bit ids: MurmurHash3's 64-bit finaliser, so every input
-/// bit reaches the low bits hash tables index by (disk ids differ mostly in
-/// their middle bits: block << 16 | offset).
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64((self.0 << 8) | *b as u64);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        let mut z = v ^ self.0.rotate_left(31);
-        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        self.0 = z ^ (z >> 33);
-    }
+/// A distance a search must skip: the element could not be read (+inf) or
+/// has no defined distance (NaN).
+#[inline]
+pub fn unusable(dist: f64) -> bool {
+    dist.is_nan() || dist == f64::INFINITY
 }
 
-/// Visited elements: a generation-stamped array for dense ids (in-memory
-/// graphs), a hash set otherwise (item pointers on disk).
+/// Elements seen by the current search: a generation-stamped array for
+/// dense ids (in-memory graphs), an open-addressing set otherwise.
 pub enum Visited {
     /// ids < marks.len(); an id is visited when its mark equals `epoch`.
     Dense { marks: Vec<u32>, epoch: u32 },
-    /// Sparse ids.
-    Hashed(HashSet<NodeId, BuildHasherDefault<IdHasher>>),
+    /// Sparse ids (item pointers on disk).
+    Hashed(NodeSet),
 }
 
 impl Visited {
-    fn clear(&mut self) {
+    /// Forgets every id.
+    pub fn clear(&mut self) {
         match self {
             Visited::Dense { marks, epoch } => {
                 *epoch = epoch.wrapping_add(1);
@@ -79,15 +66,14 @@ impl Visited {
     #[inline]
     pub fn insert(&mut self, id: NodeId) -> bool {
         match self {
-            Visited::Dense { marks, epoch } => {
-                let m = &mut marks[id as usize];
-                if *m == *epoch {
-                    false
-                } else {
+            Visited::Dense { marks, epoch } => match marks.get_mut(id as usize) {
+                Some(m) if *m == *epoch => false,
+                Some(m) => {
                     *m = *epoch;
                     true
                 }
-            }
+                None => false,
+            },
             Visited::Hashed(set) => set.insert(id),
         }
     }
@@ -101,6 +87,8 @@ pub struct Scratch {
     results: BinaryHeap<Candidate>,
     /// Neighbour lists are read into this buffer.
     pub neighbor_buf: Vec<NodeId>,
+    ids: Vec<NodeId>,
+    dists: Vec<f64>,
     /// Output of the last `search_layer`, nearest first.
     pub found: Vec<Candidate>,
 }
@@ -113,7 +101,7 @@ impl Scratch {
 
     /// Scratch for sparse ids.
     pub fn hashed() -> Self {
-        Self::with(Visited::Hashed(HashSet::default()))
+        Self::with(Visited::Hashed(NodeSet::default()))
     }
 
     fn with(visited: Visited) -> Self {
@@ -122,30 +110,25 @@ impl Scratch {
             candidates: BinaryHeap::new(),
             results: BinaryHeap::new(),
             neighbor_buf: Vec::new(),
+            ids: Vec::new(),
+            dists: Vec::new(),
             found: Vec::new(),
         }
     }
 }
 
-/// Best-first search of one layer from `entries` keeping the `ef` closest
-/// elements; leaves them in `scratch.found`, nearest first. `keep` filters
-/// which elements may enter the result (all are still traversed).
-pub fn search_layer<S: Source>(
-    src: &mut S,
-    entries: &[Candidate],
-    ef: usize,
-    layer: usize,
-    scratch: &mut Scratch,
-    keep: &mut dyn FnMut(NodeId) -> bool,
-) {
+/// Best-first search of one layer from `entries`, keeping the `ef` closest
+/// elements that `src.is_result` accepts (all are traversed); leaves them in
+/// `scratch.found`, nearest first.
+pub fn search_layer<S: Source + ?Sized>(src: &mut S, entries: &[Candidate], ef: usize, layer: usize, scratch: &mut Scratch) {
     let ef = ef.max(1);
     scratch.visited.clear();
     scratch.candidates.clear();
     scratch.results.clear();
     for &e in entries {
-        if scratch.visited.insert(e.id) {
+        if !unusable(e.dist) && scratch.visited.insert(e.id) {
             scratch.candidates.push(Reverse(e));
-            if keep(e.id) {
+            if src.is_result(e.id) {
                 scratch.results.push(e);
             }
         }
@@ -154,28 +137,34 @@ pub fn search_layer<S: Source>(
         scratch.results.pop();
     }
     while let Some(Reverse(c)) = scratch.candidates.pop() {
-        if scratch.results.len() >= ef {
-            if let Some(worst) = scratch.results.peek() {
-                if c.dist > worst.dist {
-                    break;
-                }
-            }
+        if scratch.results.len() >= ef && scratch.results.peek().is_some_and(|w| c.dist > w.dist) {
+            break;
         }
         scratch.neighbor_buf.clear();
         src.neighbors(c.id, layer, &mut scratch.neighbor_buf);
-        for i in 0..scratch.neighbor_buf.len() {
-            let id = scratch.neighbor_buf[i];
-            if !scratch.visited.insert(id) {
+        scratch.ids.clear();
+        for &id in &scratch.neighbor_buf {
+            if scratch.visited.insert(id) {
+                scratch.ids.push(id);
+            }
+        }
+        if scratch.ids.is_empty() {
+            continue;
+        }
+        let bound = if scratch.results.len() >= ef { scratch.results.peek().map_or(f64::INFINITY, |w| w.dist) } else { f64::INFINITY };
+        scratch.dists.clear();
+        src.distances(&scratch.ids, layer, bound, &mut scratch.dists);
+        for (&id, &dist) in scratch.ids.iter().zip(&scratch.dists) {
+            if unusable(dist) {
                 continue;
             }
-            let dist = src.distance(id);
             let full = scratch.results.len() >= ef;
             if full && scratch.results.peek().is_some_and(|w| dist >= w.dist) {
                 continue;
             }
             let cand = Candidate { dist, id };
             scratch.candidates.push(Reverse(cand));
-            if keep(id) {
+            if src.is_result(id) {
                 scratch.results.push(cand);
                 if scratch.results.len() > ef {
                     scratch.results.pop();
@@ -186,4 +175,131 @@ pub fn search_layer<S: Source>(
     scratch.found.clear();
     scratch.found.extend(scratch.results.drain());
     scratch.found.sort();
+}
+
+/// Greedy descent from `entry` through layers `top..=bottom+1`, returning the
+/// closest element found on layer `bottom + 1` (the entry for `bottom`).
+pub fn greedy_descent<S: Source + ?Sized>(src: &mut S, entry: Candidate, top: usize, bottom: usize, scratch: &mut Scratch) -> Candidate {
+    let mut best = entry;
+    let mut layer = top;
+    while layer > bottom {
+        loop {
+            let mut improved = false;
+            scratch.neighbor_buf.clear();
+            src.neighbors(best.id, layer, &mut scratch.neighbor_buf);
+            scratch.dists.clear();
+            src.distances(&scratch.neighbor_buf, layer, best.dist, &mut scratch.dists);
+            for (&id, &d) in scratch.neighbor_buf.iter().zip(&scratch.dists) {
+                if d < best.dist {
+                    best = Candidate { dist: d, id };
+                    improved = true;
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        layer -= 1;
+    }
+    best
+}
+
+/// A resumable best-first search of layer 0. Nothing visited is dropped:
+/// unexpanded elements stay in the frontier and results beyond a batch stay
+/// pending, so each [`StreamSearch::next_batch`] continues exactly where the
+/// previous one stopped (what `hnsw.iterative_scan` needs).
+#[derive(Default)]
+pub struct StreamSearch {
+    visited: NodeSet,
+    frontier: BinaryHeap<Reverse<Candidate>>,
+    pending: BinaryHeap<Reverse<Candidate>>,
+    results: BinaryHeap<Candidate>,
+    buf: Vec<NodeId>,
+    ids: Vec<NodeId>,
+    dists: Vec<f64>,
+    visits: usize,
+}
+
+impl StreamSearch {
+    /// Starts a new search of layer 0 from `entry`.
+    pub fn start<S: Source + ?Sized>(&mut self, src: &mut S, entry: Candidate) {
+        self.visited.clear();
+        self.frontier.clear();
+        self.pending.clear();
+        self.results.clear();
+        self.visits = 1;
+        if !unusable(entry.dist) && self.visited.insert(entry.id) {
+            self.frontier.push(Reverse(entry));
+            if src.is_result(entry.id) {
+                self.pending.push(Reverse(entry));
+            }
+        }
+    }
+
+    /// Elements visited so far.
+    pub fn visits(&self) -> usize {
+        self.visits
+    }
+
+    /// Bytes held by the search's own structures.
+    pub fn heap_bytes(&self) -> usize {
+        self.visited.heap_bytes() + 16 * (self.frontier.capacity() + self.pending.capacity() + self.results.capacity())
+    }
+
+    /// The next (up to) `ef` results, nearest first, into `out`. Expands
+    /// until the classic stopping rule holds for this batch, or until
+    /// `max_visits` elements have been visited; after that, only results
+    /// already found are handed out. Empty when nothing is left.
+    pub fn next_batch<S: Source + ?Sized>(&mut self, src: &mut S, ef: usize, max_visits: usize, out: &mut Vec<Candidate>) {
+        let ef = ef.max(1);
+        out.clear();
+        self.results.clear();
+        while self.results.len() < ef {
+            match self.pending.pop() {
+                Some(Reverse(c)) => self.results.push(c),
+                None => break,
+            }
+        }
+        while let Some(&Reverse(c)) = self.frontier.peek() {
+            if self.results.len() >= ef && self.results.peek().is_some_and(|w| c.dist > w.dist) {
+                break;
+            }
+            if self.visits >= max_visits {
+                break;
+            }
+            self.frontier.pop();
+            self.buf.clear();
+            src.neighbors(c.id, 0, &mut self.buf);
+            self.ids.clear();
+            for &id in &self.buf {
+                if self.visited.insert(id) {
+                    self.ids.push(id);
+                }
+            }
+            if self.ids.is_empty() {
+                continue;
+            }
+            self.visits += self.ids.len();
+            let bound = if self.results.len() >= ef { self.results.peek().map_or(f64::INFINITY, |w| w.dist) } else { f64::INFINITY };
+            self.dists.clear();
+            src.distances(&self.ids, 0, bound, &mut self.dists);
+            for (&id, &dist) in self.ids.iter().zip(&self.dists) {
+                if unusable(dist) {
+                    continue;
+                }
+                let cand = Candidate { dist, id };
+                self.frontier.push(Reverse(cand));
+                if src.is_result(id) {
+                    self.results.push(cand);
+                    if self.results.len() > ef {
+                        if let Some(far) = self.results.pop() {
+                            self.pending.push(Reverse(far));
+                        }
+                    }
+                }
+            }
+        }
+        out.extend(self.results.drain());
+        out.sort();
+    }
 }

@@ -2,11 +2,12 @@
 //! candidate is kept only if it is closer to the base element than to every
 //! neighbour already kept, which spreads links across directions and keeps
 //! clusters connected. For metrics where identical vectors are at distance
-//! 0 (`dedup`), a candidate identical to a kept one is also dropped, so a
-//! pile of duplicate vectors cannot fill every slot. Free slots are then
-//! filled with the nearest pruned candidates (the paper's
-//! keepPrunedConnections, as pgvector does): on real embeddings it raises
-//! recall at a given ef_search.
+//! 0 (`dedup`), a candidate identical to a kept one is also set aside, so a
+//! pile of duplicate vectors cannot crowd out the diverse links. Free slots
+//! are then filled with the nearest pruned candidates (the paper's
+//! keepPrunedConnections, as pgvector does: on real embeddings it raises
+//! recall at a given ef_search), and only then with the duplicates, which
+//! keeps piles of identical vectors linked among themselves.
 
 use super::{Candidate, NodeId};
 
@@ -17,14 +18,18 @@ pub fn select_neighbors(
     candidates: &[Candidate],
     m: usize,
     dedup: bool,
-    between: &mut dyn FnMut(NodeId, NodeId) -> f32,
+    between: &mut dyn FnMut(NodeId, NodeId) -> f64,
     out: &mut Vec<Candidate>,
 ) {
     out.clear();
     let mut pruned = Vec::new();
+    let mut dups = Vec::new();
     for &c in candidates {
         if out.len() >= m {
             break;
+        }
+        if super::unusable(c.dist) {
+            continue;
         }
         let mut dup = false;
         let diverse = out.iter().all(|r| {
@@ -36,9 +41,11 @@ pub fn select_neighbors(
             out.push(c);
         } else if !dup {
             pruned.push(c);
+        } else {
+            dups.push(c);
         }
     }
-    for c in pruned {
+    for c in pruned.into_iter().chain(dups) {
         if out.len() >= m {
             break;
         }

@@ -1,6 +1,8 @@
-//! Recall against brute force on random and clustered data, duplicates, and
-//! the heuristic's basic properties. Seeds are printed for replay.
+//! Recall against brute force on random and clustered data, duplicates,
+//! pause/resume, repair after deletions, and the heuristic's basic
+//! properties. Seeds are printed for replay.
 
+use super::dedup::Vectors;
 use super::*;
 use crate::distance::{index_distance, Metric};
 use crate::rng::Rng;
@@ -11,6 +13,10 @@ fn params(metric: Metric) -> Params {
 
 fn random(n: usize, dim: usize, rng: &mut Rng) -> Vec<f32> {
     (0..n * dim).map(|_| rng.normal() as f32).collect()
+}
+
+fn uniform(n: usize, dim: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..n * dim).map(|_| rng.uniform() as f32).collect()
 }
 
 /// Points in `centers` blobs, each spread over its own random 6-dimensional
@@ -24,9 +30,7 @@ fn clustered(n: usize, dim: usize, centers: usize, rng: &mut Rng, draws: &mut Rn
     for _ in 0..n {
         let k = draws.below(centers as u64) as usize;
         let z: Vec<f32> = (0..SUB).map(|_| 0.3 * draws.normal() as f32).collect();
-        out.extend((0..dim).map(|j| {
-            c[k * dim + j] + (0..SUB).map(|s| z[s] * basis[(k * SUB + s) * dim + j]).sum::<f32>()
-        }));
+        out.extend((0..dim).map(|j| c[k * dim + j] + (0..SUB).map(|s| z[s] * basis[(k * SUB + s) * dim + j]).sum::<f32>()));
     }
     out
 }
@@ -40,17 +44,16 @@ fn normalize(v: &mut [f32], dim: usize) {
     }
 }
 
-fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> f64 {
-    let dim = graph.dim;
+/// recall@k of the graph's search against brute force over `live` elements.
+fn recall_over(graph: &MemGraph, live: &[usize], queries: &[f32], k: usize, ef: usize) -> f64 {
+    let dim = graph.dim();
     let mut scratch = Scratch::dense(graph.len());
     let mut hits = 0;
     let nq = queries.len() / dim;
     for q in queries.chunks(dim) {
-        let mut exact: Vec<(f32, usize)> = (0..graph.len())
-            .map(|i| (index_distance(graph.params.metric, q, graph.vector(i)), i))
-            .collect();
-        exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let kth = exact[k - 1].0;
+        let mut exact: Vec<f64> = live.iter().map(|&i| index_distance(graph.params.metric, q, graph.vector(i))).collect();
+        exact.sort_by(|a, b| a.total_cmp(b));
+        let kth = exact[k.min(exact.len()) - 1];
         let got = graph.search(q, k, ef, &mut scratch);
         // ties at the k-th distance count as hits
         hits += got.iter().filter(|c| c.dist <= kth).count();
@@ -58,10 +61,34 @@ fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> f64 {
     hits as f64 / (nq * k) as f64
 }
 
-fn built(metric: Metric, data: Vec<f32>, dim: usize, threads: usize) -> MemGraph {
-    let g = MemGraph::new(params(metric), dim, data, 42);
+fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> f64 {
+    let all: Vec<usize> = (0..graph.len()).collect();
+    recall_over(graph, &all, queries, k, ef)
+}
+
+fn built_with(p: Params, data: &[f32], dim: usize, threads: usize, seed: u64) -> MemGraph {
+    let g = MemGraph::new(p, Vectors::from_flat(dim, data), seed);
     g.build(threads, &mut |_| true).unwrap();
     g
+}
+
+fn built(metric: Metric, data: &[f32], dim: usize, threads: usize) -> MemGraph {
+    built_with(params(metric), data, dim, threads, 42)
+}
+
+fn reachable_at_layer0(g: &MemGraph) -> Vec<bool> {
+    let mut seen = vec![false; g.len()];
+    let Some((ep, _)) = g.entry() else { return seen };
+    let mut stack = vec![ep as usize];
+    seen[ep as usize] = true;
+    while let Some(x) = stack.pop() {
+        for n in g.neighbors(x, 0) {
+            if !std::mem::replace(&mut seen[n as usize], true) {
+                stack.push(n as usize);
+            }
+        }
+    }
+    seen
 }
 
 #[test]
@@ -69,7 +96,7 @@ fn recall_random_l2() {
     let seed = 1;
     println!("hnsw random seed {seed}");
     let mut rng = Rng::new(seed);
-    let g = built(Metric::L2, random(3000, 16, &mut rng), 16, 2);
+    let g = built(Metric::L2, &random(3000, 16, &mut rng), 16, 2);
     let r = recall(&g, &random(200, 16, &mut rng), 10, 100);
     println!("recall@10 random L2 ef=100: {r}");
     assert!(r >= 0.99, "{r}");
@@ -87,7 +114,7 @@ fn recall_clustered_all_metrics() {
             normalize(&mut data, 24);
             normalize(&mut queries, 24);
         }
-        let g = built(metric, data, 24, 2);
+        let g = built(metric, &data, 24, 2);
         let r = recall(&g, &queries, 10, 100);
         println!("recall@10 clustered {metric:?} ef=100: {r}");
         assert!(r >= 0.99, "{metric:?}: {r}");
@@ -95,7 +122,7 @@ fn recall_clustered_all_metrics() {
 }
 
 #[test]
-fn many_identical_vectors() {
+fn many_identical_vectors_stay_reachable() {
     let seed = 3;
     println!("hnsw duplicates seed {seed}");
     let mut rng = Rng::new(seed);
@@ -105,7 +132,7 @@ fn many_identical_vectors() {
     for _ in 0..800 {
         data.extend_from_slice(&dup);
     }
-    let g = built(Metric::L2, data, dim, 2);
+    let g = built(Metric::L2, &data, dim, 2);
     let r = recall(&g, &random(100, dim, &mut rng), 10, 100);
     println!("recall@10 with 800 duplicates: {r}");
     assert!(r >= 0.99, "{r}");
@@ -113,33 +140,39 @@ fn many_identical_vectors() {
     let at_dup = g.search(&dup, 10, 40, &mut scratch);
     assert_eq!(at_dup.len(), 10);
     assert!(at_dup.iter().all(|c| c.dist == 0.0 && c.id >= 1500));
-    // every element stays reachable from the entry point
-    let (ep, top) = g.entry().unwrap();
-    let mut seen = vec![false; g.len()];
-    let mut stack = vec![ep as usize];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for layer in 0..=g.level(x).min(top) {
-            for n in g.neighbors(x, layer) {
-                if !std::mem::replace(&mut seen[n as usize], true) {
-                    stack.push(n as usize);
-                }
-            }
-        }
+    let seen = reachable_at_layer0(&g);
+    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "unreachable elements");
+    // a wide search at the duplicate value finds every copy
+    let all = g.search(&dup, 800, 1000, &mut scratch);
+    assert_eq!(all.iter().filter(|c| c.dist == 0.0).count(), 800);
+}
+
+#[test]
+fn members_leave_duplicates_out_of_the_graph() {
+    let mut rng = Rng::new(11);
+    let dim = 8;
+    let mut data = random(500, dim, &mut rng);
+    let dup = data[..dim].to_vec();
+    for _ in 0..25 {
+        data.extend_from_slice(&dup);
     }
-    // distinct vectors stay reachable as in a graph without duplicates
-    // (HNSW leaves a few elements without incoming links); duplicates are
-    // interchangeable: a query at their value gets k of them, checked above
-    let distinct = seen[..1500].iter().filter(|s| **s).count();
-    assert!(distinct >= 1492, "only {distinct} of 1500 distinct vectors reachable");
-    assert!(seen[1500..].iter().any(|s| *s));
+    let vectors = Vectors::from_flat(dim, &data);
+    let groups = dedup::group_duplicates(&vectors);
+    assert_eq!(groups.len(), 499 + 3, "500 distinct rows; 26 copies of row 0 in groups of 10, 10, 6");
+    let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
+    let g = MemGraph::with_members(params(Metric::L2), vectors, 1, members.clone());
+    g.build(2, &mut |_| true).unwrap();
+    for i in 0..g.len() {
+        let linked = !g.neighbors(i, 0).is_empty();
+        assert_eq!(linked, members.contains(&(i as u32)), "row {i}");
+    }
 }
 
 #[test]
 fn single_thread_and_tiny_graphs() {
     let mut rng = Rng::new(4);
     for n in [0usize, 1, 2, 5, 40] {
-        let g = built(Metric::L2, random(n, 8, &mut rng), 8, 1);
+        let g = built(Metric::L2, &random(n, 8, &mut rng), 8, 1);
         let mut scratch = Scratch::dense(n.max(1));
         let q = random(1, 8, &mut rng);
         let got = g.search(&q, 10, 40, &mut scratch);
@@ -151,7 +184,7 @@ fn single_thread_and_tiny_graphs() {
 #[test]
 fn neighbor_lists_respect_capacity() {
     let mut rng = Rng::new(5);
-    let g = built(Metric::L2, random(2000, 8, &mut rng), 8, 2);
+    let g = built(Metric::L2, &random(2000, 8, &mut rng), 8, 2);
     for i in 0..g.len() {
         for layer in 0..=g.level(i) {
             let list = g.neighbors(i, layer);
@@ -165,15 +198,32 @@ fn neighbor_lists_respect_capacity() {
 }
 
 #[test]
-fn cancel_stops_build() {
+fn pausing_and_resuming_builds_the_same_quality() {
     let mut rng = Rng::new(6);
-    let g = MemGraph::new(params(Metric::L2), 8, random(20000, 8, &mut rng), 1);
-    let mut calls = 0;
-    let res = g.build(2, &mut |_| {
-        calls += 1;
-        calls < 2
-    });
-    assert_eq!(res, Err(super::build::BuildError::Cancelled));
+    let data = random(20000, 8, &mut rng);
+    let queries = random(100, 8, &mut rng);
+    let g = MemGraph::new(params(Metric::L2), Vectors::from_flat(8, &data), 1);
+    let mut pauses = 0;
+    loop {
+        let mut calls = 0;
+        match g.build(2, &mut |_| {
+            calls += 1;
+            calls < 3
+        }) {
+            Ok(()) => break,
+            Err(BuildError::Paused) => pauses += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(pauses < 10_000);
+    }
+    println!("resumed {pauses} times");
+    assert!(pauses > 3, "the build should have been paused several times");
+    assert_eq!(g.inserted(), 20000);
+    assert_eq!(reachable_at_layer0(&g).iter().filter(|s| !**s).count(), 0);
+    let r = recall(&g, &queries, 10, 100);
+    let fresh = recall(&built(Metric::L2, &data, 8, 2), &queries, 10, 100);
+    println!("recall@10 paused build {r}, uninterrupted {fresh}");
+    assert!(r >= fresh - 0.01, "{r} vs {fresh}");
 }
 
 #[test]
@@ -188,51 +238,104 @@ fn levels_follow_ml() {
 #[test]
 fn heuristic_prefers_diverse_neighbors() {
     // base at 0; a at 1, b at 1.1 (right behind a), c at -1.2 (other side)
-    let pos = [1.0f32, 1.1, -1.2];
+    let pos = [1.0f64, 1.1, -1.2];
     let cands: Vec<Candidate> = pos.iter().enumerate().map(|(i, p)| Candidate { dist: p.abs(), id: i as NodeId }).collect();
     let mut out = Vec::new();
     select_neighbors(&cands, 2, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     let ids: Vec<NodeId> = out.iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![0, 2]);
-    // an exact duplicate of a kept neighbour is dropped when dedup is on
-    let dup = [Candidate { dist: 0.0, id: 0 }, Candidate { dist: 0.0, id: 1 }];
-    select_neighbors(&dup, 2, true, &mut |_, _| 0.0, &mut out);
-    assert_eq!(out.len(), 1);
-    select_neighbors(&dup, 2, false, &mut |_, _| 0.0, &mut out);
-    assert_eq!(out.len(), 2);
+    // an exact duplicate of a kept neighbour only fills a slot nothing else wants
+    let dup = [Candidate { dist: 0.0, id: 0 }, Candidate { dist: 0.0, id: 1 }, Candidate { dist: 2.0, id: 2 }];
+    select_neighbors(&dup, 2, true, &mut |a, b| if a + b == 1 { 0.0 } else { 2.0 }, &mut out);
+    assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2]);
+    select_neighbors(&dup, 3, true, &mut |a, b| if a + b == 1 { 0.0 } else { 2.0 }, &mut out);
+    assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2, 1]);
+    // unreadable candidates are never chosen
+    let bad = [Candidate { dist: f64::INFINITY, id: 0 }, Candidate { dist: f64::NAN, id: 1 }];
+    select_neighbors(&bad, 2, true, &mut |_, _| 1.0, &mut out);
+    assert!(out.is_empty());
 }
-
 
 #[test]
 fn every_element_reachable_after_build() {
     let mut rng = Rng::new(9);
     let mut draws = Rng::new(10);
-    let g = built(Metric::L2, clustered(4000, 16, 40, &mut rng, &mut draws), 16, 2);
-    let (ep, _) = g.entry().unwrap();
-    let mut seen = vec![false; g.len()];
-    let mut stack = vec![ep as usize];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for n in g.neighbors(x, 0) {
-            if !std::mem::replace(&mut seen[n as usize], true) {
-                stack.push(n as usize);
-            }
-        }
-    }
-    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "unreachable at layer 0");
+    let g = built(Metric::L2, &clustered(4000, 16, 40, &mut rng, &mut draws), 16, 2);
+    assert_eq!(reachable_at_layer0(&g).iter().filter(|s| !**s).count(), 0, "unreachable at layer 0");
 }
 
-
-#[test]
-fn id_hasher_spreads_disk_ids_over_low_bits() {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    let b = BuildHasherDefault::<search::IdHasher>::default();
-    // ids as the disk layer makes them: block << 16 | offset, offsets 1..8
-    let mut buckets = std::collections::HashSet::new();
-    for block in 1..512u64 {
-        for off in 1..8u64 {
-            buckets.insert(b.hash_one((block << 16) | off) & 1023);
+/// Deletes `frac` of the rows, repairs, and compares recall@k with a fresh
+/// build over the surviving rows.
+fn repair_vs_fresh(p: Params, data: &[f32], dim: usize, queries: &[f32], frac: f64, k: usize, ef: usize, seed: u64) -> (f64, f64) {
+    let n = data.len() / dim;
+    let g = built_with(p, data, dim, 2, seed);
+    let mut rng = Rng::new(seed ^ 0xdead);
+    let mut live = Vec::new();
+    let mut kept = Vec::new();
+    for i in 0..n {
+        if rng.uniform() < frac {
+            g.mark_deleted(i);
+        } else {
+            live.push(i);
+            kept.extend_from_slice(&data[i * dim..(i + 1) * dim]);
         }
     }
-    assert!(buckets.len() > 900, "only {} of 1024 low-bit buckets used", buckets.len());
+    g.repair_deleted();
+    let after = recall_over(&g, &live, queries, k, ef);
+    let fresh = built_with(p, &kept, dim, 2, seed);
+    let all: Vec<usize> = (0..fresh.len()).collect();
+    (after, recall_over(&fresh, &all, queries, k, ef))
+}
+
+#[test]
+fn repair_keeps_recall_after_heavy_deletes_at_low_m() {
+    // the case: 10,000 random 3-d vectors, m = 4, ef_construction = 8,
+    // delete 75 %, recall@20 at ef_search = 20
+    let seed = 12;
+    println!("repair seed {seed}");
+    let p = Params { m: 4, ef_construction: 8, metric: Metric::L2, max_level: MAX_LEVEL };
+    let mut rng = Rng::new(seed);
+    let data = uniform(10_000, 3, &mut rng);
+    let queries = uniform(300, 3, &mut rng);
+    let (after, fresh) = repair_vs_fresh(p, &data, 3, &queries, 0.75, 20, 20, seed);
+    println!("random 3-d m=4: recall@20 after repair {after:.4}, fresh build {fresh:.4}");
+    assert!(after >= fresh - 0.02, "{after} vs fresh {fresh}");
+}
+
+#[test]
+fn repair_keeps_recall_on_clustered_data() {
+    let seed = 13;
+    for (m, efc) in [(4, 8), (16, 64)] {
+        let p = Params { m, ef_construction: efc, metric: Metric::L2, max_level: MAX_LEVEL };
+        let mut draws = Rng::new(seed + 1);
+        let data = clustered(8000, 16, 20, &mut Rng::new(seed), &mut draws);
+        let queries = clustered(300, 16, 20, &mut Rng::new(seed), &mut draws);
+        for frac in [0.5, 0.75] {
+            let (after, fresh) = repair_vs_fresh(p, &data, 16, &queries, frac, 10, 40, seed);
+            println!("clustered 16-d m={m} delete {frac}: recall@10 after repair {after:.4}, fresh {fresh:.4}");
+            assert!(after >= fresh - 0.02, "m={m} frac={frac}: {after} vs fresh {fresh}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_builds_keep_lists_consistent() {
+    // many workers racing on the same lists: no self links, no duplicates
+    // within a list, capacity respected, everything reachable
+    let mut rng = Rng::new(14);
+    let p = Params { m: 4, ef_construction: 16, metric: Metric::L2, max_level: MAX_LEVEL };
+    let data = uniform(6000, 2, &mut rng);
+    let g = built_with(p, &data, 2, 8, 3);
+    for i in 0..g.len() {
+        for layer in 0..=g.level(i) {
+            let list = g.neighbors(i, layer);
+            assert!(list.len() <= p.max_neighbors(layer), "element {i} layer {layer}: {}", list.len());
+            assert!(!list.contains(&(i as u32)));
+            let mut s = list.clone();
+            s.sort();
+            s.dedup();
+            assert_eq!(s.len(), list.len(), "duplicate link in {i}");
+        }
+    }
+    assert_eq!(reachable_at_layer0(&g).iter().filter(|s| !**s).count(), 0);
 }

@@ -1,0 +1,446 @@
+//! The in-memory graph used by `CREATE INDEX` and by tests. Vectors live in
+//! chunked storage, neighbour lists behind per-element mutexes (never two
+//! held at once), and the build runs the shared insert algorithm on plain
+//! worker threads that only compute. The build is resumable: the calling
+//! thread polls between time slices and may pause it (to let the backend
+//! process interrupts) and resume it later; workers take elements in
+//! chunks from a shared cursor, so a pause leaves no gaps.
+
+use super::dedup::Vectors;
+use super::insert::{find_neighbors, link_back, LinkPolicy};
+use super::reach::{connect, Adjacency};
+use super::repair::{needs_repair, repair_element};
+use super::search::{greedy_descent, search_layer, Candidate, Scratch};
+use super::select::select_neighbors;
+use super::{GraphStore, NodeId, Params, Replace, Source};
+use crate::distance::index_distance;
+use crate::rng::Rng;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+/// Extra links a list may hold during the build before it is pruned.
+const SLACK: usize = 8;
+/// Elements a worker takes from the cursor at a time.
+const CHUNK: usize = 16;
+
+/// Why a build did not finish.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// `poll` asked to pause; calling `build` again resumes.
+    Paused,
+    /// A worker panicked (a bug); the graph is incomplete.
+    WorkerFailed,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking worker poisons nothing we rely on: lists stay valid.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A graph over vectors numbered `0..n`; only the `members` are linked.
+pub struct MemGraph {
+    /// Build parameters.
+    pub params: Params,
+    vectors: Vectors,
+    levels: Vec<u8>,
+    members: Vec<u32>,
+    links: Vec<Mutex<Vec<Vec<u32>>>>,
+    deleted: Vec<AtomicBool>,
+    entry: RwLock<Option<(u32, usize)>>,
+    raise_lock: Mutex<()>,
+    /// Next member (index into `members`) to insert.
+    cursor: AtomicUsize,
+    /// Next member whose lists the final prune cuts to capacity.
+    prune_cursor: AtomicUsize,
+    finished: AtomicBool,
+}
+
+impl MemGraph {
+    /// A graph over `vectors` linking every vector, with levels from `seed`.
+    pub fn new(params: Params, vectors: Vectors, seed: u64) -> Self {
+        let members = (0..vectors.len() as u32).collect();
+        Self::with_members(params, vectors, seed, members)
+    }
+
+    /// A graph over `vectors` linking only `members` (in that order; the
+    /// others, e.g. duplicates of a member, stay out of the graph).
+    pub fn with_members(params: Params, vectors: Vectors, seed: u64, members: Vec<u32>) -> Self {
+        let n = vectors.len();
+        let mut rng = Rng::new(seed);
+        let levels: Vec<u8> = (0..n).map(|_| params.level_for(1.0 - rng.uniform()) as u8).collect();
+        let links = (0..n)
+            .map(|i| {
+                let l = levels[i] as usize;
+                Mutex::new((0..=l).map(|layer| Vec::with_capacity(params.max_neighbors(layer) + SLACK)).collect())
+            })
+            .collect();
+        let deleted = (0..n).map(|_| AtomicBool::new(false)).collect();
+        MemGraph {
+            params,
+            vectors,
+            levels,
+            members,
+            links,
+            deleted,
+            entry: RwLock::new(None),
+            raise_lock: Mutex::new(()),
+            cursor: AtomicUsize::new(0),
+            prune_cursor: AtomicUsize::new(0),
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    /// Number of vectors (members or not).
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// True when there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// The linked elements, in insertion order.
+    pub fn members(&self) -> &[u32] {
+        &self.members
+    }
+
+    /// Vector length.
+    pub fn dim(&self) -> usize {
+        self.vectors.dim()
+    }
+
+    /// Element `i`'s vector.
+    #[inline]
+    pub fn vector(&self, i: usize) -> &[f32] {
+        self.vectors.get(i)
+    }
+
+    /// Element `i`'s top layer.
+    pub fn level(&self, i: usize) -> usize {
+        self.levels[i] as usize
+    }
+
+    /// A copy of element `i`'s neighbours on `layer`.
+    pub fn neighbors(&self, i: usize, layer: usize) -> Vec<u32> {
+        lock(&self.links[i]).get(layer).cloned().unwrap_or_default()
+    }
+
+    /// Entry element and its level.
+    pub fn entry(&self) -> Option<(u32, usize)> {
+        *self.entry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Approximate heap bytes per element besides its vector (links,
+    /// level, locks), to hold a build to `maintenance_work_mem`.
+    pub fn link_bytes_per_element(m: usize) -> usize {
+        // layer 0 with slack, the average upper layers, mutex + vecs, flags
+        4 * (2 * m + SLACK) + 4 * (m + SLACK) / m.max(2) + 24 + 48 + 16
+    }
+
+    /// Marks element `i` deleted: still traversed, never a result or a
+    /// new link (what VACUUM does before repairing).
+    pub fn mark_deleted(&self, i: usize) {
+        self.deleted[i].store(true, Ordering::Relaxed);
+    }
+
+    /// A search handle bound to `query`.
+    pub fn store<'a>(&'a self, query: &'a [f32], exclude: Option<u32>) -> MemStore<'a> {
+        MemStore { graph: self, query, exclude }
+    }
+
+    /// Links every member, using `threads` worker threads. `poll` runs on
+    /// the calling thread every few milliseconds with the number of members
+    /// inserted; returning false pauses the build, which then returns
+    /// [`BuildError::Paused`] once every worker has stopped (calling
+    /// `build` again resumes). Workers only compute.
+    pub fn build(&self, threads: usize, poll: &mut dyn FnMut(usize) -> bool) -> Result<(), BuildError> {
+        if self.members.is_empty() || self.finished.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        {
+            let mut e = self.entry.write().unwrap_or_else(|e| e.into_inner());
+            if e.is_none() {
+                let first = self.members[0];
+                *e = Some((first, self.level(first as usize)));
+                self.cursor.store(1, Ordering::Relaxed);
+            }
+        }
+        // Insert the first elements alone: a second worker starting while
+        // the graph is nearly empty would give its elements few neighbours.
+        let seed = self.members.len().min(2 * self.params.ef_construction + 1);
+        if self.cursor.load(Ordering::Relaxed) < seed {
+            self.run(1, poll, &|g, stop| g.insert_range(seed, 1, stop))?;
+        }
+        self.run(threads.max(1), poll, &|g, stop| g.insert_range(g.members.len(), CHUNK, stop))?;
+        self.run(threads.max(1), poll, &|g, stop| g.prune_all(stop))?;
+        self.connect_all();
+        self.finished.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs `work` on `threads` scoped threads while the caller polls.
+    fn run(
+        &self,
+        threads: usize,
+        poll: &mut dyn FnMut(usize) -> bool,
+        work: &(dyn Fn(&MemGraph, &AtomicBool) + Sync),
+    ) -> Result<(), BuildError> {
+        let stop = AtomicBool::new(false);
+        let joined = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(|| work(self, &stop))).collect();
+            while !handles.iter().all(|h| h.is_finished()) {
+                if !stop.load(Ordering::Relaxed) && !poll(self.inserted()) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+        });
+        if joined.iter().any(Result::is_err) {
+            return Err(BuildError::WorkerFailed);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err(BuildError::Paused);
+        }
+        Ok(())
+    }
+
+    /// Members inserted so far.
+    pub fn inserted(&self) -> usize {
+        self.cursor.load(Ordering::Relaxed).min(self.members.len())
+    }
+
+    /// Takes chunks of members from the cursor until `end` or `stop`.
+    fn insert_range(&self, end: usize, chunk: usize, stop: &AtomicBool) {
+        let mut scratch = Scratch::dense(self.len());
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let start = self.cursor.fetch_add(chunk, Ordering::Relaxed);
+            if start >= end {
+                self.cursor.fetch_min(end, Ordering::Relaxed);
+                return;
+            }
+            for k in start..(start + chunk).min(end) {
+                self.insert(self.members[k] as usize, &mut scratch);
+            }
+        }
+    }
+
+    /// Inserts element `q` with the shared algorithm.
+    fn insert(&self, q: usize, scratch: &mut Scratch) {
+        let level = self.level(q);
+        let Some((_, top)) = self.entry() else { return };
+        // Raising the entry point is rare; serialise those inserts.
+        let _raise = (level > top).then(|| lock(&self.raise_lock));
+        let Some((ep, top)) = self.entry() else { return };
+        let mut store = self.store(self.vector(q), Some(q as u32));
+        let found = find_neighbors(&mut store, (ep as NodeId, top), level, &self.params, scratch);
+        {
+            // nobody links to q before its back-links exist, so its own
+            // lists can be written directly
+            let mut links = lock(&self.links[q]);
+            for (layer, sel) in found.selected.iter().enumerate() {
+                links[layer] = sel.iter().map(|c| c.id as u32).collect();
+            }
+        }
+        let policy = LinkPolicy { slack: SLACK, rescue_budget: 0 };
+        link_back(&mut store, q as NodeId, &found.selected, &self.params, &policy);
+        if level > top {
+            *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((q as u32, level));
+        }
+    }
+
+    /// Cuts every list over capacity with the heuristic (lists grow past
+    /// it by the build's slack), taking chunks of members from a cursor.
+    fn prune_all(&self, stop: &AtomicBool) {
+        let n = self.members.len();
+        let mut store = self.store(&[], None);
+        let mut kept = Vec::new();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let start = self.prune_cursor.fetch_add(CHUNK * 4, Ordering::Relaxed);
+            if start >= n {
+                return;
+            }
+            for k in start..(start + CHUNK * 4).min(n) {
+                let i = self.members[k] as usize;
+                let layers = lock(&self.links[i]).len();
+                for layer in 0..layers {
+                    let cap = self.params.max_neighbors(layer);
+                    let list = lock(&self.links[i])[layer].clone();
+                    if list.len() <= cap {
+                        continue;
+                    }
+                    let mut cands: Vec<Candidate> = list
+                        .iter()
+                        .map(|&x| Candidate { dist: store.between(i as NodeId, x as NodeId), id: x as NodeId })
+                        .collect();
+                    cands.sort();
+                    let dedup = self.params.metric.zero_on_identical();
+                    select_neighbors(&cands, cap, dedup, &mut |a, b| store.between(a, b), &mut kept);
+                    lock(&self.links[i])[layer] = kept.iter().map(|c| c.id as u32).collect();
+                }
+            }
+        }
+    }
+
+    /// Final pass: links weakly linked elements (see [`super::reach`]).
+    fn connect_all(&self) {
+        let Some((ep, _)) = self.entry() else { return };
+        let mut adj = Adjacency::default();
+        for &i in &self.members {
+            adj.add(i as NodeId, !self.deleted[i as usize].load(Ordering::Relaxed));
+        }
+        for k in 0..self.members.len() {
+            let list: Vec<NodeId> = self.neighbors(self.members[k] as usize, 0).into_iter().map(NodeId::from).collect();
+            adj.set_list(k as u32, &list);
+        }
+        let mut store = self.store(&[], None);
+        let params = self.params;
+        let mut scratch = Scratch::dense(self.len());
+        connect(&mut store, &mut adj, ep as NodeId, &params, &mut |_, id| self.relink(id as usize, &mut scratch), &mut || true);
+    }
+
+    /// Searches element `i`'s neighbours again from the entry point, links
+    /// it to them (repair of an element without usable links) and returns
+    /// them, nearest first.
+    pub fn relink(&self, i: usize, scratch: &mut Scratch) -> Vec<Candidate> {
+        let Some((ep, top)) = self.entry() else { return Vec::new() };
+        let mut store = self.store(self.vector(i), Some(i as u32));
+        let policy = LinkPolicy { slack: 0, rescue_budget: 8 };
+        let level = self.level(i).min(top);
+        let removed = |x: NodeId| self.deleted.get(x as usize).is_some_and(|d| d.load(Ordering::Relaxed));
+        repair_element(&mut store, i as NodeId, level, (ep as NodeId, top), &self.params, &policy, scratch, &removed)
+    }
+
+    /// What VACUUM does, in memory: moves the entry off a deleted element,
+    /// repairs every live element that needs it, drops deleted elements'
+    /// lists and links the weakly linked. Returns how many were repaired.
+    pub fn repair_deleted(&self) -> usize {
+        let removed = |x: NodeId| self.deleted.get(x as usize).is_some_and(|d| d.load(Ordering::Relaxed));
+        let live: Vec<u32> = self.members.iter().copied().filter(|&i| !removed(i as NodeId)).collect();
+        if let Some((ep, _)) = self.entry() {
+            if removed(ep as NodeId) {
+                let best = live.iter().copied().max_by_key(|&i| (self.level(i as usize), std::cmp::Reverse(i)));
+                *self.entry.write().unwrap_or_else(|e| e.into_inner()) = best.map(|i| (i, self.level(i as usize)));
+            }
+        }
+        let Some((ep, top)) = self.entry() else { return 0 };
+        let mut scratch = Scratch::dense(self.len());
+        let policy = LinkPolicy { slack: 0, rescue_budget: 8 };
+        let mut repaired = 0;
+        for &i in &live {
+            let mut probe = self.store(&[], None);
+            if !needs_repair(&mut probe, i as NodeId, self.level(i as usize), &self.params, &removed) {
+                continue;
+            }
+            let mut store = self.store(self.vector(i as usize), Some(i));
+            let level = self.level(i as usize).min(top);
+            if !repair_element(&mut store, i as NodeId, level, (ep as NodeId, top), &self.params, &policy, &mut scratch, &removed).is_empty() {
+                repaired += 1;
+            }
+        }
+        for &i in &self.members {
+            if removed(i as NodeId) {
+                lock(&self.links[i as usize]).iter_mut().for_each(Vec::clear);
+            }
+        }
+        self.finished.store(false, Ordering::Relaxed);
+        self.connect_all();
+        self.finished.store(true, Ordering::Relaxed);
+        repaired
+    }
+
+    /// The `k` nearest live elements to `query` with candidate list `ef`.
+    pub fn search(&self, query: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Candidate> {
+        let Some((ep, top)) = self.entry() else { return Vec::new() };
+        let mut src = self.store(query, None);
+        let start = Candidate { dist: src.distance(ep as NodeId, top, f64::INFINITY), id: ep as NodeId };
+        let cur = greedy_descent(&mut src, start, top, 0, scratch);
+        search_layer(&mut src, &[cur], ef.max(k), 0, scratch);
+        scratch.found.iter().take(k).copied().collect()
+    }
+}
+
+/// A search/insert handle on a [`MemGraph`] bound to one query vector.
+pub struct MemStore<'a> {
+    graph: &'a MemGraph,
+    query: &'a [f32],
+    exclude: Option<u32>,
+}
+
+impl MemStore<'_> {
+    #[inline]
+    fn deleted(&self, id: NodeId) -> bool {
+        self.graph.deleted.get(id as usize).is_none_or(|d| d.load(Ordering::Relaxed))
+    }
+}
+
+impl Source for MemStore<'_> {
+    #[inline]
+    fn distance(&mut self, id: NodeId, _layer: usize, _bound: f64) -> f64 {
+        match self.graph.levels.get(id as usize) {
+            Some(_) if !self.query.is_empty() => index_distance(self.graph.params.metric, self.query, self.graph.vector(id as usize)),
+            Some(_) => 0.0,
+            None => f64::INFINITY,
+        }
+    }
+
+    fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
+        if let Some(links) = self.graph.links.get(id as usize) {
+            if let Some(list) = lock(links).get(layer) {
+                out.extend(list.iter().map(|&x| x as NodeId));
+            }
+        }
+    }
+
+    #[inline]
+    fn is_result(&mut self, id: NodeId) -> bool {
+        Some(id as u32) != self.exclude && !self.deleted(id)
+    }
+}
+
+impl GraphStore for MemStore<'_> {
+    #[inline]
+    fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
+        let n = self.graph.len() as NodeId;
+        if a >= n || b >= n {
+            return f64::INFINITY;
+        }
+        index_distance(self.graph.params.metric, self.graph.vector(a as usize), self.graph.vector(b as usize))
+    }
+
+    fn is_live(&mut self, id: NodeId) -> bool {
+        !self.deleted(id)
+    }
+
+    fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
+        out.clear();
+        let Some(links) = self.graph.links.get(id as usize) else { return false };
+        match lock(links).get(layer) {
+            Some(list) => {
+                out.extend(list.iter().map(|&x| x as NodeId));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace {
+        let Some(links) = self.graph.links.get(id as usize) else { return Replace::Gone };
+        let mut links = lock(links);
+        let Some(list) = links.get_mut(layer) else { return Replace::Gone };
+        if list.len() != expected.len() || list.iter().zip(expected).any(|(&a, &b)| a as NodeId != b) {
+            return Replace::Changed;
+        }
+        list.clear();
+        list.extend(new.iter().map(|&x| x as u32));
+        Replace::Done
+    }
+}

@@ -1,0 +1,222 @@
+//! Reachability repair, written once for every store: on layer 0, a search
+//! from the entry point must be able to reach every live element. Pruning
+//! (concurrent inserts, deletes) can strand a few: elements no search
+//! reaches, and elements only far-away elements point at (none of their own
+//! neighbours links back), which a search rarely expands. Each is linked
+//! from its nearest reachable neighbour; an element with no usable
+//! outgoing link is re-linked from scratch by the caller's `relink`.
+
+use super::idmap::NodeMap;
+use super::search::{unusable, Candidate};
+use super::{GraphStore, NodeId, Params, Replace};
+
+/// A snapshot of layer 0 with dense indices.
+pub struct Adjacency {
+    /// Dense index to element id.
+    pub ids: Vec<NodeId>,
+    /// Whether each element is live.
+    pub live: Vec<bool>,
+    /// Out-links of each element (dense indices of known elements only).
+    pub lists: Vec<Vec<u32>>,
+    index: NodeMap<u32>,
+}
+
+impl Default for Adjacency {
+    fn default() -> Self {
+        Adjacency { ids: Vec::new(), live: Vec::new(), lists: Vec::new(), index: NodeMap::new(u32::MAX) }
+    }
+}
+
+impl Adjacency {
+    /// Adds an element (its list comes later, see [`Adjacency::set_list`]).
+    pub fn add(&mut self, id: NodeId, live: bool) -> u32 {
+        let i = self.ids.len() as u32;
+        self.ids.push(id);
+        self.live.push(live);
+        self.lists.push(Vec::new());
+        self.index.insert(id, i);
+        i
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Dense index of `id`.
+    pub fn index_of(&self, id: NodeId) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Sets element `i`'s out-links from ids (unknown ids are dropped).
+    pub fn set_list(&mut self, i: u32, list: &[NodeId]) {
+        let mapped: Vec<u32> = list.iter().filter_map(|&x| self.index_of(x)).collect();
+        self.lists[i as usize] = mapped;
+    }
+
+    /// Approximate bytes of the snapshot (for memory budgets).
+    pub fn bytes(elements: usize, m: usize) -> usize {
+        elements * (8 + 1 + 24 + 4 * 2 * m + 24)
+    }
+
+    fn mark_from(&self, start: u32, reached: &mut [bool], stack: &mut Vec<u32>) {
+        if std::mem::replace(&mut reached[start as usize], true) {
+            return;
+        }
+        stack.push(start);
+        while let Some(x) = stack.pop() {
+            for &y in &self.lists[x as usize] {
+                if !std::mem::replace(&mut reached[y as usize], true) {
+                    stack.push(y);
+                }
+            }
+        }
+    }
+
+    /// Live elements a search from `entry` cannot reach.
+    pub fn unreachable(&self, entry: NodeId) -> Vec<NodeId> {
+        let mut reached = vec![false; self.len()];
+        if let Some(e) = self.index_of(entry) {
+            self.mark_from(e, &mut reached, &mut Vec::new());
+        }
+        (0..self.len()).filter(|&i| self.live[i] && !reached[i]).map(|i| self.ids[i]).collect()
+    }
+}
+
+/// Re-reads element `i`'s list from the store into the snapshot.
+fn refresh<S: GraphStore + ?Sized>(store: &mut S, adj: &mut Adjacency, i: u32, buf: &mut Vec<NodeId>) {
+    if store.read_list(adj.ids[i as usize], 0, buf) {
+        adj.set_list(i, buf);
+    }
+}
+
+/// Puts a link `from -> u` into `from`'s list: in a free slot, else in
+/// place of the link whose target has the most other incoming links
+/// (never one that would lose its last). False if there is no such slot.
+fn link_into<S: GraphStore + ?Sized>(
+    store: &mut S,
+    adj: &mut Adjacency,
+    indegree: &mut [u32],
+    from: u32,
+    u: u32,
+    cap: usize,
+    buf: &mut Vec<NodeId>,
+) -> bool {
+    let (from_id, u_id) = (adj.ids[from as usize], adj.ids[u as usize]);
+    loop {
+        if !store.read_list(from_id, 0, buf) {
+            return false;
+        }
+        if buf.contains(&u_id) {
+            return true;
+        }
+        let mut list = buf.clone();
+        let mut victim = None;
+        if list.len() < cap {
+            list.push(u_id);
+        } else {
+            let pick = (0..list.len())
+                .filter_map(|k| adj.index_of(list[k]).map(|t| (k, t)))
+                .filter(|&(_, t)| indegree[t as usize] > 1 || !adj.live[t as usize])
+                .max_by_key(|&(_, t)| (!adj.live[t as usize], indegree[t as usize]));
+            let Some((k, t)) = pick else { return false };
+            list[k] = u_id;
+            victim = Some(t);
+        }
+        match store.replace_list(from_id, 0, buf, &list) {
+            Replace::Done => {
+                if let Some(t) = victim {
+                    indegree[t as usize] = indegree[t as usize].saturating_sub(1);
+                }
+                indegree[u as usize] += 1;
+                adj.set_list(from, &list);
+                return true;
+            }
+            Replace::Changed => continue,
+            Replace::Gone => return false,
+        }
+    }
+}
+
+/// Links every weakly linked live element (see the module docs), in up to
+/// three passes. Each is linked from its nearest reachable out-neighbour;
+/// one without any is handed to `find(store, id)`, which searches for its
+/// neighbours from the entry point (it may also write the element's own
+/// list) and returns them nearest first. `keep_going` is asked between
+/// elements (interrupt checks). Returns how many elements were linked.
+pub fn connect<S: GraphStore + ?Sized>(
+    store: &mut S,
+    adj: &mut Adjacency,
+    entry: NodeId,
+    params: &Params,
+    find: &mut dyn FnMut(&mut S, NodeId) -> Vec<Candidate>,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> usize {
+    let Some(entry_i) = adj.index_of(entry) else { return 0 };
+    let n = adj.len();
+    let cap = params.max_neighbors(0);
+    let mut indegree = vec![0u32; n];
+    for list in &adj.lists {
+        for &t in list {
+            indegree[t as usize] += 1;
+        }
+    }
+    let mut made = 0;
+    let mut buf = Vec::new();
+    let mut stack = Vec::new();
+    for _pass in 0..3 {
+        let mut reached = vec![false; n];
+        adj.mark_from(entry_i, &mut reached, &mut stack);
+        let mut progress = false;
+        for u in 0..n as u32 {
+            if !adj.live[u as usize] || u == entry_i {
+                continue;
+            }
+            let reciprocal = adj.lists[u as usize].iter().any(|&o| adj.lists[o as usize].contains(&u));
+            if reached[u as usize] && (reciprocal || adj.lists[u as usize].is_empty()) {
+                continue;
+            }
+            if !keep_going() {
+                return made;
+            }
+            let id = adj.ids[u as usize];
+            let mut froms: Vec<(Candidate, u32)> = Vec::new();
+            for k in 0..adj.lists[u as usize].len() {
+                let o = adj.lists[u as usize][k];
+                if reached[o as usize] && adj.live[o as usize] {
+                    let c = Candidate { dist: store.between(id, adj.ids[o as usize]), id: adj.ids[o as usize] };
+                    if !unusable(c.dist) {
+                        froms.push((c, o));
+                    }
+                }
+            }
+            if froms.is_empty() {
+                for c in find(store, id) {
+                    if let Some(o) = adj.index_of(c.id) {
+                        if reached[o as usize] && adj.live[o as usize] && o != u {
+                            froms.push((c, o));
+                        }
+                    }
+                }
+                refresh(store, adj, u, &mut buf);
+            }
+            froms.sort_by(|a, b| a.0.cmp(&b.0));
+            let linked = froms.iter().any(|&(_, o)| link_into(store, adj, &mut indegree, o, u, cap, &mut buf));
+            if linked {
+                made += 1;
+                progress = true;
+                reached[u as usize] = false;
+                adj.mark_from(u, &mut reached, &mut stack);
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    made
+}
