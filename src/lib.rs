@@ -19,6 +19,13 @@ pgrx::extension_sql_file!("../sql/vecstore.sql", name = "vecstore_surface", boot
 /// Library load: index options and the `hnsw.*` settings.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Errors raised by PostgreSQL functions that vecstore calls travel as
+    // Rust panics; with RUST_BACKTRACE set in the server's environment they
+    // would carry a Rust backtrace into the user's DETAIL. Library
+    // backtraces are off unless explicitly asked for.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     am::options::init();
 }
 

@@ -1,20 +1,25 @@
-//! `ambuild`: scan the heap, build the graph in memory with rayon workers
-//! (the backend thread only polls for interrupts and reports progress),
-//! write the pages, WAL-log them. Past `maintenance_work_mem` the rest of
-//! the rows go through the on-disk insert, as pgvector does.
+//! `ambuild`: scan the heap into chunked memory (each row's detoasted copy
+//! freed right away), group identical vectors, link the graph in memory
+//! with worker threads (the backend thread polls: on any pending interrupt
+//! the workers pause, the backend processes it, and the build resumes or
+//! the cancel is raised), write the pages, WAL-log them if the index needs
+//! WAL. Past `maintenance_work_mem` the collected part is built and written
+//! at once and the remaining rows go through the on-disk insert.
 
+use super::insert::{random_level, with_scratch};
 use super::options::index_options;
-use super::{index_dims, index_metric, prepare_vector};
-use crate::hnsw::build::BuildError;
-use crate::hnsw::{MemGraph, Params, Scratch};
-use crate::storage::buffer::PageGuard;
-use crate::storage::graph::{self, Meta};
+use super::{disk_tid, index_dims, index_metric, prepare_vector};
+use crate::hnsw::dedup::{group_duplicates, Vectors};
+use crate::hnsw::{BuildError, MemGraph, Params};
+use crate::storage::buffer::{nblocks, needs_wal, PageGuard};
+use crate::storage::insert::{insert, value_bytes};
 use crate::storage::layout::*;
+use crate::storage::meta::Meta;
 use crate::storage::pages;
-use crate::rng::Rng;
 use crate::types::Vector;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
 
 /// Build sub-phases shown in `pg_stat_progress_create_index`.
 const PHASE_LOAD: i64 = 2;
@@ -26,16 +31,15 @@ const LEVEL_SEED: u64 = 0x4853_4e57;
 
 struct BuildState {
     index: pg_sys::Relation,
-    params: Params,
-    dims: usize,
+    meta: Meta,
     heap_tuples: f64,
     indexed: f64,
-    vectors: Vec<f32>,
+    vectors: Vectors,
     tids: Vec<DiskTid>,
-    max_elements: usize,
+    max_rows: usize,
+    threads: usize,
     flushed: bool,
-    rng: Rng,
-    scratch: Option<Scratch>,
+    row_ctx: PgMemoryContexts,
 }
 
 fn progress(param: u32, value: i64) {
@@ -57,7 +61,7 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
 }
 
 /// Parameters of the index being built, validated.
-fn build_params(index: pg_sys::Relation) -> (Params, usize) {
+fn build_meta(index: pg_sys::Relation) -> Meta {
     let (m, ef_construction) = index_options(index);
     if ef_construction < 2 * m {
         ereport!(
@@ -68,7 +72,14 @@ fn build_params(index: pg_sys::Relation) -> (Params, usize) {
     }
     let dims = index_dims(index);
     let params = Params { m, ef_construction, metric: index_metric(index), max_level: max_level(m) };
-    (params, dims)
+    Meta::new(dims, params, ValueKind::F32)
+}
+
+/// Heap bytes one collected row costs until its part of the index is
+/// written: the vector, its TID, its graph links and level, every worker's
+/// visited mark, duplicate grouping and page placement.
+fn bytes_per_row(dims: usize, m: usize, threads: usize) -> usize {
+    Vectors::bytes_per_vector(dims) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
 }
 
 /// `ambuild`.
@@ -78,22 +89,22 @@ pub unsafe extern "C-unwind" fn ambuild(
     index: pg_sys::Relation,
     info: *mut pg_sys::IndexInfo,
 ) -> *mut pg_sys::IndexBuildResult {
-    let (params, dims) = build_params(index);
+    let meta = build_meta(index);
     // SAFETY: GUC globals read on the backend thread.
     let (mwm_kb, workers) = unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers) };
-    let per = MemGraph::bytes_per_element(dims, params.m);
+    let threads = workers.max(0) as usize + 1;
+    let per = bytes_per_row(meta.dims, meta.params.m, threads);
     let mut state = BuildState {
         index,
-        params,
-        dims,
+        meta,
         heap_tuples: 0.0,
         indexed: 0.0,
-        vectors: Vec::new(),
+        vectors: Vectors::new(meta.dims),
         tids: Vec::new(),
-        max_elements: ((mwm_kb as usize) * 1024 / per).max(1),
+        max_rows: ((mwm_kb as usize) * 1024 / per).max(1),
+        threads,
         flushed: false,
-        rng: Rng::new(LEVEL_SEED),
-        scratch: None,
+        row_ctx: PgMemoryContexts::new("vecstore hnsw build row"),
     };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: reltuples of an open heap relation.
@@ -112,15 +123,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         )
     };
     if !state.flushed {
-        flush(&mut state, workers.max(0) as usize + 1);
-    }
-    // SAFETY: relpersistence of an open relation; log_newpage_range logs
-    // every page we wrote (full images) when the index is WAL-logged.
-    unsafe {
-        if (*(*index).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char {
-            let n = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-            pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, n, true);
-        }
+        flush(&mut state);
     }
     // SAFETY: palloc0'd result struct, filled and handed to Postgres.
     unsafe {
@@ -147,144 +150,227 @@ unsafe extern "C-unwind" fn build_callback(
     if unsafe { *isnull } {
         return;
     }
-    // SAFETY: a non-null datum of the indexed vector column.
-    let v = unsafe { Vector::from_datum(*values) };
-    if v.dim() != state.dims {
-        crate::types::raise(crate::types::VectorError::ExpectedDims { expected: state.dims as i32, got: v.dim() as i32 }, None);
-    }
-    let Some(x) = prepare_vector(state.params.metric, v.as_slice()) else { return };
     // SAFETY: `tid` points at the heap tuple's item pointer.
-    let t = unsafe { *tid };
-    let heap_tid = DiskTid { hi: t.ip_blkid.bi_hi, lo: t.ip_blkid.bi_lo, offset: t.ip_posid };
+    let heap_tid = disk_tid(unsafe { &*tid });
+    let datum = unsafe { *values };
+    let (dims, metric) = (state.meta.dims, state.meta.params.metric);
+    // detoast into a context reset after every row: out-of-line vectors
+    // (above ~500 dimensions) must not pile up in the build's context
+    // SAFETY: the context is ours and outlives the closure; nothing
+    // allocated in it is used after the reset (the vector is copied out).
+    let prepared = unsafe {
+        state.row_ctx.switch_to(|_| {
+            // SAFETY: a non-null datum of the indexed vector column.
+            let v = Vector::from_datum(datum);
+            if v.dim() != dims {
+                crate::types::raise(crate::types::VectorError::ExpectedDims { expected: dims as i32, got: v.dim() as i32 }, None);
+            }
+            prepare_vector(metric, v.as_slice())
+        })
+    };
+    // SAFETY: see above.
+    unsafe { state.row_ctx.reset() };
+    let Some(x) = prepared else { return };
     state.indexed += 1.0;
     if state.flushed {
-        let level = state.params.level_for(1.0 - state.rng.uniform());
-        let scratch = state.scratch.get_or_insert_with(Scratch::hashed);
-        graph::insert(state.index, heap_tid, &x, level, scratch);
+        let level = random_level(&state.meta.params);
+        with_scratch(|scratch| insert(state.index, heap_tid, &x, level, scratch));
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    state.vectors.extend_from_slice(&x);
+    state.vectors.push(&x);
     state.tids.push(heap_tid);
     if state.tids.len() % 1000 == 0 {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.tids.len() as i64);
     }
-    if state.tids.len() >= state.max_elements {
-        ereport!(
-            NOTICE,
+    if state.tids.len() >= state.max_rows {
+        pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
             format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
-            "Building will take significantly more time."
-        );
-        // SAFETY: GUC global read on the backend thread.
-        let workers = unsafe { pg_sys::max_parallel_maintenance_workers };
-        flush(state, workers.max(0) as usize + 1);
+            pgrx::function_name!(),
+        )
+        .set_detail("Building will take significantly more time.")
+        .set_hint("Increase maintenance_work_mem to speed up builds.")
+        .report(PgLogLevel::NOTICE);
+        flush(state);
         state.flushed = true;
     }
 }
 
-/// Links the collected vectors in memory and writes the index pages.
-fn flush(state: &mut BuildState, threads: usize) {
-    let vectors = std::mem::take(&mut state.vectors);
+/// True when the backend has an interrupt to process.
+fn interrupt_pending() -> bool {
+    // SAFETY: reading volatile flags set by signal handlers; interrupts are
+    // only processed when not held off.
+    unsafe {
+        std::ptr::read_volatile(&raw const pg_sys::InterruptPending) != 0
+            && std::ptr::read_volatile(&raw const pg_sys::InterruptHoldoffCount) == 0
+            && std::ptr::read_volatile(&raw const pg_sys::CritSectionCount) == 0
+    }
+}
+
+/// Links the collected vectors in memory and writes (and logs) the pages.
+fn flush(state: &mut BuildState) {
+    let vectors = std::mem::replace(&mut state.vectors, Vectors::new(state.meta.dims));
     let tids = std::mem::take(&mut state.tids);
-    let g = MemGraph::new(state.params, state.dims, vectors, LEVEL_SEED);
+    let groups = group_duplicates(&vectors);
+    let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
+    let g = MemGraph::with_members(state.meta.params, vectors, LEVEL_SEED, members);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LINK);
-    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, g.len() as i64);
-    let result = g.build(threads, &mut |done| {
-        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
-        // SAFETY: reading the volatile interrupt flag set by signal handlers.
-        unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) == 0 }
-    });
-    match result {
-        Ok(()) => {}
-        Err(BuildError::Cancelled) => {
-            // Workers have stopped; now let Postgres raise the cancel or die.
-            pgrx::check_for_interrupts!();
-            error!("hnsw build stopped without an interrupt");
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, g.members().len() as i64);
+    loop {
+        let result = g.build(state.threads, &mut |done| {
+            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
+            !interrupt_pending()
+        });
+        match result {
+            Ok(()) => break,
+            // Workers have stopped: let Postgres process the interrupt (a
+            // cancel or terminate raises here), then resume the build.
+            Err(BuildError::Paused) => {
+                pgrx::check_for_interrupts!();
+            }
+            Err(BuildError::WorkerFailed) => error!("hnsw build: a worker thread failed"),
         }
-        Err(BuildError::WorkerFailed) => error!("hnsw build: a worker thread failed"),
     }
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-    write_graph(state.index, &g, &tids, state.dims);
+    write_graph(state.index, &state.meta, &g, &groups, &tids);
+    if needs_wal(state.index) {
+        // SAFETY: every page of the index was written above through the
+        // buffer manager; log them all as full images.
+        unsafe { pg_sys::log_newpage_range(state.index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(state.index), true) };
+    }
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 
-/// Where each element and neighbour tuple goes: items are placed first-fit
-/// on the last two open pages, so neighbour tuples fill the gaps elements
-/// leave. Returns per-element (element tid, neighbour tid) and per-page item
-/// lists (element index, is_element).
-fn place(g: &MemGraph, dims: usize, m: usize) -> (Vec<(DiskTid, DiskTid)>, Vec<Vec<(usize, bool)>>) {
-    let mut pages: Vec<Vec<(usize, bool)>> = Vec::new();
+/// A planned item: member index and which tuple.
+#[derive(Clone, Copy)]
+enum Planned {
+    Chunk { member: u32, part: u16 },
+    Element { member: u32 },
+    Neighbors { member: u32 },
+}
+
+/// Where every tuple goes: first fit over the last two open pages, in the
+/// order chunks, element, neighbour tuple per member, so an element and its
+/// neighbour tuple share a page whenever they fit together.
+struct Plan {
+    pages: Vec<Vec<Planned>>,
+    elements: Vec<DiskTid>,
+    neighbors: Vec<DiskTid>,
+    chunks: Vec<Vec<DiskTid>>,
+}
+
+fn plan(meta: &Meta, g: &MemGraph) -> Plan {
+    let shape = meta.shape;
+    let members = g.members();
+    let mut p = Plan {
+        pages: Vec::new(),
+        elements: vec![DiskTid::NONE; members.len()],
+        neighbors: vec![DiskTid::NONE; members.len()],
+        chunks: vec![Vec::new(); members.len()],
+    };
     let mut free: Vec<usize> = Vec::new();
-    let mut tids = vec![(DiskTid::NONE, DiskTid::NONE); g.len()];
-    for i in 0..g.len() {
-        for is_element in [true, false] {
-            let size = if is_element { element_size(dims) } else { neighbor_size(m, g.level(i)) };
+    let chunk_sizes = shape.chunk_sizes();
+    for (k, &row) in members.iter().enumerate() {
+        let level = g.level(row as usize);
+        let mut items: Vec<(usize, Planned)> =
+            (0..chunk_sizes.len()).map(|c| (chunk_sizes[c], Planned::Chunk { member: k as u32, part: c as u16 })).collect();
+        items.push((shape.element_size(), Planned::Element { member: k as u32 }));
+        items.push((neighbor_size(shape.m, level), Planned::Neighbors { member: k as u32 }));
+        for (size, item) in items {
             let need = item_space(size);
-            let open = pages.len().saturating_sub(2)..pages.len();
-            let p = match open.into_iter().find(|&p| free[p] >= need) {
-                Some(p) => p,
+            let open = p.pages.len().saturating_sub(2)..p.pages.len();
+            let at = match open.into_iter().find(|&i| free[i] >= need) {
+                Some(i) => i,
                 None => {
-                    pages.push(Vec::new());
+                    p.pages.push(Vec::new());
                     free.push(PAGE_FREE);
-                    pages.len() - 1
+                    p.pages.len() - 1
                 }
             };
-            free[p] -= need;
-            pages[p].push((i, is_element));
-            let tid = DiskTid::new(p as u32 + 1, pages[p].len() as u16);
-            if is_element {
-                tids[i].0 = tid;
-            } else {
-                tids[i].1 = tid;
+            free[at] -= need;
+            p.pages[at].push(item);
+            let tid = DiskTid::new(at as u32 + 1, p.pages[at].len() as u16);
+            match item {
+                Planned::Chunk { .. } => p.chunks[k].push(tid),
+                Planned::Element { .. } => p.elements[k] = tid,
+                Planned::Neighbors { .. } => p.neighbors[k] = tid,
             }
         }
     }
-    (tids, pages)
+    p
 }
 
-/// Writes the metapage and element pages of a fresh index from `g`.
-fn write_graph(index: pg_sys::Relation, g: &MemGraph, heap: &[DiskTid], dims: usize) {
-    let m = g.params.m;
-    let (tids, layout) = place(g, dims, m);
-    let meta = Meta {
-        dims,
-        params: g.params,
-        entry: g.entry().map(|(e, l)| (tids[e as usize].0.node(), l)),
-        insert_block: layout.len().max(1) as u32,
-    };
+/// Writes the metapage and graph pages of a fresh index from `g`.
+fn write_graph(index: pg_sys::Relation, meta: &Meta, g: &MemGraph, groups: &[Vec<u32>], heap: &[DiskTid]) {
+    let shape = meta.shape;
+    let members = g.members();
+    let p = plan(meta, g);
+    // member index of each row that is a member
+    let mut member_of = vec![u32::MAX; g.len()];
+    for (k, &row) in members.iter().enumerate() {
+        member_of[row as usize] = k as u32;
+    }
+    let entry = g.entry().map(|(row, level)| (p.elements[member_of[row as usize] as usize].node(), level));
+    let head = Meta { entry, insert_block: p.pages.len().max(1) as u32, ..*meta };
     let mp = PageGuard::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-    pages::write_meta(mp.page(), &meta.to_page());
+    pages::write_meta(mp.page(), &head.to_page());
     mp.mark_dirty();
     drop(mp);
-    for (p, items) in layout.iter().enumerate() {
-        let guard = PageGuard::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-        let page = guard.page();
-        pages::init_page(page, KIND_ELEMENT);
-        for &(i, is_element) in items {
-            let bytes = if is_element {
-                pages::element_bytes(LIVE, g.level(i), heap[i], tids[i].1, g.vector(i))
-            } else {
-                let lists: Vec<Vec<DiskTid>> = (0..=g.level(i))
-                    .map(|layer| g.neighbors(i, layer).iter().map(|&n| tids[n as usize].0).collect())
-                    .collect();
-                pages::neighbor_bytes(m, g.level(i), &lists)
-            };
-            let expect = if is_element { tids[i].0 } else { tids[i].1 };
-            if pages::add_item(page, &bytes) != Some(expect.offset) || guard.block() != p as u32 + 1 {
-                error!("hnsw build: page layout does not match its plan at block {}", p + 1);
+    for (i, items) in p.pages.iter().enumerate() {
+        {
+            let guard = PageGuard::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+            let page = guard.page();
+            pages::init_page(page, PageKind::Graph);
+            for (slot, item) in items.iter().enumerate() {
+                let bytes = match *item {
+                    Planned::Chunk { member, part } => {
+                        let k = member as usize;
+                        let value = value_bytes(g.vector(members[k] as usize));
+                        let start = shape.inline_bytes + part as usize * MAX_CHUNK;
+                        let end = (start + MAX_CHUNK).min(value.len());
+                        let next = p.chunks[k].get(part as usize + 1).copied().unwrap_or(DiskTid::NONE);
+                        pages::chunk_bytes(next, &value[start..end])
+                    }
+                    Planned::Element { member } => {
+                        let k = member as usize;
+                        let row = members[k] as usize;
+                        let value = value_bytes(g.vector(row));
+                        let rows: Vec<DiskTid> = groups[k].iter().map(|&r| heap[r as usize]).collect();
+                        let next = p.chunks[k].first().copied().unwrap_or(DiskTid::NONE);
+                        pages::element_bytes(g.level(row), &rows, p.neighbors[k], next, value.len(), &value[..shape.inline_bytes])
+                    }
+                    Planned::Neighbors { member } => {
+                        let row = members[member as usize] as usize;
+                        let lists: Vec<Vec<DiskTid>> = (0..=g.level(row))
+                            .map(|layer| {
+                                g.neighbors(row, layer)
+                                    .iter()
+                                    .filter(|&&n| member_of[n as usize] != u32::MAX)
+                                    .map(|&n| p.elements[member_of[n as usize] as usize])
+                                    .collect()
+                            })
+                            .collect();
+                        pages::neighbor_bytes(shape.m, g.level(row), &lists)
+                    }
+                };
+                if pages::add_item(page, &bytes) != Some(slot as u16 + 1) || guard.block() != i as u32 + 1 {
+                    error!("hnsw build: page layout does not match its plan at block {}", i + 1);
+                }
             }
+            guard.mark_dirty();
         }
-        guard.mark_dirty();
-        pgrx::check_for_interrupts!();
+        if i % 64 == 0 {
+            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, i as i64);
+            pgrx::check_for_interrupts!();
+        }
     }
 }
 
 /// `ambuildempty`: the init fork of an unlogged index gets an empty metapage.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
-    let (params, dims) = build_params(index);
-    let meta = Meta { dims, params, entry: None, insert_block: 1 };
+    let meta = build_meta(index);
     let g = PageGuard::extend(index, pg_sys::ForkNumber::INIT_FORKNUM);
     pages::write_meta(g.page(), &meta.to_page());
     g.mark_dirty();

@@ -1,11 +1,11 @@
-//! `aminsert`: one heap row into the on-disk graph, under the update lock
-//! in share mode (see the locking notes in `storage`).
+//! `aminsert`: one heap row into the on-disk graph (see
+//! [`crate::storage::insert`] for the algorithm and its locking).
 
-use super::prepare_vector;
+use super::{disk_tid, prepare_vector};
 use crate::hnsw::{Params, Scratch};
-use crate::storage::graph::{self, Meta, META_BLOCK};
-use crate::storage::layout::DiskTid;
 use crate::rng::Rng;
+use crate::storage::insert::insert;
+use crate::storage::meta::Meta;
 use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -27,6 +27,14 @@ thread_local! {
 /// A random level for a new element.
 pub fn random_level(params: &Params) -> usize {
     LEVELS.with(|r| params.level_for(1.0 - r.borrow_mut().uniform()))
+}
+
+/// Runs `f` with this backend's search scratch.
+pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        f(s.get_or_insert_with(Scratch::hashed))
+    })
 }
 
 /// `aminsert`.
@@ -53,17 +61,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     }
     let Some(x) = prepare_vector(meta.params.metric, v.as_slice()) else { return false };
     // SAFETY: heap_tid points at the new row's item pointer.
-    let t = unsafe { *heap_tid };
-    let tid = DiskTid { hi: t.ip_blkid.bi_hi, lo: t.ip_blkid.bi_lo, offset: t.ip_posid };
+    let tid = disk_tid(unsafe { &*heap_tid });
     let level = random_level(&meta.params);
-    // SAFETY: a heavyweight lock on the index; released below or at abort.
-    unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ShareLock as i32) };
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let scratch = s.get_or_insert_with(Scratch::hashed);
-        graph::insert(index, tid, &x, level, scratch);
-    });
-    // SAFETY: releases the lock taken above.
-    unsafe { pg_sys::UnlockPage(index, META_BLOCK, pg_sys::ShareLock as i32) };
+    with_scratch(|scratch| insert(index, tid, &x, level, scratch));
     false
 }

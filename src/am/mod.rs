@@ -12,8 +12,8 @@ pub mod vacuum;
 mod tests;
 
 use crate::distance::Metric;
-use crate::storage::layout::MAX_DIMS;
-use crate::types::RawDatum;
+use crate::storage::layout::{DiskTid, MAX_DIMS};
+use crate::types::{RawDatum, VectorBuf};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -84,43 +84,59 @@ pub fn index_dims(index: pg_sys::Relation) -> usize {
         ereport!(ERROR, code, "column does not have dimensions");
     }
     if typmod as usize > MAX_DIMS {
-        ereport!(ERROR, code, format!("column cannot have more than {MAX_DIMS} dimensions for hnsw index"));
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("column cannot have more than {MAX_DIMS} dimensions for hnsw index")
+        );
     }
     typmod as usize
 }
 
-/// The metric of the index's opclass, from its support functions:
-/// FUNCTION 1 names the distance, FUNCTION 2 (norm) marks cosine.
+/// Calls support function `proc` on two vectors.
+fn call_distance(proc: pg_sys::Oid, collation: pg_sys::Oid, a: &[f32], b: &[f32]) -> f64 {
+    let (x, y) = (VectorBuf::from_slice(a).into_datum(), VectorBuf::from_slice(b).into_datum());
+    // SAFETY: `proc` is the opclass's FUNCTION 1, declared (vector, vector)
+    // -> float8 by the opclass; both arguments are valid vector datums.
+    let r = unsafe { pg_sys::OidFunctionCall2Coll(proc, collation, x, y) };
+    f64::from_bits(r.value() as u64)
+}
+
+/// The metric of the index's opclass, found through its support functions:
+/// FUNCTION 1 (the distance the graph orders by) is evaluated on probe
+/// vectors and must agree with exactly one of the kernels; FUNCTION 2 (a
+/// norm) marks the cosine opclass, whose values are normalised.
 pub fn index_metric(index: pg_sys::Relation) -> Metric {
     // SAFETY: index_getprocid reads the relation's cached opclass support
-    // procs; get_func_name returns a palloc'd name or null.
-    let (f1, f2) = unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2)) };
-    let name = |oid: pg_sys::Oid| -> String {
-        if oid == pg_sys::InvalidOid {
-            return String::new();
-        }
-        // SAFETY: see above.
-        let p = unsafe { pg_sys::get_func_name(oid) };
-        if p.is_null() {
-            String::new()
-        } else {
-            // SAFETY: non-null NUL-terminated name.
-            unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
-        }
-    };
-    match (name(f1).as_str(), f2 != pg_sys::InvalidOid) {
-        ("vector_l2_squared_distance", _) => Metric::L2,
-        ("vector_negative_inner_product", true) => Metric::Cosine,
-        ("vector_negative_inner_product", false) => Metric::InnerProduct,
-        ("l1_distance", _) => Metric::L1,
-        (other, _) => {
-            ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!("hnsw does not support operator class support function \"{other}\"")
-            );
-        }
+    // procs (InvalidOid when absent); rd_indcollation has one entry.
+    let (f1, f2, collation) =
+        unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2), *(*index).rd_indcollation) };
+    let probes: [(&[f32], &[f32]); 3] =
+        [(&[3.0, 0.0, 1.0], &[0.0, 4.0, 1.0]), (&[1.0, -2.0, 0.5], &[-0.25, 1.5, 2.0]), (&[0.0, 0.0, 0.0], &[1.0, 1.0, 1.0])];
+    let candidates = [Metric::L2, Metric::InnerProduct, Metric::L1];
+    let found = (f1 != pg_sys::InvalidOid).then(|| {
+        candidates.into_iter().find(|&m| {
+            probes.iter().all(|(a, b)| {
+                let got = call_distance(f1, collation, a, b);
+                let want = crate::distance::index_distance(m, a, b);
+                (got - want).abs() <= 1e-6 * (1.0 + want.abs())
+            })
+        })
+    });
+    match (found.flatten(), f2 != pg_sys::InvalidOid) {
+        (Some(Metric::InnerProduct), true) => Metric::Cosine,
+        (Some(m), false) => m,
+        _ => unsupported_opclass(),
     }
+}
+
+fn unsupported_opclass() -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        "hnsw does not support this operator class",
+        "Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops."
+    );
 }
 
 /// Turns a vector into what the index stores for `metric`: unit length for
@@ -130,5 +146,15 @@ pub fn prepare_vector(metric: Metric, x: &[f32]) -> Option<Vec<f32>> {
         return Some(x.to_vec());
     }
     let norm = crate::distance::norm(x);
-    (norm > 0.0).then(|| x.iter().map(|v| (*v as f64 / norm) as f32).collect())
+    (norm > 0.0 && norm.is_finite()).then(|| x.iter().map(|v| (*v as f64 / norm) as f32).collect())
+}
+
+/// The heap TID as stored in the index.
+pub fn disk_tid(t: &pg_sys::ItemPointerData) -> DiskTid {
+    DiskTid { hi: t.ip_blkid.bi_hi, lo: t.ip_blkid.bi_lo, offset: t.ip_posid }
+}
+
+/// A heap TID from the index's form.
+pub fn item_pointer(t: DiskTid) -> pg_sys::ItemPointerData {
+    pg_sys::ItemPointerData { ip_blkid: pg_sys::BlockIdData { bi_hi: t.hi, bi_lo: t.lo }, ip_posid: t.offset }
 }

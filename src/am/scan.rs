@@ -1,32 +1,39 @@
 //! Index scans: `ORDER BY embedding <op> $1 LIMIT k`. The first
-//! `amgettuple` searches the graph with `hnsw.ef_search` candidates; rows
-//! then stream nearest first. With `hnsw.iterative_scan`, an exhausted batch
-//! triggers a wider search (doubling ef) that returns only rows not seen
-//! yet, until `hnsw.max_scan_tuples` or the memory budget is reached.
+//! `amgettuple` descends from the entry point and runs a best-first search
+//! of layer 0 with `hnsw.ef_search` candidates; rows then stream nearest
+//! first (an element stands for up to 10 identical rows). With
+//! `hnsw.iterative_scan`, an exhausted batch continues the same search
+//! (nothing visited is forgotten) for the next `ef_search` rows, until
+//! `hnsw.max_scan_tuples` elements were visited or the scan's memory
+//! reaches `work_mem * hnsw.scan_mem_multiplier`; then the rows it found
+//! but did not return yet are handed out, nearest first.
+//!
+//! A NULL query (or, for cosine, a zero one) has no distances: every
+//! element counts as distance 0, as with pgvector, so the scan returns the
+//! rows the search reaches in no particular order.
 
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
-use super::prepare_vector;
-use crate::hnsw::Scratch;
-use crate::storage::graph::{self, IdMap, Meta, NodeInfo};
-use crate::storage::layout::DiskTid;
+use super::{item_pointer, prepare_vector};
+use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
+use crate::storage::graph::DiskGraph;
+use crate::storage::meta::Meta;
 use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
-use std::collections::HashSet;
 
 /// Per-scan state, owned by the scan's memory context.
 struct ScanState {
-    meta: Option<Meta>,
+    /// The query: Some(values), or None for a NULL/zero query.
     query: Option<Vec<f32>>,
     started: bool,
-    results: Vec<(f32, DiskTid)>,
-    pos: usize,
-    ef: usize,
-    returned: HashSet<DiskTid>,
-    last_dist: f32,
+    graph: Option<DiskGraph>,
+    stream: StreamSearch,
     scratch: Scratch,
-    info: IdMap<NodeInfo>,
+    batch: Vec<Candidate>,
+    pos: usize,
+    tid_pos: usize,
+    last_dist: f64,
 }
 
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
@@ -41,16 +48,15 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
     // SAFETY: standard scan descriptor allocation.
     let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
     let st = ScanState {
-        meta: None,
         query: None,
         started: false,
-        results: Vec::new(),
-        pos: 0,
-        ef: 0,
-        returned: HashSet::new(),
-        last_dist: f32::NEG_INFINITY,
+        graph: None,
+        stream: StreamSearch::default(),
         scratch: Scratch::hashed(),
-        info: IdMap::default(),
+        batch: Vec::new(),
+        pos: 0,
+        tid_pos: 0,
+        last_dist: f64::NEG_INFINITY,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
     // SAFETY: scan is a fresh descriptor we own.
@@ -62,117 +68,153 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amrescan(
     scan: pg_sys::IndexScanDesc,
-    _keys: pg_sys::ScanKey,
-    _nkeys: i32,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
     orderbys: pg_sys::ScanKey,
-    norderbys: i32,
+    _norderbys: i32,
 ) {
-    // SAFETY: copying the executor's order-by keys into the descriptor, as
-    // every ordering AM does; both arrays hold numberOfOrderBys keys.
+    // SAFETY: copying the executor's keys into the descriptor, as every AM
+    // does; the arrays hold numberOfKeys / numberOfOrderBys keys.
     unsafe {
+        if !keys.is_null() && nkeys > 0 && (*scan).numberOfKeys > 0 {
+            std::ptr::copy(keys, (*scan).keyData, (*scan).numberOfKeys as usize);
+        }
         if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
             std::ptr::copy(orderbys, (*scan).orderByData, (*scan).numberOfOrderBys as usize);
         }
     }
     let st = state(scan);
     st.started = false;
-    st.results.clear();
-    st.returned.clear();
+    st.batch.clear();
     st.pos = 0;
-    st.last_dist = f32::NEG_INFINITY;
+    st.tid_pos = 0;
+    st.last_dist = f64::NEG_INFINITY;
     st.query = None;
-    if norderbys < 1 {
-        return;
-    }
-    // SAFETY: orderByData[0] is the `<op> query` key; its argument is a
-    // vector datum unless SK_ISNULL is set.
+}
+
+/// Reads the query from the order-by key (None: NULL, or zero for cosine).
+fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Vec<f32>> {
+    // SAFETY: the scan has at least one order-by key (checked by the caller).
     let key = unsafe { &*(*scan).orderByData };
     if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
-        return;
+        return None;
     }
-    // SAFETY: index of an open scan.
-    let meta = Meta::read(unsafe { (*scan).indexRelation });
-    // SAFETY: non-null vector datum (see above).
+    // SAFETY: a non-null key argument of the opclass's type, vector.
     let q = unsafe { Vector::from_datum(key.sk_argument) };
     if q.dim() != meta.dims {
         raise(VectorError::DifferentDims(q.dim(), meta.dims), None);
     }
-    // A zero query under cosine has no direction: every distance is NaN, so
-    // any order is right; search with it unnormalised.
-    st.query = Some(prepare_vector(meta.params.metric, q.as_slice()).unwrap_or_else(|| q.as_slice().to_vec()));
-    st.meta = Some(meta);
+    prepare_vector(meta.params.metric, q.as_slice())
 }
 
-/// Runs a search of width `ef`; keeps rows not returned yet.
-fn search(scan: pg_sys::IndexScanDesc, st: &mut ScanState, ef: usize) {
-    let (Some(meta), Some(q)) = (st.meta, st.query.as_ref()) else { return };
-    // SAFETY: index of an open scan.
-    let index = unsafe { (*scan).indexRelation };
-    let found = graph::search(index, meta, q, ef, &mut st.scratch, &mut st.info);
-    st.results = found
-        .into_iter()
-        .map(|(c, info)| (c.dist, info.heap_tid))
-        .filter(|(_, t)| !st.returned.contains(t))
-        .collect();
-    st.pos = 0;
-    st.ef = ef;
+/// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
+fn count_scan(rel: pg_sys::Relation) {
+    // SAFETY: an open relation; pgstat_assoc_relation attaches its stats
+    // entry when statistics are enabled for it.
+    unsafe {
+        if (*rel).pgstat_info.is_null() {
+            if !(*rel).pgstat_enabled {
+                return;
+            }
+            pg_sys::pgstat_assoc_relation(rel);
+        }
+        if !(*rel).pgstat_info.is_null() {
+            (*(*rel).pgstat_info).t_counts.t_numscans += 1;
+        }
+    }
 }
 
-/// Widens an exhausted iterative scan; false when the budget is spent.
-fn widen(scan: pg_sys::IndexScanDesc, st: &mut ScanState) -> bool {
-    let mode = ITERATIVE_SCAN.get();
-    if mode == IterativeScan::Off {
+/// First call: checks, then the descent and the first batch.
+fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
+    // SAFETY: fields of a live scan descriptor.
+    let (index, norderbys, snapshot) = unsafe { ((*scan).indexRelation, (*scan).numberOfOrderBys, (*scan).xs_snapshot) };
+    count_scan(index);
+    if norderbys < 1 {
+        error!("cannot scan hnsw index without order");
+    }
+    // SAFETY: the executor passes a valid snapshot.
+    let mvcc = !snapshot.is_null() && {
+        let t = unsafe { (*snapshot).snapshot_type };
+        t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
+    };
+    if !mvcc {
+        error!("non-MVCC snapshots are not supported with hnsw");
+    }
+    let meta = Meta::read(index);
+    st.query = read_query(scan, &meta);
+    let Some((ep, top)) = meta.entry else { return };
+    let mut graph = match st.graph.take() {
+        Some(mut g) if g.index() == index => {
+            g.set_meta(meta);
+            g
+        }
+        _ => DiskGraph::new(index, meta, true),
+    };
+    graph.reset(st.query.as_deref(), None);
+    let start = Candidate { dist: graph.distance(ep, top, f64::INFINITY), id: ep };
+    if !unusable(start.dist) {
+        let entry = greedy_descent(&mut graph, start, top, 0, &mut st.scratch);
+        st.stream.start(&mut graph, entry);
+        let ef = EF_SEARCH.get().max(1) as usize;
+        st.stream.next_batch(&mut graph, ef, usize::MAX, &mut st.batch);
+    }
+    st.graph = Some(graph);
+}
+
+/// Continues an iterative scan; false when nothing is left.
+fn next_batch(st: &mut ScanState) -> bool {
+    if ITERATIVE_SCAN.get() == IterativeScan::Off {
         return false;
     }
-    let max_tuples = MAX_SCAN_TUPLES.get().max(1) as usize;
+    let Some(graph) = st.graph.as_mut() else { return false };
     // SAFETY: GUC global read on the backend thread.
     let work_mem_kb = unsafe { pg_sys::work_mem } as f64;
-    let mem_budget = work_mem_kb * 1024.0 * SCAN_MEM_MULTIPLIER.get();
-    // a visited element costs about 100 bytes of scan state
-    let by_mem = (mem_budget / 100.0) as usize;
-    if st.ef >= max_tuples.min(by_mem) {
-        return false;
-    }
-    let ef = (st.ef * 2).min(max_tuples.min(by_mem)).max(st.ef + 1);
-    search(scan, st, ef);
-    if mode == IterativeScan::StrictOrder {
-        let floor = st.last_dist;
-        st.results.retain(|(d, _)| *d >= floor);
-    }
-    !st.results.is_empty() || st.ef < max_tuples.min(by_mem)
+    let budget = work_mem_kb * 1024.0 * SCAN_MEM_MULTIPLIER.get();
+    let used = (graph.heap_bytes() + st.stream.heap_bytes()) as f64;
+    let max_visits = if used >= budget { 0 } else { MAX_SCAN_TUPLES.get().max(1) as usize };
+    let ef = EF_SEARCH.get().max(1) as usize;
+    st.stream.next_batch(graph, ef, max_visits, &mut st.batch);
+    st.pos = 0;
+    st.tid_pos = 0;
+    !st.batch.is_empty()
 }
 
 /// `amgettuple`: the next row, nearest first.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
     let st = state(scan);
-    if st.query.is_none() {
-        return false;
-    }
     if !st.started {
         st.started = true;
-        search(scan, st, EF_SEARCH.get().max(1) as usize);
+        start(scan, st);
     }
-    while st.pos >= st.results.len() {
+    let strict = ITERATIVE_SCAN.get() == IterativeScan::StrictOrder;
+    loop {
+        while st.pos < st.batch.len() {
+            let c = st.batch[st.pos];
+            let tid = st.graph.as_ref().and_then(|g| g.heap_tids(c.id).get(st.tid_pos).copied());
+            let Some(tid) = tid else {
+                st.pos += 1;
+                st.tid_pos = 0;
+                continue;
+            };
+            st.tid_pos += 1;
+            if strict && c.dist < st.last_dist {
+                continue;
+            }
+            st.last_dist = st.last_dist.max(c.dist);
+            // SAFETY: filling the descriptor's output fields for this row.
+            unsafe {
+                (*scan).xs_heaptid = item_pointer(tid);
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+            }
+            return true;
+        }
         pgrx::check_for_interrupts!();
-        if !widen(scan, st) {
+        if !next_batch(st) {
             return false;
         }
     }
-    let (dist, tid) = st.results[st.pos];
-    st.pos += 1;
-    st.last_dist = st.last_dist.max(dist);
-    st.returned.insert(tid);
-    // SAFETY: filling the descriptor's output fields for this row.
-    unsafe {
-        (*scan).xs_heaptid = pg_sys::ItemPointerData {
-            ip_blkid: pg_sys::BlockIdData { bi_hi: tid.hi, bi_lo: tid.lo },
-            ip_posid: tid.offset,
-        };
-        (*scan).xs_recheck = false;
-        (*scan).xs_recheckorderby = false;
-    }
-    true
 }
 
 /// `amendscan`: the state goes with the scan's memory context; drop the
@@ -180,8 +222,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let st = state(scan);
-    st.results = Vec::new();
-    st.returned = HashSet::new();
-    st.scratch = Scratch::hashed();
-    st.info = IdMap::default();
+    st.graph = None;
+    st.stream = StreamSearch::default();
+    st.batch = Vec::new();
 }

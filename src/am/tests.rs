@@ -121,9 +121,21 @@ mod tests {
         Spi::run("CREATE TABLE u (v vector); CREATE INDEX ON u USING hnsw (v vector_l2_ops)").unwrap();
     }
 
-    #[pg_test(error = "column cannot have more than 2000 dimensions for hnsw index")]
-    fn too_many_dimensions() {
-        Spi::run("CREATE TABLE u (v vector(2001)); CREATE INDEX ON u USING hnsw (v vector_l2_ops)").unwrap();
+    #[pg_test]
+    fn high_dimensional_vectors_are_indexed() {
+        // beyond pgvector's 2,000: values span chunk tuples
+        for dims in [2000, 2001, 3072] {
+            Spi::run(&format!(
+                "DROP TABLE IF EXISTS u; CREATE TABLE u (id int, v vector({dims}));
+                 INSERT INTO u SELECT i, array_fill(i::real, ARRAY[{dims}]) FROM generate_series(1, 30) i;
+                 CREATE INDEX ON u USING hnsw (v vector_l2_ops);
+                 INSERT INTO u SELECT i, array_fill(i::real, ARRAY[{dims}]) FROM generate_series(31, 60) i;"
+            ))
+            .unwrap();
+            Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+            let q = format!("SELECT id FROM u ORDER BY v <-> array_fill(45.2::real, ARRAY[{dims}])::vector LIMIT 3");
+            assert_eq!(ids(&q), vec![45, 46, 44], "dims {dims}");
+        }
     }
 
     #[pg_test(error = "different vector dimensions 3 and 4")]

@@ -1,133 +1,198 @@
-//! VACUUM: `ambulkdelete` marks elements whose heap rows are gone, then —
-//! holding the update lock exclusive — repairs every list that pointed at
-//! them (candidates: the list's live members plus the live neighbours of
-//! the removed ones, chosen with the heuristic), moves the entry point if
-//! needed, and marks the removed elements reusable for later inserts.
-//! `amvacuumcleanup` then links any live element a search could no longer
-//! reach (inserts' pruning can strand a few, as in any HNSW).
+//! VACUUM, in passes that never stop concurrent inserts for long:
+//! 1. `ambulkdelete` removes dead heap rows from elements; an element left
+//!    without rows becomes DELETED (still linked and traversed, never a
+//!    result or a new link).
+//! 2. A barrier on the update lock waits for inserts that began before
+//!    pass 1 (they may have chosen a now-deleted element as a neighbour);
+//!    later inserts see the DELETED state. The entry point moves off a
+//!    deleted element under the lock held exclusive.
+//! 3. Every live element whose lists point at a deleted element, or whose
+//!    bottom list has free slots, is repaired with the core's algorithm
+//!    (neighbours searched again from the entry point, then linked back),
+//!    by compare-and-set, while inserts go on.
+//! 4. DELETED elements become REUSABLE: no list points at them any more.
+//!
+//! `amvacuumcleanup` then links any live element a search from the entry
+//! point could not reach (see `hnsw::reach`), within maintenance_work_mem.
+//! Pages are read through VACUUM's buffer ring, with `vacuum_delay_point`
+//! between pages and elements.
 
-use crate::hnsw::{self, Candidate, NodeId, Scratch};
-use crate::storage::buffer::{PageGuard, WalGuard};
-use crate::storage::graph::{add_backlink, choose, search_candidates, update_meta, DiskSource, Meta, META_BLOCK};
+use crate::hnsw::reach::{connect, Adjacency};
+use crate::hnsw::repair::{needs_repair, repair_element};
+use crate::hnsw::{LinkPolicy, NodeId, NodeSet, Scratch};
+use crate::storage::buffer::{nblocks, Lock, PageGuard, WalGuard};
+use crate::storage::graph::DiskGraph;
 use crate::storage::layout::*;
+use crate::storage::meta::{update_meta, Meta, UpdateLock};
 use crate::storage::pages;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use std::collections::HashSet;
+use std::rc::Rc;
 
-fn nblocks(index: pg_sys::Relation) -> u32 {
-    // SAFETY: counting blocks of an open relation.
-    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
-}
-
-fn element_offsets(page: pg_sys::Page, dims: usize) -> Vec<u16> {
-    (1..=pages::max_offset(page)).filter(|&o| pages::element(page, o, dims).is_some()).collect()
+fn pause() {
+    pgrx::check_for_interrupts!();
+    // SAFETY: plain call on the backend thread during VACUUM.
+    unsafe { pg_sys::vacuum_delay_point() };
 }
 
 /// What pass 1 found.
+#[derive(Default)]
 struct Marked {
-    /// Elements newly marked DELETED.
-    removed: usize,
-    /// Elements still live, with their levels.
-    live: Vec<(NodeId, usize)>,
-    /// Every DELETED element (new ones and any an interrupted VACUUM left);
-    /// only VACUUM changes that state, and VACUUMs of a table never overlap.
-    deleted: HashSet<NodeId>,
+    /// Heap rows removed.
+    removed_tids: usize,
+    /// Heap rows still indexed.
+    live_tids: usize,
+    /// Every DELETED element (new ones and any an interrupted VACUUM left).
+    deleted: NodeSet,
+    /// A live element of the highest level (a new entry point if needed).
+    highest: Option<(NodeId, usize)>,
 }
 
-/// Pass 1: marks elements of dead heap rows DELETED.
-fn mark_deleted(index: pg_sys::Relation, meta: &Meta, dead: &mut dyn FnMut(DiskTid) -> bool) -> Marked {
-    let mut removed = 0;
-    let mut live = Vec::new();
-    let mut deleted = HashSet::new();
+/// Pass 1: removes dead heap rows; elements left without any become DELETED.
+fn mark_deleted(index: pg_sys::Relation, meta: &Meta, strategy: pg_sys::BufferAccessStrategy, dead: &mut dyn FnMut(DiskTid) -> bool) -> Marked {
+    let shape = meta.shape;
+    let mut out = Marked::default();
     for block in 1..nblocks(index) {
-        pgrx::check_for_interrupts!();
-        let g = PageGuard::lock(index, block, true);
-        let mut doomed = Vec::new();
-        for off in element_offsets(g.page(), meta.dims) {
-            let Some(e) = pages::element(g.page(), off, meta.dims) else { continue };
+        pause();
+        let g = PageGuard::lock_with(index, block, Lock::Exclusive, strategy);
+        if pages::page_kind(g.page()) != Some(PageKind::Graph) {
+            continue;
+        }
+        // (offset, surviving heap rows) of elements that change
+        let mut changes: Vec<(u16, Vec<DiskTid>)> = Vec::new();
+        for off in 1..=pages::max_offset(g.page()) {
+            let Some(e) = pages::element(g.page(), off, &shape) else { continue };
             let id = DiskTid::new(block, off).node();
-            if e.header.state == DELETED {
-                deleted.insert(id);
-            }
-            if e.header.state != LIVE {
-                continue;
-            }
-            if dead(e.header.heap_tid) {
-                doomed.push(off);
-                deleted.insert(id);
-            } else {
-                live.push((id, e.header.level as usize));
+            match e.state() {
+                ElementState::Deleted => {
+                    out.deleted.insert(id);
+                }
+                ElementState::Live => {
+                    let tids = e.heap_tids().to_vec();
+                    let keep: Vec<DiskTid> = tids.iter().copied().filter(|t| !dead(*t)).collect();
+                    out.removed_tids += tids.len() - keep.len();
+                    out.live_tids += keep.len();
+                    if keep.is_empty() {
+                        out.deleted.insert(id);
+                    } else if out.highest.is_none_or(|(_, l)| (e.header.level as usize) > l) {
+                        out.highest = Some((id, e.header.level as usize));
+                    }
+                    if keep.len() != tids.len() {
+                        changes.push((off, keep));
+                    }
+                }
+                ElementState::Reusable => {}
             }
         }
-        if doomed.is_empty() {
+        if changes.is_empty() {
             continue;
         }
         let mut wal = WalGuard::start(index);
         let page = wal.register(&g, false);
-        for off in &doomed {
-            if let Some(e) = pages::element(page, *off, meta.dims) {
-                e.header.state = DELETED;
+        for (off, keep) in changes {
+            if let Some(e) = pages::element(page, off, &shape) {
+                let mut heap = [DiskTid::NONE; MAX_HEAP_TIDS];
+                heap[..keep.len()].copy_from_slice(&keep);
+                e.header.heap = heap;
+                e.header.ntids = keep.len() as u8;
+                if keep.is_empty() {
+                    e.header.state = ElementState::Deleted as u8;
+                }
             }
         }
         wal.finish();
-        removed += doomed.len();
     }
-    Marked { removed, live, deleted }
+    out
 }
 
-/// Pass 2: rebuilds lists that reference deleted elements. As pgvector
-/// does, the element's neighbours are searched for again from the entry
-/// point (long-range links survive, which local patching would lose), then
-/// merged with its remaining live neighbours and chosen by the heuristic.
-fn repair(index: pg_sys::Relation, meta: &Meta, live: &[(NodeId, usize)], deleted: &HashSet<NodeId>) {
-    let mut scratch = Scratch::hashed();
-    for &(id, level) in live {
-        pgrx::check_for_interrupts!();
-        let mut probe = DiskSource::new(index, *meta, &[]);
-        let lists: Vec<Vec<DiskTid>> = (0..=level).map(|l| probe.layer_slots(id, l)).collect();
-        if !lists.iter().flatten().any(|t| deleted.contains(&t.node())) {
-            continue;
+/// Moves the entry point off a deleted element (under the update lock).
+fn repair_entry(index: pg_sys::Relation, marked: &Marked) {
+    let _lock = UpdateLock::exclusive(index);
+    let meta = Meta::read(index);
+    let Some((entry, _)) = meta.entry else { return };
+    if !marked.deleted.contains(entry) {
+        return;
+    }
+    let mut probe = DiskGraph::new(index, meta, false);
+    let best = marked.highest.filter(|(id, _)| matches!(probe.state(*id), Some((ElementState::Live, _))));
+    let best = best.or_else(|| any_live(index, &meta));
+    update_meta(index, |m| match best {
+        Some((id, level)) => {
+            m.entry = DiskTid::from_node(id);
+            m.entry_level = level as u8;
         }
-        let base = probe.vector(id);
-        let ntid = probe.info.get(&id).map(|i| i.neighbors);
-        drop(probe);
-        let mut src = DiskSource::new(index, *meta, &base);
-        let found = search_candidates(&mut src, meta, level, &mut scratch, Some(id));
-        let mut new_lists = Vec::with_capacity(level + 1);
-        for (layer, old) in lists.iter().enumerate() {
-            let mut cands: Vec<Candidate> = found.get(layer).cloned().unwrap_or_default();
-            for t in old {
-                let n = t.node();
-                if !deleted.contains(&n) && !cands.iter().any(|c| c.id == n) {
-                    cands.push(Candidate { dist: hnsw::Source::distance(&mut src, n), id: n });
+        None => m.entry = DiskTid::NONE,
+    });
+}
+
+/// A live element of the highest level, by a pass over the index.
+fn any_live(index: pg_sys::Relation, meta: &Meta) -> Option<(NodeId, usize)> {
+    let mut best: Option<(NodeId, usize)> = None;
+    for block in 1..nblocks(index) {
+        let g = PageGuard::lock(index, block, Lock::Share);
+        for off in 1..=pages::max_offset(g.page()) {
+            if let Some(e) = pages::element(g.page(), off, &meta.shape) {
+                if e.state() == ElementState::Live && best.is_none_or(|(_, l)| e.header.level as usize > l) {
+                    best = Some((DiskTid::new(block, off).node(), e.header.level as usize));
                 }
             }
-            cands.retain(|c| c.dist.is_finite() && !deleted.contains(&c.id));
-            cands.sort();
-            let kept = choose(&mut src, meta, layer, &cands);
-            new_lists.push(kept.iter().map(|c| DiskTid::from_node(c.id)).collect::<Vec<_>>());
-        }
-        let Some(ntid) = ntid else { continue };
-        let g = PageGuard::lock(index, ntid.block(), true);
-        let mut wal = WalGuard::start(index);
-        let page = wal.register(&g, false);
-        if let Some(mut view) = pages::neighbors(page, ntid.offset) {
-            view.fill(meta.params.m, &new_lists);
-            wal.finish();
         }
     }
+    best
 }
 
-/// Pass 3: DELETED elements become REUSABLE; returns the first block with
-/// one, for the insert hint.
-fn recycle(index: pg_sys::Relation, meta: &Meta) -> Option<u32> {
+/// Live elements of `block` with their levels.
+fn live_elements(graph: &DiskGraph, block: u32, strategy: pg_sys::BufferAccessStrategy) -> Vec<(NodeId, usize)> {
+    let g = PageGuard::lock_with(graph.index(), block, Lock::Share, strategy);
+    (1..=pages::max_offset(g.page()))
+        .filter_map(|off| {
+            let e = pages::element(g.page(), off, &graph.meta.shape)?;
+            (e.state() == ElementState::Live).then(|| (DiskTid::new(block, off).node(), e.header.level as usize))
+        })
+        .collect()
+}
+
+/// Pass 3: repairs every live element that needs it.
+fn repair(index: pg_sys::Relation, deleted: NodeSet, strategy: pg_sys::BufferAccessStrategy) -> usize {
+    let meta = Meta::read(index);
+    let mut graph = DiskGraph::new(index, meta, false).with_strategy(strategy);
+    let removed = Rc::new(deleted);
+    graph.removed = removed.clone();
+    let mut scratch = Scratch::hashed();
+    let mut repaired = 0;
+    for block in 1..nblocks(index) {
+        pause();
+        for (id, level) in live_elements(&graph, block, strategy) {
+            pause();
+            let meta = Meta::read(index);
+            let Some((ep, top)) = meta.entry else { return repaired };
+            graph.set_meta(meta);
+            graph.reset(None, None);
+            if !needs_repair(&mut graph, id, level, &meta.params, &|x| removed.contains(x)) {
+                continue;
+            }
+            let Some(v) = graph.vector(id) else { continue };
+            graph.reset(Some(&v), Some(id));
+            let level = level.min(top);
+            if !repair_element(&mut graph, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &|x| removed.contains(x)).is_empty() {
+                repaired += 1;
+            }
+        }
+    }
+    repaired
+}
+
+/// Pass 4: DELETED elements become REUSABLE; returns the first block with one.
+fn recycle(index: pg_sys::Relation, meta: &Meta, deleted: &NodeSet, strategy: pg_sys::BufferAccessStrategy) -> Option<u32> {
     let mut first = None;
     for block in 1..nblocks(index) {
-        let g = PageGuard::lock(index, block, true);
-        let offs: Vec<u16> = element_offsets(g.page(), meta.dims)
-            .into_iter()
-            .filter(|&o| pages::element(g.page(), o, meta.dims).is_some_and(|e| e.header.state == DELETED))
+        pause();
+        let g = PageGuard::lock_with(index, block, Lock::Exclusive, strategy);
+        let offs: Vec<u16> = (1..=pages::max_offset(g.page()))
+            .filter(|&o| {
+                pages::element(g.page(), o, &meta.shape).is_some_and(|e| e.state() == ElementState::Deleted)
+                    && deleted.contains(DiskTid::new(block, o).node())
+            })
             .collect();
         if offs.is_empty() {
             continue;
@@ -135,8 +200,10 @@ fn recycle(index: pg_sys::Relation, meta: &Meta) -> Option<u32> {
         let mut wal = WalGuard::start(index);
         let page = wal.register(&g, false);
         for o in offs {
-            if let Some(e) = pages::element(page, o, meta.dims) {
-                e.header.state = REUSABLE;
+            if let Some(e) = pages::element(page, o, &meta.shape) {
+                e.header.state = ElementState::Reusable as u8;
+                e.header.ntids = 0;
+                e.header.heap = [DiskTid::NONE; MAX_HEAP_TIDS];
             }
         }
         wal.finish();
@@ -145,96 +212,7 @@ fn recycle(index: pg_sys::Relation, meta: &Meta) -> Option<u32> {
     first
 }
 
-/// Links every live element that a search may not reach (pruning during
-/// inserts can strand a few): elements unreachable on layer 0 from the
-/// entry point, and elements none of whose own neighbours links back (only
-/// far-away elements point at them, which a search never expands). Each is
-/// linked from its nearest reachable neighbour; a few passes at most.
-/// Returns how many links were made and how many live elements there are.
-fn connect_unreachable(index: pg_sys::Relation, meta: &Meta) -> (usize, usize) {
-    let mut lists: std::collections::HashMap<NodeId, Vec<NodeId>> = std::collections::HashMap::new();
-    let mut live: Vec<NodeId> = Vec::new();
-    for block in 1..nblocks(index) {
-        pgrx::check_for_interrupts!();
-        let g = PageGuard::lock(index, block, false);
-        for off in element_offsets(g.page(), meta.dims) {
-            let Some(e) = pages::element(g.page(), off, meta.dims) else { continue };
-            if e.header.state == REUSABLE {
-                continue;
-            }
-            let id = DiskTid::new(block, off).node();
-            if e.header.state == LIVE {
-                live.push(id);
-            }
-            lists.insert(id, Vec::new());
-        }
-    }
-    let Some((entry, _)) = meta.entry else { return (0, live.len()) };
-    // the pass holds every bottom-layer list in memory: stay within
-    // maintenance_work_mem (about 8 bytes per link plus map overhead)
-    // SAFETY: GUC global read on the backend thread.
-    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-    if lists.len() * (16 * meta.params.m + 64) > budget {
-        ereport!(
-            NOTICE,
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-            "hnsw: skipping the reachability check of VACUUM, the index outgrows maintenance_work_mem"
-        );
-        return (0, live.len());
-    }
-    let mut src = DiskSource::new(index, *meta, &[]);
-    for (id, list) in lists.iter_mut() {
-        *list = src.layer_slots(*id, 0).iter().map(|t| t.node()).collect();
-    }
-    let mut reached: HashSet<NodeId> = HashSet::new();
-    let mark = |start: NodeId, reached: &mut HashSet<NodeId>, lists: &std::collections::HashMap<NodeId, Vec<NodeId>>| {
-        let mut stack = vec![start];
-        reached.insert(start);
-        while let Some(x) = stack.pop() {
-            for &y in lists.get(&x).map(Vec::as_slice).unwrap_or(&[]) {
-                if reached.insert(y) {
-                    stack.push(y);
-                }
-            }
-        }
-    };
-    mark(entry, &mut reached, &lists);
-    let mut linked = 0;
-    let mut progress = true;
-    let mut passes = 0;
-    while progress && passes < 3 {
-        progress = false;
-        passes += 1;
-        for &u in &live {
-            let outs = lists.get(&u).map(Vec::as_slice).unwrap_or(&[]);
-            let reciprocal = outs.iter().any(|o| lists.get(o).is_some_and(|l| l.contains(&u)));
-            if reached.contains(&u) && (reciprocal || outs.is_empty() || u == entry) {
-                continue;
-            }
-            pgrx::check_for_interrupts!();
-            let mut best: Option<Candidate> = None;
-            for &o in lists.get(&u).map(Vec::as_slice).unwrap_or(&[]) {
-                if reached.contains(&o) {
-                    let c = Candidate { dist: src.between(u, o), id: o };
-                    if best.is_none_or(|b| c < b) {
-                        best = Some(c);
-                    }
-                }
-            }
-            let Some(from) = best else { continue };
-            add_backlink(index, &mut src, meta, from.id, u, from.dist, 0, true);
-            let now: Vec<NodeId> = src.layer_slots(from.id, 0).iter().map(|t| t.node()).collect();
-            lists.insert(from.id, now);
-            mark(u, &mut reached, &lists);
-            linked += 1;
-            progress = true;
-        }
-    }
-    (linked, live.len())
-}
-
-fn empty_stats(info: *mut pg_sys::IndexVacuumInfo, stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
-    let _ = info;
+fn empty_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
     if stats.is_null() {
         // SAFETY: zeroed result struct in the current (vacuum) context.
         unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
@@ -251,54 +229,109 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     callback: pg_sys::IndexBulkDeleteCallback,
     callback_state: *mut std::ffi::c_void,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    let stats = empty_stats(info, stats);
-    // SAFETY: info is valid for the call; index is open.
-    let index = unsafe { (*info).index };
+    let stats = empty_stats(stats);
+    // SAFETY: info is valid for the call; the index is open.
+    let (index, strategy) = unsafe { ((*info).index, (*info).strategy) };
     let meta = Meta::read(index);
     let Some(cb) = callback else { return stats };
     let mut dead = |t: DiskTid| {
-        let mut ip = pg_sys::ItemPointerData {
-            ip_blkid: pg_sys::BlockIdData { bi_hi: t.hi, bi_lo: t.lo },
-            ip_posid: t.offset,
-        };
+        let mut ip = super::item_pointer(t);
         // SAFETY: the callback VACUUM gave us, with its own state.
         unsafe { cb(&mut ip, callback_state) }
     };
-    let Marked { removed, live, deleted } = mark_deleted(index, &meta, &mut dead);
-    let remaining = live.len();
-    if !deleted.is_empty() {
-        // SAFETY: heavyweight lock, released below or at abort.
-        unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
-        let meta = Meta::read(index);
-        if meta.entry.is_some_and(|(e, _)| deleted.contains(&e)) {
-            let best = live.iter().max_by_key(|(_, l)| *l).copied();
-            update_meta(index, |m| match best {
-                Some((id, l)) => {
-                    m.entry = DiskTid::from_node(id);
-                    m.entry_level = l as u8;
-                }
-                None => m.entry = DiskTid::NONE,
-            });
-        }
-        let meta = Meta::read(index);
-        repair(index, &meta, &live, &deleted);
-        if let Some(first) = recycle(index, &meta) {
+    let marked = mark_deleted(index, &meta, strategy, &mut dead);
+    let (removed, live) = (marked.removed_tids, marked.live_tids);
+    if !marked.deleted.is_empty() {
+        UpdateLock::barrier(index);
+        repair_entry(index, &marked);
+        let repaired = repair(index, marked.deleted.clone(), strategy);
+        ereport!(
+            DEBUG1,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!("hnsw: repaired {repaired} elements around {} deleted ones", marked.deleted.len())
+        );
+        if let Some(first) = recycle(index, &meta, &marked.deleted, strategy) {
             update_meta(index, |m| m.insert_block = m.insert_block.min(first).max(1));
         }
-        // SAFETY: releases the lock taken above.
-        unsafe { pg_sys::UnlockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
     }
     // SAFETY: stats is a valid result struct.
     unsafe {
         (*stats).tuples_removed += removed as f64;
-        (*stats).num_index_tuples = remaining as f64;
+        (*stats).num_index_tuples = live as f64;
         (*stats).num_pages = nblocks(index);
     }
     stats
 }
 
-/// `amvacuumcleanup`: reports sizes; counts live elements when no bulk
-/// delete ran in this VACUUM.
+/// Links every live element a search could not reach (see `hnsw::reach`);
+/// returns (links made, live heap rows).
+fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessStrategy) -> (usize, usize) {
+    let meta = Meta::read(index);
+    let mut adj = Adjacency::default();
+    let mut rows = 0;
+    let mut elements = Vec::new();
+    for block in 1..nblocks(index) {
+        pause();
+        let g = PageGuard::lock_with(index, block, Lock::Share, strategy);
+        for off in 1..=pages::max_offset(g.page()) {
+            let Some(e) = pages::element(g.page(), off, &meta.shape) else { continue };
+            if e.state() == ElementState::Reusable {
+                continue;
+            }
+            rows += e.heap_tids().len();
+            elements.push((DiskTid::new(block, off).node(), e.state() == ElementState::Live));
+        }
+    }
+    let Some((entry, _)) = meta.entry else { return (0, rows) };
+    // SAFETY: GUC global read on the backend thread.
+    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    if Adjacency::bytes(elements.len(), meta.params.m) > budget {
+        ereport!(
+            DEBUG1,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            "hnsw: skipping the reachability check of VACUUM, the index outgrows maintenance_work_mem"
+        );
+        return (0, rows);
+    }
+    for &(id, live) in &elements {
+        adj.add(id, live);
+    }
+    let mut graph = DiskGraph::new(index, meta, false).with_strategy(strategy);
+    let mut list = Vec::new();
+    for i in 0..elements.len() {
+        if i % 256 == 0 {
+            pause();
+        }
+        use crate::hnsw::GraphStore;
+        if graph.read_list(elements[i].0, 0, &mut list) {
+            adj.set_list(i as u32, &list);
+        }
+    }
+    let params = meta.params;
+    let mut scratch = Scratch::hashed();
+    let made = connect(
+        &mut graph,
+        &mut adj,
+        entry,
+        &params,
+        &mut |g: &mut DiskGraph, id| {
+            let meta = Meta::read(index);
+            let (Some((ep, top)), Some(v)) = (meta.entry, g.vector(id)) else { return Vec::new() };
+            let level = g.state(id).map_or(0, |(_, l)| l).min(top);
+            g.reset(Some(&v), Some(id));
+            let found = repair_element(g, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &|_| false);
+            g.reset(None, None);
+            found
+        },
+        &mut || {
+            pause();
+            true
+        },
+    );
+    (made, rows)
+}
+
+/// `amvacuumcleanup`: links unreachable elements, reports sizes.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amvacuumcleanup(
     info: *mut pg_sys::IndexVacuumInfo,
@@ -309,26 +342,19 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         return stats;
     }
     let had = !stats.is_null();
-    let stats = empty_stats(info, stats);
-    // SAFETY: info is valid; index open.
-    let index = unsafe { (*info).index };
-    // SAFETY: heavyweight update lock, as in ambulkdelete.
-    unsafe { pg_sys::LockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
-    let (relinked, live) = connect_unreachable(index, &Meta::read(index));
-    // SAFETY: releases the lock taken above.
-    unsafe { pg_sys::UnlockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) };
+    let stats = empty_stats(stats);
+    // SAFETY: info is valid; the index is open.
+    let (index, strategy) = unsafe { ((*info).index, (*info).strategy) };
+    let (relinked, rows) = connect_unreachable(index, strategy);
     if relinked > 0 {
-        ereport!(
-            DEBUG1,
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-            format!("hnsw: linked {relinked} unreachable elements")
-        );
-    }
-    if !had {
-        // SAFETY: valid stats struct.
-        unsafe { (*stats).num_index_tuples = live as f64 };
+        ereport!(DEBUG1, PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, format!("hnsw: linked {relinked} unreachable elements"));
     }
     // SAFETY: valid stats struct.
-    unsafe { (*stats).num_pages = nblocks(index) };
+    unsafe {
+        if !had {
+            (*stats).num_index_tuples = rows as f64;
+        }
+        (*stats).num_pages = nblocks(index);
+    }
     stats
 }

@@ -5,25 +5,44 @@
 
 use pgrx::pg_sys;
 
+/// Buffer content lock modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// Readers.
+    Share,
+    /// The one writer.
+    Exclusive,
+}
+
 /// A pinned, content-locked buffer of an index.
 pub struct PageGuard {
     buffer: pg_sys::Buffer,
 }
 
 impl PageGuard {
-    /// Pins `block` of `index` and locks it shared or exclusive.
-    pub fn lock(index: pg_sys::Relation, block: u32, exclusive: bool) -> Self {
+    /// Pins `block` of `index` and locks it.
+    pub fn lock(index: pg_sys::Relation, block: u32, mode: Lock) -> Self {
+        Self::lock_with(index, block, mode, std::ptr::null_mut())
+    }
+
+    /// Pins `block` of `index` through a buffer access strategy (VACUUM's
+    /// ring, so a pass over the index does not flush shared buffers).
+    pub fn lock_with(index: pg_sys::Relation, block: u32, mode: Lock, strategy: pg_sys::BufferAccessStrategy) -> Self {
         // SAFETY: `index` is an open relation; ReadBufferExtended raises an
-        // ERROR for a block past the end, it never returns an invalid buffer.
+        // ERROR for a block past the end, it never returns an invalid buffer;
+        // a null strategy is the default one.
         unsafe {
             let buffer = pg_sys::ReadBufferExtended(
                 index,
                 pg_sys::ForkNumber::MAIN_FORKNUM,
                 block,
                 pg_sys::ReadBufferMode::RBM_NORMAL,
-                std::ptr::null_mut(),
+                strategy,
             );
-            let mode = if exclusive { pg_sys::BUFFER_LOCK_EXCLUSIVE } else { pg_sys::BUFFER_LOCK_SHARE };
+            let mode = match mode {
+                Lock::Exclusive => pg_sys::BUFFER_LOCK_EXCLUSIVE,
+                Lock::Share => pg_sys::BUFFER_LOCK_SHARE,
+            };
             pg_sys::LockBuffer(buffer, mode as i32);
             PageGuard { buffer }
         }
@@ -78,6 +97,26 @@ impl Drop for PageGuard {
     fn drop(&mut self) {
         // SAFETY: we own one pin and one content lock on this buffer.
         unsafe { pg_sys::UnlockReleaseBuffer(self.buffer) }
+    }
+}
+
+/// Blocks in the main fork of `index`.
+pub fn nblocks(index: pg_sys::Relation) -> u32 {
+    // SAFETY: counting blocks of an open relation.
+    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+}
+
+/// Whether changes to `index` must be WAL-logged: PostgreSQL's
+/// `RelationNeedsWAL` (permanent, and either wal_level above minimal or
+/// the relfilenode not created in this transaction).
+pub fn needs_wal(index: pg_sys::Relation) -> bool {
+    // SAFETY: reading fields of an open relation and a GUC global.
+    unsafe {
+        let rel = &*index;
+        (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char
+            && (pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32
+                || (rel.rd_createSubid == 0
+                    && rel.rd_firstRelfilenodeSubid == 0))
     }
 }
 

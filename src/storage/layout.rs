@@ -1,19 +1,87 @@
-//! Byte layout of index pages and tuples. Pure: no Postgres calls; sizes are
-//! asserted in tests. Changing anything here means bumping [`FORMAT_VERSION`].
+//! Byte layout of index pages and tuples (format version 2). Pure: no
+//! Postgres calls; sizes are checked at compile time. Changing anything
+//! here means bumping [`FORMAT_VERSION`].
+//!
+//! Every tuple starts with a kind byte ([`TupleKind`]), and every view
+//! checks kind and exact size before trusting a tuple: tuples are never
+//! told apart by length alone.
 
 use crate::distance::Metric;
 use crate::hnsw::{NodeId, MAX_LEVEL};
 
 /// Identifies a vecstore HNSW metapage.
 pub const META_MAGIC: u32 = 0x5653_484E; // "VSHN"
-/// On-disk format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// On-disk format version (1: vecstore 0.1, tuples told apart by size).
+pub const FORMAT_VERSION: u32 = 2;
 /// Page id stored in every page's special area.
 pub const PAGE_ID: u16 = 0x5653;
-/// Page kinds in [`PageOpaque::kind`].
-pub const KIND_META: u16 = 1;
-/// An element page.
-pub const KIND_ELEMENT: u16 = 2;
+
+/// Kinds of page, in [`PageOpaque::kind`].
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageKind {
+    /// Block 0.
+    Meta = 1,
+    /// Element, neighbour and chunk tuples.
+    Graph = 2,
+}
+
+/// Kinds of tuple: the first byte of every item.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TupleKind {
+    /// [`ElementHeader`] + the inline part of the value.
+    Element = 0xE1,
+    /// [`NeighborHeader`] + neighbour slots.
+    Neighbors = 0xB2,
+    /// [`ChunkHeader`] + the next part of a value too big for one tuple.
+    Chunk = 0xC3,
+}
+
+/// Element states.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElementState {
+    /// Has heap rows; linked.
+    Live = 1,
+    /// Heap rows gone; still linked and traversed while VACUUM repairs.
+    Deleted = 2,
+    /// Unlinked by VACUUM; the slot may be overwritten by a new element.
+    Reusable = 3,
+}
+
+impl ElementState {
+    /// The state a byte encodes, if any.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => ElementState::Live,
+            2 => ElementState::Deleted,
+            3 => ElementState::Reusable,
+            _ => return None,
+        })
+    }
+}
+
+/// How an element's value is stored.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// `dims` float4 (for cosine: normalised).
+    F32 = 1,
+}
+
+impl ValueKind {
+    /// The kind a byte encodes, if any.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        (b == 1).then_some(ValueKind::F32)
+    }
+    /// Bytes of a value of `dims` dimensions.
+    pub fn value_bytes(self, dims: usize) -> usize {
+        match self {
+            ValueKind::F32 => 4 * dims,
+        }
+    }
+}
 
 /// Postgres page size this layout is computed for.
 pub const BLOCK_SIZE: usize = 8192;
@@ -23,19 +91,19 @@ pub const PAGE_HEADER: usize = 24;
 pub const ITEM_ID: usize = 4;
 /// Bytes available for items (with their line pointers) on an empty page.
 pub const PAGE_FREE: usize = BLOCK_SIZE - PAGE_HEADER - std::mem::size_of::<PageOpaque>();
-/// Most dimensions an indexed vector may have (an element must fit a page).
-pub const MAX_DIMS: usize = 2000;
-
-/// Element states.
-pub const LIVE: u8 = 0;
-/// Heap row gone; still linked, skipped in results, being unlinked.
-pub const DELETED: u8 = 1;
-/// Unlinked by VACUUM; its slot may be overwritten by a new element.
-pub const REUSABLE: u8 = 2;
+/// Most heap rows one element stands for (identical vectors share one).
+pub const MAX_HEAP_TIDS: usize = 10;
+/// Most dimensions an indexed vector may have.
+pub const MAX_DIMS: usize = 16_000;
 
 /// `MAXALIGN` (8 on every platform Postgres 15 supports here).
 pub const fn maxalign(n: usize) -> usize {
     (n + 7) & !7
+}
+
+/// Page space an item of `size` bytes takes (aligned data + line pointer).
+pub const fn item_space(size: usize) -> usize {
+    maxalign(size) + ITEM_ID
 }
 
 /// Special area at the end of every page.
@@ -44,7 +112,7 @@ pub const fn maxalign(n: usize) -> usize {
 pub struct PageOpaque {
     /// Always [`PAGE_ID`].
     pub page_id: u16,
-    /// [`KIND_META`] or [`KIND_ELEMENT`].
+    /// A [`PageKind`].
     pub kind: u16,
     /// Reserved, zero.
     pub reserved: u32,
@@ -104,43 +172,87 @@ pub struct MetaPage {
     pub ef_construction: u16,
     /// [`metric_code`] of the opclass.
     pub metric: u8,
+    /// A [`ValueKind`].
+    pub value_kind: u8,
     /// Level of the entry element, valid when `entry` is.
     pub entry_level: u8,
     /// Reserved, zero.
-    pub reserved: u16,
+    pub reserved: u8,
     /// Entry element (`DiskTid::NONE` for an empty index).
     pub entry: DiskTid,
     /// Reserved, zero.
     pub reserved2: u16,
     /// First block that may have room or a reusable slot.
     pub insert_block: u32,
+    /// Bytes of the value kept in the element tuple itself.
+    pub inline_bytes: u32,
 }
 
-/// Element tuple header; `dims` float4 follow.
+/// Element tuple header; the inline part of the value follows.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ElementHeader {
-    /// [`LIVE`], [`DELETED`] or [`REUSABLE`].
+    /// [`TupleKind::Element`].
+    pub kind: u8,
+    /// An [`ElementState`].
     pub state: u8,
     /// Top layer of this element.
     pub level: u8,
-    /// Reserved, zero.
-    pub reserved: u16,
-    /// The heap row.
-    pub heap_tid: DiskTid,
+    /// Valid entries of `heap` (1..=10 while live).
+    pub ntids: u8,
+    /// Bytes of the whole value (inline part and chunks).
+    pub value_bytes: u32,
     /// The neighbour tuple.
     pub neighbors: DiskTid,
+    /// First chunk of the rest of the value (`NONE` when all inline).
+    pub next: DiskTid,
+    /// The heap rows this element stands for.
+    pub heap: [DiskTid; MAX_HEAP_TIDS],
 }
 
-/// Neighbour tuple header; item-pointer slots follow.
+/// Neighbour tuple header; `2m + level*m` item-pointer slots follow,
+/// layer 0 first, empty slots invalid.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct NeighborHeader {
+    /// [`TupleKind::Neighbors`].
+    pub kind: u8,
     /// Layers this tuple has room for, minus one.
     pub capacity_level: u8,
     /// Reserved, zero.
-    pub reserved: [u8; 3],
+    pub reserved: u16,
 }
+
+/// Chunk tuple header; `len` bytes of value follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkHeader {
+    /// [`TupleKind::Chunk`].
+    pub kind: u8,
+    /// Reserved, zero.
+    pub reserved: u8,
+    /// Next chunk (`NONE` for the last).
+    pub next: DiskTid,
+    /// Bytes of value in this chunk.
+    pub len: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<PageOpaque>() == 8);
+const _: () = assert!(std::mem::size_of::<DiskTid>() == 6);
+const _: () = assert!(std::mem::size_of::<MetaPage>() == 36);
+const _: () = assert!(std::mem::size_of::<ElementHeader>() == 80);
+const _: () = assert!(std::mem::size_of::<NeighborHeader>() == 4);
+const _: () = assert!(std::mem::size_of::<ChunkHeader>() == 12);
+const _: () = assert!(PAGE_FREE == 8160);
+
+/// Bytes of an element tuple header.
+pub const ELEMENT_HEADER: usize = std::mem::size_of::<ElementHeader>();
+/// Bytes of a chunk tuple header.
+pub const CHUNK_HEADER: usize = std::mem::size_of::<ChunkHeader>();
+/// Most value bytes an element tuple holds inline (the tuple fills a page).
+pub const MAX_INLINE: usize = (PAGE_FREE - ITEM_ID - ELEMENT_HEADER) & !7;
+/// Most value bytes one chunk tuple holds.
+pub const MAX_CHUNK: usize = (PAGE_FREE - ITEM_ID - CHUNK_HEADER) & !7;
 
 /// Metric codes stored in the metapage.
 pub fn metric_code(m: Metric) -> u8 {
@@ -163,11 +275,6 @@ pub fn metric_from_code(c: u8) -> Option<Metric> {
     })
 }
 
-/// Size of an element tuple.
-pub const fn element_size(dims: usize) -> usize {
-    std::mem::size_of::<ElementHeader>() + 4 * dims
-}
-
 /// Neighbour slots for an element of `level`.
 pub const fn slot_count(m: usize, level: usize) -> usize {
     2 * m + level * m
@@ -176,20 +283,6 @@ pub const fn slot_count(m: usize, level: usize) -> usize {
 /// Size of a neighbour tuple for an element of `level`.
 pub const fn neighbor_size(m: usize, level: usize) -> usize {
     std::mem::size_of::<NeighborHeader>() + 6 * slot_count(m, level)
-}
-
-/// Page space an item of `size` bytes takes (aligned data + line pointer).
-pub const fn item_space(size: usize) -> usize {
-    maxalign(size) + ITEM_ID
-}
-
-/// Highest level whose neighbour tuple still fits a page for this `m`.
-pub fn max_level(m: usize) -> usize {
-    let mut level = MAX_LEVEL;
-    while level > 0 && item_space(neighbor_size(m, level)) > PAGE_FREE {
-        level -= 1;
-    }
-    level
 }
 
 /// Index of the first slot of `layer` within a neighbour tuple.
@@ -201,28 +294,91 @@ pub fn layer_start(m: usize, layer: usize) -> usize {
     }
 }
 
+/// Highest level whose neighbour tuple still fits a page for this `m`.
+pub fn max_level(m: usize) -> usize {
+    let mut level = MAX_LEVEL;
+    while level > 0 && item_space(neighbor_size(m, level)) > PAGE_FREE {
+        level -= 1;
+    }
+    level
+}
+
+/// The fixed sizes of one index's tuples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// `m`.
+    pub m: usize,
+    /// Bytes of a value.
+    pub value_bytes: usize,
+    /// Bytes of it stored in the element tuple.
+    pub inline_bytes: usize,
+}
+
+impl Shape {
+    /// The shape for values of `value_bytes` with neighbour lists for `m`.
+    pub fn new(m: usize, value_bytes: usize) -> Self {
+        Shape { m, value_bytes, inline_bytes: value_bytes.min(MAX_INLINE) }
+    }
+
+    /// Size of every element tuple of this index.
+    pub fn element_size(&self) -> usize {
+        ELEMENT_HEADER + self.inline_bytes
+    }
+
+    /// Number of chunk tuples each value needs.
+    pub fn chunks(&self) -> usize {
+        (self.value_bytes - self.inline_bytes).div_ceil(MAX_CHUNK)
+    }
+
+    /// Sizes of an element's chunk tuples, in chain order.
+    pub fn chunk_sizes(&self) -> Vec<usize> {
+        let mut rest = self.value_bytes - self.inline_bytes;
+        let mut out = Vec::new();
+        while rest > 0 {
+            let n = rest.min(MAX_CHUNK);
+            out.push(CHUNK_HEADER + n);
+            rest -= n;
+        }
+        out
+    }
+
+    /// Page space an element and its neighbour tuple take on one page.
+    pub fn pair_space(&self, level: usize) -> usize {
+        item_space(self.element_size()) + item_space(neighbor_size(self.m, level))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn struct_sizes_are_the_documented_ones() {
-        assert_eq!(std::mem::size_of::<PageOpaque>(), 8);
-        assert_eq!(std::mem::size_of::<DiskTid>(), 6);
-        assert_eq!(std::mem::size_of::<MetaPage>(), 32);
-        assert_eq!(std::mem::size_of::<ElementHeader>(), 16);
-        assert_eq!(std::mem::size_of::<NeighborHeader>(), 4);
-        assert_eq!(PAGE_FREE, 8160);
+    fn every_tuple_of_every_shape_fits_a_page() {
+        for m in [2, 4, 5, 16, 48, 100] {
+            let top = max_level(m);
+            assert!(item_space(neighbor_size(m, top)) <= PAGE_FREE, "m={m}");
+            assert!(top >= 5, "m={m} allows only level {top}");
+            for dims in (1..=200).chain([1535, 1536, 1950, 1999, 2000, 2001, 3072, 4096, 16_000]) {
+                let s = Shape::new(m, ValueKind::F32.value_bytes(dims));
+                assert!(item_space(s.element_size()) <= PAGE_FREE, "m={m} dims={dims}");
+                for c in s.chunk_sizes() {
+                    assert!(item_space(c) <= PAGE_FREE);
+                }
+                let stored: usize = s.inline_bytes + s.chunk_sizes().iter().map(|c| c - CHUNK_HEADER).sum::<usize>();
+                assert_eq!(stored, s.value_bytes, "m={m} dims={dims}");
+                assert_eq!(s.chunks(), s.chunk_sizes().len());
+            }
+        }
     }
 
     #[test]
-    fn largest_element_fits_a_page() {
-        assert!(item_space(element_size(MAX_DIMS)) <= PAGE_FREE);
-        for m in 2..=100 {
-            let l = max_level(m);
-            assert!(item_space(neighbor_size(m, l)) <= PAGE_FREE);
-            assert!(l >= 10, "m={m} allows only level {l}");
-        }
+    fn high_dimensional_values_are_chunked() {
+        let s = Shape::new(16, 4 * 2000);
+        assert_eq!(s.chunks(), 0);
+        let s = Shape::new(16, 4 * 3072);
+        assert_eq!(s.chunks(), 1);
+        let s = Shape::new(16, 4 * 16_000);
+        assert_eq!(s.chunks(), 7);
     }
 
     #[test]
@@ -233,5 +389,15 @@ mod tests {
             assert_eq!(t.block(), b);
         }
         assert!(!DiskTid::NONE.is_valid());
+    }
+
+    #[test]
+    fn kinds_and_states_decode() {
+        for s in [ElementState::Live, ElementState::Deleted, ElementState::Reusable] {
+            assert_eq!(ElementState::from_byte(s as u8), Some(s));
+        }
+        assert_eq!(ElementState::from_byte(0), None);
+        assert_eq!(ValueKind::from_byte(1), Some(ValueKind::F32));
+        assert_eq!(ValueKind::from_byte(0), None);
     }
 }

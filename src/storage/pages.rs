@@ -1,26 +1,44 @@
 //! Typed access to index pages: initialise, add items, and view the
-//! metapage, element and neighbour tuples in place. Callers hold the page's
-//! buffer lock (or own a private copy) for as long as a view lives.
+//! metapage, element, neighbour and chunk tuples in place. Every view
+//! checks the tuple's kind byte and exact size (and decodes its enums)
+//! before handing out references; anything else is `None`, never a guess.
+//! Callers hold the page's buffer lock (or own a private copy) for as long
+//! as a view lives.
 
 use super::layout::*;
+use crate::hnsw::MAX_LEVEL;
 use pgrx::pg_sys;
 
 /// Formats `page` as an empty page of `kind`.
-pub fn init_page(page: pg_sys::Page, kind: u16) {
+pub fn init_page(page: pg_sys::Page, kind: PageKind) {
     // SAFETY: `page` points at BLCKSZ writable bytes (a locked buffer or a
     // GenericXLog working copy); PageInit lays out header and special space.
     unsafe {
         pg_sys::PageInit(page, BLOCK_SIZE, std::mem::size_of::<PageOpaque>());
         let opaque = pg_sys::PageGetSpecialPointer(page).cast::<PageOpaque>();
-        opaque.write(PageOpaque { page_id: PAGE_ID, kind, reserved: 0 });
+        opaque.write(PageOpaque { page_id: PAGE_ID, kind: kind as u16, reserved: 0 });
     }
 }
 
-/// True if `page` carries this index's page id.
-pub fn is_index_page(page: pg_sys::Page) -> bool {
-    // SAFETY: every page of the index was formatted by `init_page`, so the
-    // special area holds a PageOpaque.
-    unsafe { (*pg_sys::PageGetSpecialPointer(page).cast::<PageOpaque>()).page_id == PAGE_ID }
+/// The page's kind, if it is one of this index's formatted pages.
+pub fn page_kind(page: pg_sys::Page) -> Option<PageKind> {
+    // SAFETY: a page's header is readable; the special area is checked to
+    // be exactly a PageOpaque before it is read.
+    unsafe {
+        let h = page.cast::<pg_sys::PageHeaderData>();
+        if pg_sys::PageIsNew(page) || (*h).pd_special as usize != BLOCK_SIZE - std::mem::size_of::<PageOpaque>() {
+            return None;
+        }
+        let o = *pg_sys::PageGetSpecialPointer(page).cast::<PageOpaque>();
+        if o.page_id != PAGE_ID {
+            return None;
+        }
+        match o.kind {
+            1 => Some(PageKind::Meta),
+            2 => Some(PageKind::Graph),
+            _ => None,
+        }
+    }
 }
 
 /// Bytes free between line pointers and tuples.
@@ -52,14 +70,15 @@ pub fn item<'a>(page: pg_sys::Page, off: u16) -> Option<&'a mut [u8]> {
         return None;
     }
     // SAFETY: `off` is within the line pointer array; a used line pointer's
-    // offset and length lie inside the page, which the caller keeps locked.
+    // offset and length are checked to lie inside the page, which the
+    // caller keeps locked.
     unsafe {
         let id = pg_sys::PageGetItemId(page, off);
-        if (*id).lp_flags() != pg_sys::LP_NORMAL || (*id).lp_len() == 0 {
+        let (start, len) = ((*id).lp_off() as usize, (*id).lp_len() as usize);
+        if (*id).lp_flags() != pg_sys::LP_NORMAL || len == 0 || start < PAGE_HEADER || start + len > BLOCK_SIZE {
             return None;
         }
-        let start = page.cast::<u8>().add((*id).lp_off() as usize);
-        Some(std::slice::from_raw_parts_mut(start, (*id).lp_len() as usize))
+        Some(std::slice::from_raw_parts_mut(page.cast::<u8>().add(start), len))
     }
 }
 
@@ -72,23 +91,34 @@ fn header<T>(bytes: &mut [u8]) -> Option<&mut T> {
     Some(unsafe { &mut *bytes.as_mut_ptr().cast::<T>() })
 }
 
-/// The metapage contents.
-pub fn meta<'a>(page: pg_sys::Page) -> &'a mut MetaPage {
+/// The bytes of a plain-old-data header, for building tuples.
+fn raw<T>(h: &T) -> &[u8] {
+    // SAFETY: T is a repr(C) header without padding bytes (checked by the
+    // size asserts in layout), so every byte is initialised.
+    unsafe { std::slice::from_raw_parts((h as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+}
+
+/// The metapage contents, if `page` is this index's metapage.
+pub fn meta<'a>(page: pg_sys::Page) -> Option<&'a mut MetaPage> {
+    if page_kind(page) != Some(PageKind::Meta) {
+        return None;
+    }
     // SAFETY: block 0 is formatted by `write_meta`; the contents start at a
     // MAXALIGNed offset and hold a MetaPage.
-    unsafe { &mut *pg_sys::PageGetContents(page).cast::<MetaPage>() }
+    Some(unsafe { &mut *pg_sys::PageGetContents(page).cast::<MetaPage>() })
 }
 
 /// Formats `page` as the metapage holding `m`.
 pub fn write_meta(page: pg_sys::Page, m: &MetaPage) {
-    init_page(page, KIND_META);
-    *meta(page) = *m;
-    // SAFETY: pd_lower marks the end of used space so full-page images and
-    // generic WAL skip the hole after the metapage struct.
+    init_page(page, PageKind::Meta);
+    // SAFETY: the contents area of a fresh page has room for a MetaPage;
+    // pd_lower then marks its end so full-page images and generic WAL skip
+    // the hole after it.
     unsafe {
+        let contents = pg_sys::PageGetContents(page);
+        contents.cast::<MetaPage>().write(*m);
         let h = page.cast::<pg_sys::PageHeaderData>();
-        let contents = pg_sys::PageGetContents(page).cast::<u8>();
-        let end = contents.add(std::mem::size_of::<MetaPage>());
+        let end = contents.cast::<u8>().add(std::mem::size_of::<MetaPage>());
         (*h).pd_lower = end.offset_from(page.cast::<u8>()) as u16;
     }
 }
@@ -97,22 +127,43 @@ pub fn write_meta(page: pg_sys::Page, m: &MetaPage) {
 pub struct ElementView<'a> {
     /// Header fields.
     pub header: &'a mut ElementHeader,
-    /// The stored (for cosine: normalised) vector.
-    pub vector: &'a mut [f32],
+    /// The inline part of the value.
+    pub inline: &'a mut [u8],
 }
 
-/// Views item `off` of `page` as an element of `dims` dimensions.
-pub fn element<'a>(page: pg_sys::Page, off: u16, dims: usize) -> Option<ElementView<'a>> {
+impl ElementView<'_> {
+    /// The element's state (checked when the view was made).
+    pub fn state(&self) -> ElementState {
+        ElementState::from_byte(self.header.state).unwrap_or(ElementState::Reusable)
+    }
+
+    /// The heap rows it stands for.
+    pub fn heap_tids(&self) -> &[DiskTid] {
+        &self.header.heap[..(self.header.ntids as usize).min(MAX_HEAP_TIDS)]
+    }
+
+    /// The inline part of an f32 value.
+    pub fn inline_f32(&self) -> &[f32] {
+        // SAFETY: the inline part starts 80 bytes into a MAXALIGNed item,
+        // so it is 4-aligned; any bit pattern is an f32.
+        unsafe { std::slice::from_raw_parts(self.inline.as_ptr().cast::<f32>(), self.inline.len() / 4) }
+    }
+}
+
+/// Views item `off` of `page` as an element tuple of this index's shape.
+pub fn element<'a>(page: pg_sys::Page, off: u16, shape: &Shape) -> Option<ElementView<'a>> {
     let bytes = item(page, off)?;
-    if bytes.len() != element_size(dims) {
+    if bytes.len() != shape.element_size() || bytes[0] != TupleKind::Element as u8 {
         return None;
     }
-    let (head, rest) = bytes.split_at_mut(std::mem::size_of::<ElementHeader>());
+    let (head, rest) = bytes.split_at_mut(ELEMENT_HEADER);
     let header = header::<ElementHeader>(head)?;
-    // SAFETY: `rest` is 4*dims bytes at a 4-aligned address (items are
-    // MAXALIGNed, the header is 16 bytes), and any bit pattern is an f32.
-    let vector = unsafe { std::slice::from_raw_parts_mut(rest.as_mut_ptr().cast::<f32>(), dims) };
-    Some(ElementView { header, vector })
+    let sane = ElementState::from_byte(header.state).is_some()
+        && header.level as usize <= MAX_LEVEL
+        && header.ntids as usize <= MAX_HEAP_TIDS
+        && header.value_bytes as usize == shape.value_bytes
+        && (shape.chunks() == 0) == !header.next.is_valid();
+    sane.then_some(ElementView { header, inline: rest })
 }
 
 /// A neighbour tuple in place.
@@ -145,28 +196,60 @@ impl NeighborView<'_> {
     }
 }
 
-/// Views item `off` of `page` as a neighbour tuple.
-pub fn neighbors<'a>(page: pg_sys::Page, off: u16) -> Option<NeighborView<'a>> {
+/// Views item `off` of `page` as a neighbour tuple for this `m`.
+pub fn neighbors<'a>(page: pg_sys::Page, off: u16, m: usize) -> Option<NeighborView<'a>> {
     let bytes = item(page, off)?;
+    if bytes.len() < std::mem::size_of::<NeighborHeader>() || bytes[0] != TupleKind::Neighbors as u8 {
+        return None;
+    }
+    let cap = bytes[1] as usize;
+    if cap > MAX_LEVEL || bytes.len() != neighbor_size(m, cap) {
+        return None;
+    }
     let (head, rest) = bytes.split_at_mut(std::mem::size_of::<NeighborHeader>());
     let header = header::<NeighborHeader>(head)?;
-    let n = rest.len() / std::mem::size_of::<DiskTid>();
-    // SAFETY: `rest` holds n 6-byte DiskTids at a 2-aligned address.
-    let slots = unsafe { std::slice::from_raw_parts_mut(rest.as_mut_ptr().cast::<DiskTid>(), n) };
+    // SAFETY: `rest` holds exactly slot_count(m, cap) 6-byte DiskTids
+    // (length checked above) at a 2-aligned address.
+    let slots = unsafe { std::slice::from_raw_parts_mut(rest.as_mut_ptr().cast::<DiskTid>(), slot_count(m, cap)) };
     Some(NeighborView { header, slots })
 }
 
-/// Bytes of a new element tuple.
-pub fn element_bytes(state: u8, level: usize, heap_tid: DiskTid, neighbors: DiskTid, vector: &[f32]) -> Vec<u8> {
-    let h = ElementHeader { state, level: level as u8, reserved: 0, heap_tid, neighbors };
-    let mut out = Vec::with_capacity(element_size(vector.len()));
-    // SAFETY: ElementHeader is repr(C) plain data without padding bytes.
-    out.extend_from_slice(unsafe {
-        std::slice::from_raw_parts((&h as *const ElementHeader).cast::<u8>(), std::mem::size_of::<ElementHeader>())
-    });
-    for v in vector {
-        out.extend_from_slice(&v.to_ne_bytes());
+/// A chunk tuple in place.
+pub struct ChunkView<'a> {
+    /// Header fields.
+    pub header: &'a mut ChunkHeader,
+    /// Its part of the value.
+    pub data: &'a mut [u8],
+}
+
+/// Views item `off` of `page` as a chunk tuple.
+pub fn chunk<'a>(page: pg_sys::Page, off: u16) -> Option<ChunkView<'a>> {
+    let bytes = item(page, off)?;
+    if bytes.len() < CHUNK_HEADER || bytes[0] != TupleKind::Chunk as u8 {
+        return None;
     }
+    let (head, rest) = bytes.split_at_mut(CHUNK_HEADER);
+    let header = header::<ChunkHeader>(head)?;
+    (header.len as usize == rest.len() && rest.len() <= MAX_CHUNK).then_some(ChunkView { header, data: rest })
+}
+
+/// Bytes of a new element tuple.
+pub fn element_bytes(level: usize, tids: &[DiskTid], neighbors: DiskTid, next: DiskTid, value_bytes: usize, inline: &[u8]) -> Vec<u8> {
+    let mut heap = [DiskTid::NONE; MAX_HEAP_TIDS];
+    heap[..tids.len()].copy_from_slice(tids);
+    let h = ElementHeader {
+        kind: TupleKind::Element as u8,
+        state: ElementState::Live as u8,
+        level: level as u8,
+        ntids: tids.len() as u8,
+        value_bytes: value_bytes as u32,
+        neighbors,
+        next,
+        heap,
+    };
+    let mut out = Vec::with_capacity(ELEMENT_HEADER + inline.len());
+    out.extend_from_slice(raw(&h));
+    out.extend_from_slice(inline);
     out
 }
 
@@ -181,12 +264,20 @@ pub fn neighbor_bytes(m: usize, level: usize, lists: &[Vec<DiskTid>]) -> Vec<u8>
             slots[start + i] = *t;
         }
     }
+    let h = NeighborHeader { kind: TupleKind::Neighbors as u8, capacity_level: level as u8, reserved: 0 };
     let mut out = Vec::with_capacity(neighbor_size(m, level));
-    out.extend_from_slice(&[level as u8, 0, 0, 0]);
+    out.extend_from_slice(raw(&h));
     for t in slots {
-        out.extend_from_slice(&t.hi.to_ne_bytes());
-        out.extend_from_slice(&t.lo.to_ne_bytes());
-        out.extend_from_slice(&t.offset.to_ne_bytes());
+        out.extend_from_slice(raw(&t));
     }
+    out
+}
+
+/// Bytes of a new chunk tuple.
+pub fn chunk_bytes(next: DiskTid, data: &[u8]) -> Vec<u8> {
+    let h = ChunkHeader { kind: TupleKind::Chunk as u8, reserved: 0, next, len: data.len() as u32 };
+    let mut out = Vec::with_capacity(CHUNK_HEADER + data.len());
+    out.extend_from_slice(raw(&h));
+    out.extend_from_slice(data);
     out
 }

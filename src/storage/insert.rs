@@ -1,0 +1,62 @@
+//! The on-disk insert (aminsert, and builds that outgrow
+//! maintenance_work_mem): search with the core algorithm, merge an exact
+//! duplicate into an existing element's heap rows, else place the new
+//! element and link it back, then raise the entry point if needed.
+//!
+//! The update lock is held shared; exclusive when the index has no entry
+//! point yet or the new element's level is above the entry point's, so two
+//! concurrent first inserts cannot both become disconnected entry points.
+
+use super::graph::DiskGraph;
+use super::layout::DiskTid;
+use super::meta::{update_meta, Meta, UpdateLock};
+use super::place::{add_duplicate, place, NewElement};
+use crate::distance::index_distance;
+use crate::hnsw::{find_neighbors, link_back, Found, LinkPolicy, Scratch};
+use pgrx::pg_sys;
+
+/// The bytes of an f32 value as stored.
+pub fn value_bytes(value: &[f32]) -> Vec<u8> {
+    value.iter().flat_map(|x| x.to_ne_bytes()).collect()
+}
+
+/// Inserts one prepared value (normalised already for cosine) for heap
+/// row `heap` with a level drawn by the caller.
+pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[f32], level: usize, scratch: &mut Scratch) {
+    let mut lock = UpdateLock::share(index);
+    let mut meta = Meta::read(index);
+    let raises = |meta: &Meta| meta.entry.is_none_or(|(_, top)| level.min(meta.params.max_level) > top);
+    if raises(&meta) {
+        drop(lock);
+        lock = UpdateLock::exclusive(index);
+        meta = Meta::read(index);
+    }
+    let level = level.min(meta.params.max_level);
+    let bytes = value_bytes(value);
+    let mut graph = DiskGraph::new(index, meta, false);
+    graph.reset(Some(value), None);
+    let found = match meta.entry {
+        Some(entry) => find_neighbors(&mut graph, entry, level, &meta.params, scratch),
+        None => Found::default(),
+    };
+    // an identical vector shares an element with room (as pgvector does)
+    let own = index_distance(meta.params.metric, value, value);
+    let tolerance = 1e-6 * (1.0 + own.abs());
+    for c in found.candidates.first().map(Vec::as_slice).unwrap_or(&[]) {
+        if (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, &bytes) {
+            return;
+        }
+    }
+    let lists: Vec<Vec<DiskTid>> =
+        found.selected.iter().map(|l| l.iter().map(|c| DiskTid::from_node(c.id)).collect()).collect();
+    let id = place(index, &meta, &NewElement { heap, value: &bytes, level, lists: &lists });
+    link_back(&mut graph, id, &found.selected, &meta.params, &LinkPolicy::DISK);
+    if raises(&meta) {
+        // we hold the update lock exclusive: nobody moved the entry meanwhile
+        update_meta(index, |m| {
+            m.entry = DiskTid::from_node(id);
+            m.entry_level = level as u8;
+        });
+    }
+    drop(lock);
+}
