@@ -16,6 +16,7 @@ use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, 
 use super::{item_pointer, prepare_vector};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
 use crate::storage::graph::DiskGraph;
+use crate::storage::layout::DiskTid;
 use crate::storage::meta::Meta;
 use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
@@ -32,6 +33,8 @@ struct ScanState {
     scratch: Scratch,
     batch: Vec<Candidate>,
     pos: usize,
+    /// Heap rows of `batch[pos]` and the next one to return.
+    tids: Vec<DiskTid>,
     tid_pos: usize,
     last_dist: f64,
 }
@@ -55,6 +58,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         scratch: Scratch::hashed(),
         batch: Vec::new(),
         pos: 0,
+        tids: Vec::new(),
         tid_pos: 0,
         last_dist: f64::NEG_INFINITY,
     };
@@ -87,6 +91,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.started = false;
     st.batch.clear();
     st.pos = 0;
+    st.tids.clear();
     st.tid_pos = 0;
     st.last_dist = f64::NEG_INFINITY;
     st.query = None;
@@ -167,6 +172,9 @@ fn next_batch(st: &mut ScanState) -> bool {
         return false;
     }
     let Some(graph) = st.graph.as_mut() else { return false };
+    // a long iterative scan keeps only what its continuation needs: the
+    // search's frontier and results, not the pages' contents
+    graph.set_lean();
     // SAFETY: GUC global read on the backend thread.
     let work_mem_kb = unsafe { pg_sys::work_mem } as f64;
     let budget = work_mem_kb * 1024.0 * SCAN_MEM_MULTIPLIER.get();
@@ -175,6 +183,7 @@ fn next_batch(st: &mut ScanState) -> bool {
     let ef = EF_SEARCH.get().max(1) as usize;
     st.stream.next_batch(graph, ef, max_visits, &mut st.batch);
     st.pos = 0;
+    st.tids.clear();
     st.tid_pos = 0;
     !st.batch.is_empty()
 }
@@ -191,9 +200,14 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     loop {
         while st.pos < st.batch.len() {
             let c = st.batch[st.pos];
-            let tid = st.graph.as_ref().and_then(|g| g.heap_tids(c.id).get(st.tid_pos).copied());
-            let Some(tid) = tid else {
+            if st.tid_pos == 0 {
+                if let Some(g) = st.graph.as_mut() {
+                    g.heap_tids(c.id, &mut st.tids);
+                }
+            }
+            let Some(&tid) = st.tids.get(st.tid_pos) else {
                 st.pos += 1;
+                st.tids.clear();
                 st.tid_pos = 0;
                 continue;
             };

@@ -124,7 +124,7 @@ mod tests {
     #[pg_test]
     fn high_dimensional_vectors_are_indexed() {
         // beyond pgvector's 2,000: values span chunk tuples
-        for dims in [2000, 2001, 3072] {
+        for dims in [2000, 2018, 2019, 3072, 16_000] {
             Spi::run(&format!(
                 "DROP TABLE IF EXISTS u; CREATE TABLE u (id int, v vector({dims}));
                  INSERT INTO u SELECT i, array_fill(i::real, ARRAY[{dims}]) FROM generate_series(1, 30) i;

@@ -54,6 +54,10 @@ pub struct DiskGraph {
     /// Elements VACUUM is removing: traversed, never results or links.
     pub removed: Rc<NodeSet>,
     keep_tids: bool,
+    /// Lean mode: remember only the last element read (long iterative
+    /// scans, whose memory must stay within work_mem).
+    lean: bool,
+    last: Option<(NodeId, Entry)>,
     info: NodeMap<u32>,
     entries: Vec<Entry>,
     tids: Vec<DiskTid>,
@@ -76,6 +80,8 @@ impl DiskGraph {
             exclude: None,
             removed: Rc::new(NodeSet::default()),
             keep_tids,
+            lean: false,
+            last: None,
             info: NodeMap::new(NONE),
             entries: Vec::new(),
             tids: Vec::new(),
@@ -112,11 +118,26 @@ impl DiskGraph {
         }
         self.has_query = query.is_some();
         self.exclude = exclude;
+        self.lean = false;
+        self.last = None;
         self.info.clear();
         self.entries.clear();
         self.tids.clear();
         self.nbrs.clear();
         self.vecs.clear();
+    }
+
+    /// Switches to lean mode for the rest of this search: what was learned
+    /// is dropped, and from now on only the last element read is
+    /// remembered (every expansion and result re-reads its page).
+    pub fn set_lean(&mut self) {
+        self.lean = true;
+        self.last = None;
+        self.info = NodeMap::new(NONE);
+        self.entries = Vec::new();
+        self.tids = Vec::new();
+        self.nbrs = Vec::new();
+        self.vecs = Vec::new();
     }
 
     /// Bytes held by the caches (for a scan's memory budget).
@@ -144,10 +165,17 @@ impl DiskGraph {
     }
 
     fn entry(&self, id: NodeId) -> Option<Entry> {
+        if self.lean {
+            return self.last.filter(|(l, _)| *l == id).map(|(_, e)| e);
+        }
         self.info.get(id).map(|&i| self.entries[i as usize])
     }
 
     fn record(&mut self, id: NodeId, e: Entry) -> usize {
+        if self.lean {
+            self.last = Some((id, e));
+            return usize::MAX;
+        }
         match self.info.get(id) {
             Some(&i) => {
                 self.entries[i as usize] = e;
@@ -196,12 +224,12 @@ impl DiskGraph {
             self.value_buf.clear();
             self.value_buf.extend_from_slice(view.inline_f32());
         }
-        if self.keep_tids && state == ElementState::Live {
+        if self.keep_tids && !self.lean && state == ElementState::Live {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
             self.tids.extend_from_slice(view.heap_tids());
         }
-        if let Some(layer) = copy_layer {
+        if let Some(layer) = copy_layer.filter(|_| !self.lean) {
             if state != ElementState::Reusable && e.neighbors.block() == tid.block() && layer <= e.level as usize {
                 if let Some(mut n) = pages::neighbors(g.page(), e.neighbors.offset, m) {
                     e.nbrs_at = self.nbrs.len() as u32;
@@ -264,7 +292,7 @@ impl DiskGraph {
         let at = self.vecs.len() as u32;
         self.vecs.extend_from_slice(&self.value_buf);
         let i = self.record(id, Entry { vec_at: at, ..e });
-        Some(self.entries[i].vec_at)
+        (i != usize::MAX).then_some(at)
     }
 
     /// Element `id`'s stored value (normalised for cosine).
@@ -273,11 +301,25 @@ impl DiskGraph {
         Some(self.vecs[at..at + self.meta.dims].to_vec())
     }
 
-    /// The heap rows of a live element this graph has read (scans).
-    pub fn heap_tids(&self, id: NodeId) -> &[DiskTid] {
-        match self.entry(id) {
-            Some(e) if e.tids_at != NONE => &self.tids[e.tids_at as usize..e.tids_at as usize + e.ntids as usize],
-            _ => &[],
+    /// The heap rows of live element `id` into `out` (cleared first): from
+    /// what the search kept, else read again.
+    pub fn heap_tids(&mut self, id: NodeId, out: &mut Vec<DiskTid>) {
+        out.clear();
+        if let Some(e) = self.entry(id) {
+            if e.tids_at != NONE {
+                out.extend_from_slice(&self.tids[e.tids_at as usize..e.tids_at as usize + e.ntids as usize]);
+                return;
+            }
+        }
+        let tid = DiskTid::from_node(id);
+        if !self.in_range(tid) {
+            return;
+        }
+        let g = self.lock(tid.block(), Lock::Share);
+        if let Some(v) = pages::element(g.page(), tid.offset, &self.meta.shape) {
+            if v.state() == ElementState::Live {
+                out.extend_from_slice(v.heap_tids());
+            }
         }
     }
 
@@ -333,12 +375,12 @@ impl Source for DiskGraph {
             return f64::INFINITY;
         }
         let d = if self.has_query { index_distance(metric, &self.query, view.inline_f32()) } else { 0.0 };
-        if self.keep_tids && state == ElementState::Live {
+        if self.keep_tids && !self.lean && state == ElementState::Live {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
             self.tids.extend_from_slice(view.heap_tids());
         }
-        if d < bound && e.neighbors.block() == tid.block() && layer <= e.level as usize {
+        if d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
             if let Some(mut n) = pages::neighbors(g.page(), e.neighbors.offset, m) {
                 let before = self.nbrs.len();
                 self.nbrs.extend(n.layer(m, layer).iter().filter(|t| t.is_valid() && t.block() != 0).map(|t| t.node()));
@@ -348,9 +390,9 @@ impl Source for DiskGraph {
             }
         }
         drop(g);
-        if let Some(&i) = self.info.get(id) {
+        if let Some(old) = self.entry(id) {
             // keep a cached value across re-reads
-            e.vec_at = self.entries[i as usize].vec_at;
+            e.vec_at = old.vec_at;
         }
         self.record(id, e);
         d
@@ -433,7 +475,7 @@ impl GraphStore for DiskGraph {
         }
         wal.finish();
         drop(g);
-        if let Some(&i) = self.info.get(id) {
+        if let Some(&i) = self.info.get(id).filter(|_| !self.lean) {
             // a cached copy of this list is stale now
             self.entries[i as usize].nbrs_layer = u8::MAX;
         }

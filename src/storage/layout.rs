@@ -249,10 +249,16 @@ const _: () = assert!(PAGE_FREE == 8160);
 pub const ELEMENT_HEADER: usize = std::mem::size_of::<ElementHeader>();
 /// Bytes of a chunk tuple header.
 pub const CHUNK_HEADER: usize = std::mem::size_of::<ChunkHeader>();
-/// Most value bytes an element tuple holds inline (the tuple fills a page).
-pub const MAX_INLINE: usize = (PAGE_FREE - ITEM_ID - ELEMENT_HEADER) & !7;
-/// Most value bytes one chunk tuple holds.
-pub const MAX_CHUNK: usize = (PAGE_FREE - ITEM_ID - CHUNK_HEADER) & !7;
+/// Most bytes of one item that fits an empty page (MAXALIGNed, with its
+/// line pointer).
+pub const MAX_ITEM: usize = (PAGE_FREE - ITEM_ID) & !7;
+/// Most value bytes an element tuple holds inline (the tuple fills a page;
+/// 8,072 bytes: 2,018 float4).
+pub const MAX_INLINE: usize = MAX_ITEM - ELEMENT_HEADER;
+/// Most value bytes one chunk tuple holds (a multiple of 4: chunks split
+/// values between float4 elements).
+pub const MAX_CHUNK: usize = MAX_ITEM - CHUNK_HEADER;
+const _: () = assert!(MAX_INLINE % 4 == 0 && MAX_CHUNK % 4 == 0);
 
 /// Metric codes stored in the metapage.
 pub fn metric_code(m: Metric) -> u8 {
@@ -375,6 +381,8 @@ mod tests {
     fn high_dimensional_values_are_chunked() {
         let s = Shape::new(16, 4 * 2000);
         assert_eq!(s.chunks(), 0);
+        assert_eq!(Shape::new(16, 4 * 2018).chunks(), 0);
+        assert_eq!(Shape::new(16, 4 * 2019).chunks(), 1);
         let s = Shape::new(16, 4 * 3072);
         assert_eq!(s.chunks(), 1);
         let s = Shape::new(16, 4 * 16_000);

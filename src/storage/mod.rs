@@ -10,7 +10,7 @@
 //!   first value chunk, then the value inline), neighbour tuples
 //!   ([`layout::NeighborHeader`], then `2m + level*m` slots, layer 0
 //!   first) and value chunks ([`layout::ChunkHeader`]) for values too big
-//!   for one tuple (vectors above 2,019 dimensions). An element and its
+//!   for one tuple (vectors above 2,018 dimensions). An element and its
 //!   neighbour tuple share a page when they fit; they need not.
 //! - Every page ends in [`layout::PageOpaque`] (page id `0x5653`, kind).
 //!
