@@ -50,7 +50,7 @@ pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[f32], level: usiz
     let lists: Vec<Vec<DiskTid>> =
         found.selected.iter().map(|l| l.iter().map(|c| DiskTid::from_node(c.id)).collect()).collect();
     let id = place(index, &meta, &NewElement { heap, value: &bytes, level, lists: &lists });
-    link_back(&mut graph, id, &found.selected, &meta.params, &LinkPolicy::DISK);
+    link_back(&mut graph, id, &found.selected, found.candidates.first().map_or(&[], Vec::as_slice), &meta.params, &LinkPolicy::DISK);
     if raises(&meta) {
         // we hold the update lock exclusive: nobody moved the entry meanwhile
         update_meta(index, |m| {

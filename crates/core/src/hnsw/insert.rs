@@ -75,7 +75,8 @@ pub fn find_neighbors<S: GraphStore + ?Sized>(
     found.selected = vec![Vec::new(); layers];
     for layer in (0..layers).rev() {
         search_layer(store, &entries, params.ef_construction, layer, scratch);
-        let cands = scratch.found.clone();
+        let mut cands = scratch.found.clone();
+        widen_past_copies(store, params, layer, &mut cands, &mut scratch.neighbor_buf);
         found.selected[layer] = choose(store, params, params.max_neighbors(layer), &cands);
         if !cands.is_empty() {
             entries.clone_from(&cands);
@@ -83,6 +84,32 @@ pub fn find_neighbors<S: GraphStore + ?Sized>(
         found.candidates[layer] = cands;
     }
     found
+}
+
+/// When the search found nothing but copies of the query's own vector (a
+/// pile of identical vectors bigger than `ef_construction`), the new
+/// element would get no link out of the pile: add the copies' other
+/// neighbours as candidates, so it keeps diverse links too.
+fn widen_past_copies<S: GraphStore + ?Sized>(store: &mut S, params: &Params, layer: usize, cands: &mut Vec<Candidate>, buf: &mut Vec<NodeId>) {
+    if cands.len() < params.ef_construction || !cands.iter().all(|c| is_copy(params, c.dist)) {
+        return;
+    }
+    let copies: Vec<NodeId> = cands.iter().take(8).map(|c| c.id).collect();
+    for id in copies {
+        if !store.read_list(id, layer, buf) {
+            continue;
+        }
+        for &x in buf.iter() {
+            if cands.iter().any(|c| c.id == x) || !store.is_result(x) {
+                continue;
+            }
+            let d = store.distance(x, layer, f64::NEG_INFINITY);
+            if !unusable(d) && !is_copy(params, d) {
+                cands.push(Candidate { dist: d, id: x });
+            }
+        }
+    }
+    cands.sort();
 }
 
 /// Result of adding one back-link.
@@ -94,10 +121,48 @@ pub struct Backlink {
     pub dropped: Vec<NodeId>,
 }
 
+/// Whether an element at distance `d` from a base is a copy of it
+/// (identical vector, for metrics where identical means distance 0).
+#[inline]
+fn is_copy(params: &Params, d: f64) -> bool {
+    d <= 0.0 && params.metric.zero_on_identical()
+}
+
+/// Most copies of its own vector a list of capacity `cap` keeps (as
+/// [`select_neighbors`] does): enough to link a pile of identical vectors
+/// into a tree, few enough that every list keeps links out of the pile.
+#[inline]
+pub fn copy_quota(cap: usize) -> usize {
+    (cap / 2).max(2)
+}
+
+/// Splits a list's candidates (with distances to its base) into the copies
+/// of the base, which lists keep, and the rest, sorted nearest first.
+pub fn split_copies(params: &Params, cands: Vec<Candidate>) -> (Vec<Candidate>, Vec<Candidate>) {
+    let (copies, mut rest): (Vec<Candidate>, Vec<Candidate>) = cands.into_iter().partition(|c| is_copy(params, c.dist));
+    rest.sort();
+    (copies, rest)
+}
+
+/// Cuts a list's candidates to `cap`: copies of the base stay, the rest is
+/// chosen with the heuristic (used when a build's lists outgrow capacity).
+pub fn prune<S: GraphStore + ?Sized>(store: &mut S, params: &Params, cap: usize, cands: Vec<Candidate>) -> Vec<Candidate> {
+    let (mut copies, rest) = split_copies(params, cands);
+    copies.truncate(cap);
+    let room = cap - copies.len();
+    copies.extend(choose(store, params, room, &rest));
+    copies
+}
+
 /// Adds `new` (at distance `dist` from `node`) to `node`'s list on `layer`,
 /// pruning with the heuristic when full, retrying when a concurrent writer
 /// changed the list. With `force`, `new` takes the place of the farthest
 /// link if the heuristic would not keep it.
+///
+/// Copies of `node`'s own vector in its list are never dropped (up to the
+/// copy quota), and a new copy only ever replaces a link that is not one:
+/// so an element of a pile of identical vectors, once linked from a copy,
+/// stays linked.
 #[allow(clippy::too_many_arguments)]
 pub fn add_backlink<S: GraphStore + ?Sized>(
     store: &mut S,
@@ -110,6 +175,7 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
     policy: &LinkPolicy,
 ) -> Backlink {
     let cap = params.max_neighbors(layer);
+    let quota = copy_quota(cap);
     let mut old = Vec::with_capacity(cap + policy.slack);
     loop {
         if node == new || !store.read_list(node, layer, &mut old) {
@@ -118,28 +184,48 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
         if old.contains(&new) {
             return Backlink { held: true, dropped: Vec::new() };
         }
-        let list: Vec<NodeId> = if old.len() < cap + policy.slack {
-            old.iter().copied().chain([new]).collect()
-        } else {
-            let mut cands: Vec<Candidate> = Vec::with_capacity(old.len() + 1);
+        let full = old.len() >= cap + policy.slack;
+        let mut cands: Vec<Candidate> = Vec::with_capacity(old.len() + 1);
+        if full || is_copy(params, dist) {
             for &x in &old {
                 if store.is_live(x) {
                     cands.push(Candidate { dist: store.between(node, x), id: x });
                 }
             }
-            cands.push(Candidate { dist, id: new });
-            cands.sort();
-            let mut kept = choose(store, params, cap, &cands);
-            if !kept.iter().any(|c| c.id == new) {
-                if !force {
+        }
+        let copies = cands.iter().filter(|c| is_copy(params, c.dist)).count();
+        let list: Vec<NodeId> = if is_copy(params, dist) {
+            if !full {
+                old.iter().copied().chain([new]).collect()
+            } else {
+                // a forced link (the new copy's only way in) may go past the
+                // quota, but a full list keeps one link out of the pile
+                if copies >= quota && !(force && copies + 1 < cap) {
                     return Backlink::default();
                 }
-                cands.retain(|c| c.id != new && !unusable(c.dist));
-                cands.truncate(cap.saturating_sub(1));
-                kept = cands;
+                // replace the farthest link that is not a copy
+                let Some(far) = cands.iter().filter(|c| !is_copy(params, c.dist)).max() else {
+                    return Backlink::default();
+                };
+                old.iter().map(|&x| if x == far.id { new } else { x }).collect()
+            }
+        } else if !full {
+            old.iter().copied().chain([new]).collect()
+        } else {
+            cands.push(Candidate { dist, id: new });
+            let (kept_copies, mut rest) = split_copies(params, cands);
+            let room = cap.saturating_sub(kept_copies.len());
+            let mut kept = choose(store, params, room, &rest);
+            if !kept.iter().any(|c| c.id == new) {
+                if !force || room == 0 {
+                    return Backlink::default();
+                }
+                rest.retain(|c| c.id != new && !unusable(c.dist));
+                rest.truncate(room - 1);
+                kept = rest;
                 kept.push(Candidate { dist, id: new });
             }
-            kept.iter().map(|c| c.id).collect()
+            kept_copies.iter().chain(kept.iter()).map(|c| c.id).collect()
         };
         let dropped: Vec<NodeId> = old.iter().copied().filter(|x| !list.contains(x)).collect();
         match store.replace_list(node, layer, &old, &list) {
@@ -151,54 +237,95 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
 }
 
 /// Makes sure `node` keeps an incoming link on layer 0 after a pruning
-/// dropped one: if none of its own neighbours links back to it, its nearest
-/// live neighbour takes it. Returns what that pruning dropped in turn.
+/// dropped one: unless one of its own neighbours that is not a copy of it
+/// links back (copies link to each other, which says nothing about whether
+/// the pile is reachable), its nearest live neighbour takes it. Returns
+/// what that pruning dropped in turn.
 fn rescue<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, params: &Params, policy: &LinkPolicy) -> Vec<NodeId> {
     let mut outs = Vec::new();
     if !store.is_live(node) || !store.read_list(node, 0, &mut outs) {
         return Vec::new();
     }
     let mut theirs = Vec::new();
-    for &o in &outs {
-        if store.read_list(o, 0, &mut theirs) && theirs.contains(&node) {
-            return Vec::new();
-        }
-    }
-    let mut nearest: Option<Candidate> = None;
+    let mut near: Vec<Candidate> = Vec::new();
     for &o in &outs {
         if !store.is_live(o) {
             continue;
         }
-        let c = Candidate { dist: store.between(node, o), id: o };
-        if !unusable(c.dist) && nearest.is_none_or(|n| c < n) {
-            nearest = Some(c);
+        let d = store.between(node, o);
+        if unusable(d) {
+            continue;
+        }
+        near.push(Candidate { dist: d, id: o });
+    }
+    let only_copies = near.iter().all(|c| is_copy(params, c.dist));
+    for c in &near {
+        if (only_copies || !is_copy(params, c.dist)) && store.read_list(c.id, 0, &mut theirs) && theirs.contains(&node) {
+            return Vec::new();
         }
     }
-    match nearest {
-        Some(n) => add_backlink(store, n.id, node, n.dist, 0, true, params, policy).dropped,
-        None => Vec::new(),
+    near.sort();
+    for c in near.iter().filter(|c| only_copies || !is_copy(params, c.dist)) {
+        let r = add_backlink(store, c.id, node, c.dist, 0, true, params, policy);
+        if r.held {
+            return r.dropped;
+        }
     }
+    Vec::new()
 }
 
 /// Links element `id`'s chosen neighbours (`selected`, per layer) back to
 /// it. On layer 0 someone must link to it or no search could reach it: if
-/// the heuristic refused every back-link, its nearest neighbour makes room.
+/// the heuristic refused every back-link, the nearest element of
+/// `fallback` (the search's layer-0 candidates, all reachable) that can
+/// make room takes it.
 /// Elements that pruning dropped are then checked (up to the policy's
 /// budget) and re-linked if they lost their last reciprocal link.
-pub fn link_back<S: GraphStore + ?Sized>(store: &mut S, id: NodeId, selected: &[Vec<Candidate>], params: &Params, policy: &LinkPolicy) {
+pub fn link_back<S: GraphStore + ?Sized>(
+    store: &mut S,
+    id: NodeId,
+    selected: &[Vec<Candidate>],
+    fallback: &[Candidate],
+    params: &Params,
+    policy: &LinkPolicy,
+) {
     let mut orphans = Vec::new();
     for (layer, list) in selected.iter().enumerate() {
         let mut linked = false;
+        // among copies of the new element's own vector, one link in is
+        // enough (a pile of copies grows as a tree): every slot a copy
+        // takes is one less for the copies after it
+        let mut copy_linked = false;
         for c in list {
+            if copy_linked && is_copy(params, c.dist) {
+                continue;
+            }
             let r = add_backlink(store, c.id, id, c.dist, layer, false, params, policy);
             linked |= r.held;
+            copy_linked |= r.held && is_copy(params, c.dist);
             if layer == 0 {
                 orphans.extend(r.dropped);
             }
         }
+        if layer == 0 && !copy_linked {
+            // a copy's links from other elements churn (copies are
+            // interchangeable to them); one from another copy never does
+            for c in list.iter().chain(fallback).filter(|c| is_copy(params, c.dist)) {
+                let r = add_backlink(store, c.id, id, c.dist, 0, true, params, policy);
+                if r.held {
+                    linked = true;
+                    orphans.extend(r.dropped);
+                    break;
+                }
+            }
+        }
         if layer == 0 && !linked {
-            if let Some(c) = list.first() {
-                orphans.extend(add_backlink(store, c.id, id, c.dist, 0, true, params, policy).dropped);
+            for c in list.iter().chain(fallback) {
+                let r = add_backlink(store, c.id, id, c.dist, 0, true, params, policy);
+                if r.held {
+                    orphans.extend(r.dropped);
+                    break;
+                }
             }
         }
     }

@@ -7,11 +7,10 @@
 //! chunks from a shared cursor, so a pause leaves no gaps.
 
 use super::dedup::Vectors;
-use super::insert::{find_neighbors, link_back, LinkPolicy};
+use super::insert::{find_neighbors, link_back, prune, LinkPolicy};
 use super::reach::{connect, Adjacency};
 use super::repair::{needs_repair, repair_element};
 use super::search::{greedy_descent, search_layer, Candidate, Scratch};
-use super::select::select_neighbors;
 use super::{GraphStore, NodeId, Params, Replace, Source};
 use crate::distance::index_distance;
 use crate::rng::Rng;
@@ -232,6 +231,21 @@ impl MemGraph {
 
     /// Inserts element `q` with the shared algorithm.
     fn insert(&self, q: usize, scratch: &mut Scratch) {
+        self.insert_with(q, &LinkPolicy { slack: SLACK, rescue_budget: 0 }, scratch);
+    }
+
+    /// Inserts vector `q` (not a member linked by `build`) after the build,
+    /// exactly as the on-disk insert does: fixed-capacity lists, rescue of
+    /// elements pruning orphaned, and no final reachability pass.
+    pub fn insert_late(&self, q: usize, scratch: &mut Scratch) {
+        if self.entry().is_none() {
+            *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((q as u32, self.level(q)));
+            return;
+        }
+        self.insert_with(q, &LinkPolicy::DISK, scratch);
+    }
+
+    fn insert_with(&self, q: usize, policy: &LinkPolicy, scratch: &mut Scratch) {
         let level = self.level(q);
         let Some((_, top)) = self.entry() else { return };
         // Raising the entry point is rare; serialise those inserts.
@@ -247,8 +261,7 @@ impl MemGraph {
                 links[layer] = sel.iter().map(|c| c.id as u32).collect();
             }
         }
-        let policy = LinkPolicy { slack: SLACK, rescue_budget: 0 };
-        link_back(&mut store, q as NodeId, &found.selected, &self.params, &policy);
+        link_back(&mut store, q as NodeId, &found.selected, found.candidates.first().map_or(&[], Vec::as_slice), &self.params, policy);
         if level > top {
             *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((q as u32, level));
         }
@@ -259,7 +272,6 @@ impl MemGraph {
     fn prune_all(&self, stop: &AtomicBool) {
         let n = self.members.len();
         let mut store = self.store(&[], None);
-        let mut kept = Vec::new();
         loop {
             if stop.load(Ordering::Relaxed) {
                 return;
@@ -277,13 +289,11 @@ impl MemGraph {
                     if list.len() <= cap {
                         continue;
                     }
-                    let mut cands: Vec<Candidate> = list
+                    let cands: Vec<Candidate> = list
                         .iter()
                         .map(|&x| Candidate { dist: store.between(i as NodeId, x as NodeId), id: x as NodeId })
                         .collect();
-                    cands.sort();
-                    let dedup = self.params.metric.zero_on_identical();
-                    select_neighbors(&cands, cap, dedup, &mut |a, b| store.between(a, b), &mut kept);
+                    let kept = prune(&mut store, &self.params, cap, cands);
                     lock(&self.links[i])[layer] = kept.iter().map(|c| c.id as u32).collect();
                 }
             }

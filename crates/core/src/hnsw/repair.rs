@@ -72,6 +72,6 @@ pub fn repair_element<S: GraphStore + ?Sized>(
             }
         }
     }
-    link_back(store, id, &chosen, params, policy);
+    link_back(store, id, &chosen, found.candidates.first().map_or(&[], Vec::as_slice), params, policy);
     found.candidates.into_iter().next().unwrap_or_default()
 }

@@ -20,8 +20,11 @@ pub struct Candidate {
 impl Eq for Candidate {}
 
 impl Ord for Candidate {
+    /// By distance; ties newest first (higher ids are, mostly, newer
+    /// elements): among identical vectors the newest copies are the ones
+    /// with free slots, so later copies of a pile find room next to them.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.dist.total_cmp(&other.dist).then(self.id.cmp(&other.id))
+        self.dist.total_cmp(&other.dist).then(other.id.cmp(&self.id))
     }
 }
 

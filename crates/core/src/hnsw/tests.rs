@@ -244,12 +244,24 @@ fn heuristic_prefers_diverse_neighbors() {
     select_neighbors(&cands, 2, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     let ids: Vec<NodeId> = out.iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![0, 2]);
-    // an exact duplicate of a kept neighbour only fills a slot nothing else wants
-    let dup = [Candidate { dist: 0.0, id: 0 }, Candidate { dist: 0.0, id: 1 }, Candidate { dist: 2.0, id: 2 }];
-    select_neighbors(&dup, 2, true, &mut |a, b| if a + b == 1 { 0.0 } else { 2.0 }, &mut out);
+    // a candidate identical to a kept neighbour (a at 1, b at 1 too) only
+    // fills a slot nothing else wants
+    let pos = [1.0f64, 1.0, -2.0];
+    let cands: Vec<Candidate> = pos.iter().enumerate().map(|(i, p)| Candidate { dist: p.abs(), id: i as NodeId }).collect();
+    select_neighbors(&cands, 2, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2]);
-    select_neighbors(&dup, 3, true, &mut |a, b| if a + b == 1 { 0.0 } else { 2.0 }, &mut out);
+    select_neighbors(&cands, 3, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2, 1]);
+    // copies of the base itself (distance 0) are kept up to half the list,
+    // never more: the rest of the list stays for links out of the pile
+    let pos = [0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, -3.0];
+    let cands: Vec<Candidate> = pos.iter().enumerate().map(|(i, p)| Candidate { dist: p.abs(), id: i as NodeId }).collect();
+    select_neighbors(&cands, 8, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    assert_eq!(out.iter().filter(|c| c.dist == 0.0).count(), 4);
+    assert_eq!(out.len(), 6, "4 copies and the two diverse neighbours");
+    // without dedup (inner product) identical vectors are ordinary candidates
+    select_neighbors(&cands, 8, false, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    assert_eq!(out.len(), 8);
     // unreadable candidates are never chosen
     let bad = [Candidate { dist: f64::INFINITY, id: 0 }, Candidate { dist: f64::NAN, id: 1 }];
     select_neighbors(&bad, 2, true, &mut |_, _| 1.0, &mut out);
@@ -338,4 +350,33 @@ fn concurrent_builds_keep_lists_consistent() {
         }
     }
     assert_eq!(reachable_at_layer0(&g).iter().filter(|s| !**s).count(), 0);
+}
+
+#[test]
+fn late_inserts_of_identical_vectors_stay_reachable() {
+    // what aminsert does with a pile of duplicates: every copy must stay
+    // reachable without the build's final reachability pass
+    let seed = 15;
+    let mut rng = Rng::new(seed);
+    let dim = 8;
+    let mut data = random(300, dim, &mut rng);
+    let dup: Vec<f32> = (0..dim).map(|_| rng.normal() as f32).collect();
+    for _ in 0..300 {
+        data.extend_from_slice(&dup);
+    }
+    for m in [4, 16] {
+        let p = Params { m, ef_construction: 2 * m.max(16), metric: Metric::L2, max_level: MAX_LEVEL };
+        let g = MemGraph::with_members(p, Vectors::from_flat(dim, &data), seed, (0..200).collect());
+        g.build(1, &mut |_| true).unwrap();
+        let mut scratch = Scratch::dense(g.len());
+        for q in 200..600 {
+            g.insert_late(q, &mut scratch);
+        }
+        let seen = reachable_at_layer0(&g);
+        let lost: Vec<usize> = (0..600).filter(|&i| !seen[i]).collect();
+        println!("m={m}: {} of 600 unreachable after late inserts", lost.len());
+        assert!(lost.is_empty(), "m={m}: unreachable {lost:?}");
+        let found = g.search(&dup, 300, 1000, &mut scratch);
+        assert_eq!(found.iter().filter(|c| c.dist == 0.0).count(), 300, "m={m}");
+    }
 }
