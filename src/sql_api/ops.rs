@@ -83,11 +83,12 @@ fn check_overflow(x: &[f32]) {
     }
 }
 
-/// Unit vector in the same direction; the zero vector stays zero.
+/// Unit vector in the same direction; the zero vector stays zero. The norm
+/// is a float8 sum, as pgvector's, so `[3e38]` becomes `[1]`.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn l2_normalize(a: Vector) -> VectorBuf {
     let x = a.as_slice();
-    let norm = distance::scalar::exact::inner_product(x, x).sqrt();
+    let norm = distance::norm(x);
     let mut out = VectorBuf::zeroed(x.len()).or_raise();
     if norm > 0.0 {
         let r = out.as_mut_slice();
