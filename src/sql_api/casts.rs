@@ -14,13 +14,16 @@ fn vector(v: Vector, typmod: i32, _explicit: bool) -> Vector {
 /// `array_to_vector(int4[]|real[]|float8[]|numeric[], int4, bool)`.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn array_to_vector(arr: RawDatum, typmod: i32, _explicit: bool) -> VectorBuf {
-    let x = raw::array_to_floats(&arr).unwrap_or_else(|e| raw::raise_array_error(e));
-    check_dims(x.len()).or_raise();
-    check_expected_dims(typmod, x.len()).or_raise();
+    // pgvector's order: shape, NULLs, dimensions, typmod, then the elements.
+    let x = raw::array_to_floats(&arr, |n| {
+        check_dims(n).or_raise();
+        check_expected_dims(typmod, n).or_raise();
+    })
+    .unwrap_or_else(|e| raw::raise_array_error(e));
     for v in &x {
         check_element(*v).or_raise();
     }
-    VectorBuf::from_slice(&x)
+    VectorBuf::from_slice(&x).or_raise()
 }
 
 /// `vector_to_float4(vector, int4, bool)`: vector to `real[]`.

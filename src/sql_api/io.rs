@@ -1,7 +1,7 @@
 //! Input/output functions of the `vector` type: text, binary, typmod.
 
 use crate::types::error::VECTOR_MAX_DIM;
-use crate::types::{binary, raise, raw, text, RawDatum, Vector, VectorBuf};
+use crate::types::{binary, raise, raw, text, OrRaise, RawDatum, Vector, VectorBuf};
 use pgrx::prelude::*;
 use std::ffi::CString;
 
@@ -10,7 +10,7 @@ use std::ffi::CString;
 fn vector_in(input: RawDatum, _typoid: pg_sys::Oid, typmod: i32) -> VectorBuf {
     let input = raw::cstring(&input).to_string_lossy();
     match text::parse_vector(&input, typmod) {
-        Ok(x) => VectorBuf::from_slice(&x),
+        Ok(x) => VectorBuf::from_slice(&x).unwrap_or_else(|e| raise(e, Some(&input))),
         Err(e) => raise(e, Some(&input)),
     }
 }
@@ -47,7 +47,7 @@ fn vector_recv(buf: RawDatum, _typoid: pg_sys::Oid, typmod: i32) -> VectorBuf {
         Err(e) => (Err(e), 0),
     });
     match decoded {
-        Ok(x) => VectorBuf::from_slice(&x),
+        Ok(x) => VectorBuf::from_slice(&x).or_raise(),
         Err(e) => raise(e, None),
     }
 }

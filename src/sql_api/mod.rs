@@ -9,4 +9,6 @@ pub mod io;
 pub mod ops;
 
 #[cfg(any(test, feature = "pg_test"))]
+mod fuzz_tests;
+#[cfg(any(test, feature = "pg_test"))]
 mod tests;

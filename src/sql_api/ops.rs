@@ -3,7 +3,7 @@
 //! `subvector`). Each checks dimensions the way pgvector does.
 
 use crate::distance;
-use crate::types::error::{check_dims, check_same_dims, VectorError};
+use crate::types::error::{check_same_dims, VectorError};
 use crate::types::{raw, OrRaise, RawDatum, Vector, VectorBuf};
 use pgrx::prelude::*;
 use std::cmp::Ordering;
@@ -83,16 +83,17 @@ fn check_overflow(x: &[f32]) {
     }
 }
 
-/// Unit vector in the same direction; the zero vector stays zero.
+/// Unit vector in the same direction; the zero vector stays zero. The norm
+/// is a float8 sum, as pgvector's, so `[3e38]` becomes `[1]`.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn l2_normalize(a: Vector) -> VectorBuf {
     let x = a.as_slice();
-    let norm = distance::scalar::exact::inner_product(x, x).sqrt();
-    let mut out = VectorBuf::from_slice(x);
+    let norm = distance::norm(x);
+    let mut out = VectorBuf::zeroed(x.len()).or_raise();
     if norm > 0.0 {
         let r = out.as_mut_slice();
-        for v in r.iter_mut() {
-            *v = (*v as f64 / norm) as f32;
+        for (r, v) in r.iter_mut().zip(x) {
+            *r = (*v as f64 / norm) as f32;
         }
         check_overflow(r);
     }
@@ -118,13 +119,13 @@ fn subvector(a: Vector, start: i32, count: i32) -> VectorBuf {
     if end <= start {
         Err::<(), _>(VectorError::TooFewDims).or_raise();
     }
-    VectorBuf::from_slice(&a.as_slice()[(start - 1) as usize..(end - 1) as usize])
+    VectorBuf::from_slice(&a.as_slice()[(start - 1) as usize..(end - 1) as usize]).or_raise()
 }
 
 /// Element-wise combination with overflow (and optional underflow) checks.
 fn elementwise(a: &Vector, b: &Vector, f: impl Fn(f32, f32) -> f32, underflow: bool) -> VectorBuf {
     let (x, y) = pair(a, b);
-    let mut out = VectorBuf::zeroed(x.len());
+    let mut out = VectorBuf::zeroed(x.len()).or_raise();
     let r = out.as_mut_slice();
     for ((r, &p), &q) in r.iter_mut().zip(x).zip(y) {
         *r = f(p, q);
@@ -157,8 +158,8 @@ fn vector_mul(a: Vector, b: Vector) -> VectorBuf {
 /// `||`: concatenation.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_concat(a: Vector, b: Vector) -> VectorBuf {
-    check_dims(a.dim() + b.dim()).or_raise();
-    let mut out = VectorBuf::zeroed(a.dim() + b.dim());
+    // zeroed checks the sum against 16000 (usize: no wrap before the check).
+    let mut out = VectorBuf::zeroed(a.dim() + b.dim()).or_raise();
     let r = out.as_mut_slice();
     r[..a.dim()].copy_from_slice(a.as_slice());
     r[a.dim()..].copy_from_slice(b.as_slice());

@@ -70,6 +70,58 @@ mod tests {
         Spi::run("SELECT ARRAY[1,NULL]::vector").unwrap();
     }
 
+    /// A state longer than int16 once crashed the server (the dim field
+    /// wrapped); it is pgvector's dimension error now.
+    #[pg_test(error = "vector cannot have more than 16000 dimensions")]
+    fn avg_state_beyond_int16() {
+        Spi::run("SELECT vector_avg(array_fill(1::float8, ARRAY[40001]))").unwrap();
+    }
+
+    #[pg_test(error = "vector must have at least 1 dimension")]
+    fn avg_state_without_sums() {
+        Spi::run("SELECT vector_avg('{1}')").unwrap();
+    }
+
+    #[pg_test(error = "NaN not allowed in vector")]
+    fn avg_state_nan() {
+        Spi::run("SELECT vector_avg('{1,NaN}')").unwrap();
+    }
+
+    #[pg_test(error = "vector_accum: expected state array")]
+    fn accum_two_dimensional_state() {
+        Spi::run("SELECT vector_accum('{{1,2},{3,4}}', '[1]')").unwrap();
+    }
+
+    #[pg_test(error = "expected 1 dimensions, not 3")]
+    fn accum_state_dims() {
+        Spi::run("SELECT vector_accum('{0,0}', '[1,2,3]')").unwrap();
+    }
+
+    #[pg_test]
+    fn combine_empty_states() {
+        assert_eq!(one::<Vec<f64>>("SELECT vector_combine('{2}', '{3}')"), vec![5.0]);
+        assert_eq!(one::<Vec<f64>>("SELECT vector_accum('{5}', '[1,2]')"), vec![6.0, 1.0, 2.0]);
+    }
+
+    /// pgvector's arithmetic: distance sums in float4, norms in float8.
+    #[pg_test]
+    fn float4_edges() {
+        assert_eq!(one::<f32>("SELECT vector_norm('[3e37,4e37]')::real"), 5e37);
+        assert_eq!(one::<f32>("SELECT vector_norm('[1e-30]')::real"), 1e-30);
+        assert_eq!(one::<String>("SELECT l2_normalize('[3e38]')::text"), "[1]");
+        assert_eq!(one::<String>("SELECT l2_normalize('[3e37,4e37]')::text"), "[0.6,0.8]");
+        assert_eq!(one::<f64>("SELECT l2_distance('[3e38]', '[-3e38]')"), f64::INFINITY);
+        assert_eq!(one::<f64>("SELECT inner_product('[3e38]', '[3e38]')"), f64::INFINITY);
+        assert_eq!(one::<f64>("SELECT l1_distance('[3e38]', '[-3e38]')"), f64::INFINITY);
+        assert!(one::<f64>("SELECT cosine_distance('[3e38]', '[3e38]')").is_nan());
+        assert_eq!(one::<String>("SELECT avg(v)::text FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v)"), "[3e+38]");
+    }
+
+    #[pg_test(error = "value out of range: overflow")]
+    fn sum_overflows_float4() {
+        Spi::run("SELECT sum(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v)").unwrap();
+    }
+
     /// Random strings through the real input function: every rejection is
     /// an ERROR with one of pgvector's SQLSTATEs, never XX000 or a crash.
     #[pg_test]

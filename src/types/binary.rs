@@ -6,24 +6,27 @@ use super::error::{check_dims, check_element, check_expected_dims, VectorError};
 /// Decodes a binary vector from the front of `buf`, checking the typmod.
 /// Returns the elements and the number of bytes consumed.
 pub fn decode(buf: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), VectorError> {
-    let word = |at: usize| -> Result<i16, VectorError> {
+    // Both header words are unsigned, as Postgres's pq_getmsgint reads them:
+    // 0xffff is 65535 dimensions (too many), not -1.
+    let word = |at: usize| -> Result<u16, VectorError> {
         buf.get(at..at + 2)
-            .map(|b| i16::from_be_bytes([b[0], b[1]]))
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
             .ok_or(VectorError::Truncated)
     };
-    let dim = word(0)?;
+    let dim = word(0)? as usize;
     let unused = word(2)?;
-    let dim = usize::try_from(dim).map_err(|_| VectorError::TooFewDims)?;
     check_dims(dim)?;
     check_expected_dims(typmod, dim)?;
     if unused != 0 {
         return Err(VectorError::UnusedNotZero(unused as i32));
     }
-    let body = buf.get(4..4 + 4 * dim).ok_or(VectorError::Truncated)?;
+    // Element by element, like pgvector: a bad value before the end of a
+    // short message is reported as the bad value.
     let mut out = Vec::with_capacity(dim);
-    for chunk in body.chunks_exact(4) {
-        let v = f32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        out.push(check_element(v)?);
+    for i in 0..dim {
+        let at = 4 + 4 * i;
+        let b = buf.get(at..at + 4).ok_or(VectorError::Truncated)?;
+        out.push(check_element(f32::from_be_bytes([b[0], b[1], b[2], b[3]]))?);
     }
     Ok((out, 4 + 4 * dim))
 }
@@ -31,7 +34,7 @@ pub fn decode(buf: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), VectorError>
 /// Encodes `x` in the binary form.
 pub fn encode(x: &[f32], out: &mut Vec<u8>) {
     out.reserve(4 + 4 * x.len());
-    out.extend_from_slice(&(x.len() as i16).to_be_bytes());
+    out.extend_from_slice(&(x.len() as u16).to_be_bytes());
     out.extend_from_slice(&0i16.to_be_bytes());
     for v in x {
         out.extend_from_slice(&v.to_be_bytes());
@@ -65,11 +68,24 @@ mod tests {
         bad[3] = 1;
         assert_eq!(decode(&bad, -1), Err(VectorError::UnusedNotZero(1)));
         assert_eq!(decode(&[0, 0, 0, 0], -1), Err(VectorError::TooFewDims));
-        assert_eq!(decode(&[0xff, 0xff, 0, 0], -1), Err(VectorError::TooFewDims));
+        // unsigned header words, as pgvector reads them
+        assert_eq!(decode(&[0xff, 0xff, 0, 0], -1), Err(VectorError::TooManyDims));
+        assert_eq!(decode(&[0x80, 0x00, 0, 0], -1), Err(VectorError::TooManyDims));
+        assert_eq!(decode(&[0, 1, 0xff, 0xff, 0, 0, 0, 0], -1), Err(VectorError::UnusedNotZero(65535)));
+        assert_eq!(decode(&[0x3e, 0x80, 0, 0], -1).map(|_| ()), Err(VectorError::Truncated));
         assert_eq!(decode(&[0x3e, 0x81, 0, 0], -1), Err(VectorError::TooManyDims));
         let mut nan = Vec::new();
         encode(&[f32::NAN], &mut nan);
         assert_eq!(decode(&nan, -1), Err(VectorError::NaN));
+        // a NaN before the message runs short is reported as NaN
+        assert_eq!(decode(&nan[..], -1).map(|_| ()), Err(VectorError::NaN));
+        let mut two = Vec::new();
+        encode(&[f32::NAN, 1.0], &mut two);
+        assert_eq!(decode(&two[..9], -1), Err(VectorError::NaN));
+        // huge finite values are accepted as they are
+        let mut max = Vec::new();
+        encode(&[f32::MAX, -f32::MAX, f32::MIN_POSITIVE / 2.0], &mut max);
+        assert_eq!(decode(&max, -1).unwrap().0, vec![f32::MAX, -f32::MAX, f32::MIN_POSITIVE / 2.0]);
         let mut inf = Vec::new();
         encode(&[f32::NEG_INFINITY], &mut inf);
         assert_eq!(decode(&inf, -1), Err(VectorError::Infinite));

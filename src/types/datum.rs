@@ -3,7 +3,7 @@
 //! 4*d + 8 bytes. `Vector` borrows a (detoasted) argument, `VectorBuf`
 //! owns a palloc'd result. Also the bridge from [`VectorError`] to ereport.
 
-use super::error::{SqlState, VectorError};
+use super::error::{check_dims, check_element, SqlState, VectorError};
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -77,7 +77,9 @@ impl<'a> Vector<'a> {
     #[inline]
     pub fn dim(&self) -> usize {
         // SAFETY: ptr is a detoasted vector, header fields are initialised.
-        unsafe { (*self.ptr.as_ptr()).dim as usize }
+        // Every vector we build has 1..=16000 elements; a negative field
+        // (a corrupt datum) reads as empty rather than as a huge length.
+        unsafe { (*self.ptr.as_ptr()).dim.max(0) as usize }
     }
 
     /// The elements.
@@ -103,24 +105,33 @@ pub struct VectorBuf {
 }
 
 impl VectorBuf {
-    /// A zero-filled vector of `dim` elements (`dim` already checked).
-    pub fn zeroed(dim: usize) -> Self {
+    /// A zero-filled vector of `dim` elements. `dim` must be 1..=16000
+    /// (pgvector's dimension errors otherwise), so the int16 dim field can
+    /// never wrap and no caller can build an invalid vector.
+    pub fn zeroed(dim: usize) -> Result<Self, VectorError> {
+        check_dims(dim)?;
         let size = HEADER_BYTES + 4 * dim;
         // SAFETY: palloc0 returns a zeroed, MAXALIGNed block of `size` bytes
         // (or raises ERROR); we fill in the header before anyone reads it.
         unsafe {
             let raw = pg_sys::palloc0(size).cast::<Header>();
             pgrx::set_varsize_4b(raw.cast(), size as i32);
+            // check_dims above: 1 <= dim <= 16000 fits in i16.
             (*raw).dim = dim as i16;
-            VectorBuf { ptr: NonNull::new_unchecked(raw) }
+            Ok(VectorBuf { ptr: NonNull::new_unchecked(raw) })
         }
     }
 
-    /// A vector holding a copy of `x`.
-    pub fn from_slice(x: &[f32]) -> Self {
-        let mut v = Self::zeroed(x.len());
+    /// A vector holding a copy of `x`, which must be a valid value:
+    /// 1..=16000 elements, all finite.
+    pub fn from_slice(x: &[f32]) -> Result<Self, VectorError> {
+        check_dims(x.len())?;
+        for v in x {
+            check_element(*v)?;
+        }
+        let mut v = Self::zeroed(x.len())?;
         v.as_mut_slice().copy_from_slice(x);
-        v
+        Ok(v)
     }
 
     /// The elements, writable.
@@ -156,7 +167,9 @@ unsafe impl<'fcx> ArgAbi<'fcx> for Vector<'fcx> {
 // SAFETY: returns a palloc'd vector varlena, which is what the SQL signature
 // promises.
 unsafe impl BoxRet for VectorBuf {
-    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+    unsafe fn box_into<'fcx>(mut self, fcinfo: &mut FcInfo<'fcx>) -> pgrx::datum::Datum<'fcx> {
+        // Every producer checks overflow and NaN before returning.
+        debug_assert!(self.as_mut_slice().iter().all(|v| v.is_finite()), "non-finite vector element");
         // SAFETY: the datum is a valid vector for the function's result type.
         unsafe { fcinfo.return_raw_datum(self.into_datum()) }
     }

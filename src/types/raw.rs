@@ -4,6 +4,7 @@
 use super::datum::RawDatum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use std::borrow::Cow;
 use std::ffi::CStr;
 
 /// The C string behind a `cstring` argument.
@@ -55,7 +56,9 @@ pub enum ArrayError {
 
 /// Elements of a one-dimensional int4/float4/float8/numeric array as f32
 /// (numeric through Postgres's own numeric_float4, with its range errors).
-pub fn array_to_floats(arg: &RawDatum) -> Result<Vec<f32>, ArrayError> {
+/// `check_len` sees the element count before any element is converted, so
+/// dimension and typmod errors come first, as in pgvector.
+pub fn array_to_floats(arg: &RawDatum, check_len: impl FnOnce(usize)) -> Result<Vec<f32>, ArrayError> {
     // SAFETY: the SQL signatures of array_to_vector only accept those four
     // array types; deconstruct_array gives palloc'd element and null arrays
     // of `n` entries, read within bounds.
@@ -73,6 +76,7 @@ pub fn array_to_floats(arg: &RawDatum) -> Result<Vec<f32>, ArrayError> {
         if n > 0 && std::slice::from_raw_parts(nulls, n).iter().any(|&b| b) {
             return Err(ArrayError::HasNulls);
         }
+        check_len(n);
         let elems = if n > 0 { std::slice::from_raw_parts(elems, n) } else { &[] };
         let convert: fn(pg_sys::Datum) -> f32 = match elemtype {
             pg_sys::INT4OID => |d| d.value() as i32 as f32,
@@ -84,6 +88,43 @@ pub fn array_to_floats(arg: &RawDatum) -> Result<Vec<f32>, ArrayError> {
             _ => return Err(ArrayError::UnsupportedType),
         };
         Ok(elems.iter().map(|&d| convert(d)).collect())
+    }
+}
+
+/// The values of an aggregate state (`float8[]`, `[n, sum_1, ..., sum_d]`),
+/// checked as pgvector checks them before reading: one dimension, at least
+/// one element, no null bitmap, element type float8. Anything else raises
+/// `<caller>: expected state array` as an internal error (XX000), pgvector's
+/// wording and code: users can pass any float8[] to these functions.
+pub fn state_array<'a>(arg: &'a RawDatum, caller: &str) -> Cow<'a, [f64]> {
+    // SAFETY: the SQL signatures declare the argument float8[], a non-null
+    // array; pg_detoast_datum returns it (or a palloc'd flat copy, also for
+    // an expanded array) with a 4-byte header, valid for the call. The
+    // header fields are read first; dims[0] only once ndim == 1; the data
+    // only once there is no null bitmap and the elements are float8, so it
+    // holds dims[0] contiguous doubles.
+    unsafe {
+        let arr = pg_sys::pg_detoast_datum(arg.0.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+        let mut raw = pgrx::array::RawArray::from_ptr(std::ptr::NonNull::new_unchecked(arr));
+        let header = &*arr;
+        let valid = header.ndim == 1
+            && raw.dims()[0] >= 1
+            && header.dataoffset == 0
+            && header.elemtype == pg_sys::FLOAT8OID;
+        if !valid {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("{caller}: expected state array")
+            );
+        }
+        let data = raw.data::<f64>();
+        if data.cast::<f64>().as_ptr().is_aligned() {
+            Cow::Borrowed(&*data.as_ptr())
+        } else {
+            let first = data.cast::<f64>().as_ptr();
+            Cow::Owned((0..data.len()).map(|i| first.add(i).read_unaligned()).collect())
+        }
     }
 }
 

@@ -21,23 +21,39 @@ pub enum Metric {
     L1,
 }
 
-/// Squared Euclidean distance.
+/// A SIMD sum as pgvector returns it: a float4 value widened to float8.
+/// simsimd's back-ends differ at the edges (AVX2 reduces its lanes in f64,
+/// AVX-512 and NEON in f32), so a sum outside float4's range, or NaN, is
+/// recomputed with the plain float4 loop pgvector runs. That costs one
+/// comparison on ordinary inputs.
+#[inline]
+fn float4_sum(fast: f64, scalar: impl FnOnce() -> f64) -> f64 {
+    let sum = fast as f32;
+    if sum.is_finite() {
+        sum as f64
+    } else {
+        scalar()
+    }
+}
+
+/// Squared Euclidean distance, summed in float4 as pgvector does.
 #[inline]
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     // simsimd only refuses slices of different lengths, excluded above.
-    f32::l2sq(a, b).unwrap_or(f64::NAN)
+    float4_sum(f32::l2sq(a, b).unwrap_or(f64::NAN), || scalar::l2_squared(a, b))
 }
 
-/// Inner (dot) product.
+/// Inner (dot) product, summed in float4 as pgvector does.
 #[inline]
 pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
-    f32::dot(a, b).unwrap_or(f64::NAN)
+    float4_sum(f32::dot(a, b).unwrap_or(f64::NAN), || scalar::inner_product(a, b))
 }
 
 /// Cosine distance `1 - cos`, clamped to [0, 2]; NaN when a norm is zero
-/// (pgvector's rule: such a pair has no angle).
+/// (pgvector's rule: such a pair has no angle), and, as in pgvector, when a
+/// float4 sum of squares overflows or underflows (`[3e38]`, `[1e-30]`).
 #[inline]
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
     let dot = inner_product(a, b);
@@ -66,10 +82,24 @@ pub fn l1_distance(a: &[f32], b: &[f32]) -> f64 {
     (acc.iter().sum::<f32>() + tail) as f64
 }
 
-/// Euclidean norm, accumulated in f64 as pgvector does.
+/// Euclidean norm, accumulated in f64 as pgvector's `vector_norm` and
+/// `l2_normalize` do: a float4 square is exact in f64, so only the sum
+/// rounds, and `[3e37,4e37]` has norm 5e37 where a float4 sum overflows.
+/// Eight independent accumulators let the compiler vectorise the loop.
 #[inline]
 pub fn norm(a: &[f32]) -> f64 {
-    inner_product(a, a).sqrt()
+    let mut acc = [0f64; 8];
+    let mut chunks = a.chunks_exact(8);
+    for x in &mut chunks {
+        for i in 0..8 {
+            acc[i] += x[i] as f64 * x[i] as f64;
+        }
+    }
+    let mut tail = 0f64;
+    for x in chunks.remainder() {
+        tail += *x as f64 * *x as f64;
+    }
+    (acc.iter().sum::<f64>() + tail).sqrt()
 }
 
 /// The distance an index orders by for `metric`: monotone in the operator's

@@ -50,7 +50,73 @@ fn kernels_match_f64_reference() {
             // error of the dot product over the norms, itself at most 1.
             check(&format!("{kind} cos"), cosk, cos, 1.0, n, seed);
         }
+        // the norm accumulates in f64: only rounding of the f64 sum remains
+        let want = scalar::exact::inner_product(&a, &a).sqrt();
+        let got = norm(&a);
+        assert!((got - want).abs() <= 1e-12 * want, "norm: dim {n} seed {seed}: {got} vs {want}");
     }
+}
+
+/// pgvector returns its float4 sums widened to float8, so every distance
+/// sum (not the norm) is a float4 value, whatever the SIMD back-end.
+#[test]
+fn sums_are_float4_values() {
+    let seed = 0x5eed_0002;
+    println!("float4 sums seed {seed}");
+    let mut rng = Rng::new(seed);
+    for n in (1..=70).chain([127, 128, 129, 1536]) {
+        let a: Vec<f32> = (0..n).map(|_| rng.normal() as f32 * 1e3).collect();
+        let b: Vec<f32> = (0..n).map(|_| rng.normal() as f32 * 1e-3).collect();
+        for (name, v) in [
+            ("l2sq", l2_squared(&a, &b)),
+            ("dot", inner_product(&a, &b)),
+            ("l1", l1_distance(&a, &b)),
+        ] {
+            assert_eq!(v as f32 as f64, v, "{name}: dim {n}: {v} is not a float4 value");
+        }
+    }
+}
+
+/// pgvector's arithmetic at the edges of float4 (sql-surface "Arithmetic"):
+/// distance sums overflow to Infinity in float4, cosine becomes NaN; norms
+/// are float8 sums and stay finite.
+#[test]
+fn float4_edges_match_pgvector() {
+    for n in [1usize, 2, 3, 7, 8, 9, 15, 16, 17, 31, 37, 64, 100] {
+        let big = vec![3e38f32; n];
+        let neg = vec![-3e38f32; n];
+        assert_eq!(l2_squared(&big, &neg), f64::INFINITY, "l2sq dim {n}");
+        assert_eq!(inner_product(&big, &big), f64::INFINITY, "dot dim {n}");
+        assert_eq!(l1_distance(&big, &neg), f64::INFINITY, "l1 dim {n}");
+        assert!(cosine_distance(&big, &big).is_nan(), "cos dim {n}");
+        // each product fits in float4 but their float4 sum does not
+        let half = vec![2e38f32; n];
+        let ones = vec![1f32; n];
+        if n >= 2 {
+            assert_eq!(inner_product(&half, &ones), f64::INFINITY, "dot sum dim {n}");
+            assert_eq!(l1_distance(&half, &vec![0f32; n]), f64::INFINITY, "l1 sum dim {n}");
+        }
+        // squared norms overflow float4: NaN cosine; they underflow to 0: NaN too
+        let e20 = vec![1e20f32; n];
+        assert!(cosine_distance(&e20, &e20).is_nan(), "cos 1e20 dim {n}");
+        let tiny = vec![1e-30f32; n];
+        assert!(cosine_distance(&tiny, &tiny).is_nan(), "cos 1e-30 dim {n}");
+        assert_eq!(inner_product(&tiny, &tiny), 0.0, "dot 1e-30 dim {n}");
+        // norms: float8 sums
+        let want = 3e38f32 as f64 * (n as f64).sqrt();
+        assert!((norm(&big) - want).abs() <= 1e-12 * want, "norm dim {n}: {}", norm(&big));
+        let want = 1e-30f32 as f64 * (n as f64).sqrt();
+        assert!((norm(&tiny) - want).abs() <= 1e-12 * want, "tiny norm dim {n}: {}", norm(&tiny));
+    }
+    assert_eq!(norm(&[3e37, 4e37]) as f32, 5e37);
+    assert_eq!(norm(&[3.0, 4.0]), 5.0);
+    assert_eq!(norm(&[0.0, -0.0]), 0.0);
+    assert_eq!(norm(&vec![3e38f32; 16000]) as f32, (3e38f32 as f64 * 16000f64.sqrt()) as f32);
+    // finite where pgvector is finite
+    assert_eq!(inner_product(&[1e19, 1.0], &[1e19, 1.0]), 1e38f32 as f64);
+    assert_eq!(cosine_distance(&[1e19, 1.0], &[1e19, 1.0]), 0.0);
+    assert_eq!(l2_squared(&[f32::MAX], &[0.0]), f64::INFINITY);
+    assert_eq!(l1_distance(&[f32::MAX], &[0.0]), f32::MAX as f64);
 }
 
 #[test]
