@@ -13,7 +13,7 @@ mod tests;
 
 use crate::distance::Metric;
 use crate::storage::layout::{DiskTid, MAX_DIMS};
-use crate::types::{RawDatum, VectorBuf};
+use crate::types::{OrRaise, RawDatum, VectorBuf};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -95,7 +95,7 @@ pub fn index_dims(index: pg_sys::Relation) -> usize {
 
 /// Calls support function `proc` on two vectors.
 fn call_distance(proc: pg_sys::Oid, collation: pg_sys::Oid, a: &[f32], b: &[f32]) -> f64 {
-    let (x, y) = (VectorBuf::from_slice(a).into_datum(), VectorBuf::from_slice(b).into_datum());
+    let (x, y) = (VectorBuf::from_slice(a).or_raise().into_datum(), VectorBuf::from_slice(b).or_raise().into_datum());
     // SAFETY: `proc` is the opclass's FUNCTION 1, declared (vector, vector)
     // -> float8 by the opclass; both arguments are valid vector datums.
     let r = unsafe { pg_sys::OidFunctionCall2Coll(proc, collation, x, y) };
