@@ -1,9 +1,11 @@
-//! In-memory HNSW on a texmex dataset (default: ../shared minilm-10k):
-//! build time and recall@10 / QPS per ef, without Postgres.
-//! Run: `cargo bench --bench graph [-- base.fvecs query.fvecs gt.ivecs]`.
+//! In-memory HNSW on a texmex dataset: build time and recall@10 / QPS per
+//! ef, without Postgres.
+//! Run: `cargo bench -p vecstore-core --bench graph -- BASE.fvecs QUERY.fvecs GT.ivecs`
+//! (e.g. the minilm sets built by tools/dataset).
 
 use std::time::Instant;
 use vecstore_core::distance::Metric;
+use vecstore_core::hnsw::dedup::Vectors;
 use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 
 fn read_vecs(path: &str) -> (usize, Vec<u32>) {
@@ -16,10 +18,12 @@ fn read_vecs(path: &str) -> (usize, Vec<u32>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).skip(1).collect();
-    let d = "../shared/data/minilm-10k/minilm-10k";
     let (base, query, gt) = match args.as_slice() {
         [b, q, g, ..] => (b.clone(), q.clone(), g.clone()),
-        _ => (format!("{d}.base.fvecs"), format!("{d}.query.fvecs"), format!("{d}.gt-l2.ivecs")),
+        _ => {
+            eprintln!("usage: cargo bench -p vecstore-core --bench graph -- BASE.fvecs QUERY.fvecs GT.ivecs");
+            std::process::exit(2);
+        }
     };
     let (dim, b) = read_vecs(&base);
     let (_, q) = read_vecs(&query);
@@ -28,7 +32,7 @@ fn main() {
     let q: Vec<f32> = q.into_iter().map(f32::from_bits).collect();
     let params = Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL };
     for threads in [1, 2] {
-        let graph = MemGraph::new(params, dim, b.clone(), 0x4853_4e57);
+        let graph = MemGraph::new(params, Vectors::from_flat(dim, &b), 0x4853_4e57);
         let t = Instant::now();
         graph.build(threads, &mut |_| true).expect("build");
         println!("n={} dim={dim} threads={threads}: build {:.3} s", graph.len(), t.elapsed().as_secs_f64());

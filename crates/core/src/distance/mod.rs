@@ -128,6 +128,27 @@ impl Metric {
     }
 }
 
+/// Asks the CPU to start loading `x` into its caches (a hint; no effect
+/// on results). Graph searches touch vectors at random, so the loads of
+/// the next few overlap the arithmetic on the current one.
+#[inline]
+pub fn prefetch<T>(x: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = std::mem::size_of_val(x);
+        let p = x.as_ptr().cast::<i8>();
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: a prefetch is only a hint: it never faults or changes
+            // memory, and the address lies within `x`.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// Names of the SIMD back-ends simsimd selected on this CPU, best first.
 pub fn simd_capabilities() -> Vec<&'static str> {
     use simsimd::capabilities as c;

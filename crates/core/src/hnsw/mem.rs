@@ -386,6 +386,14 @@ pub struct MemStore<'a> {
 }
 
 impl MemStore<'_> {
+    /// Asks the CPU to start loading element `id`'s vector.
+    #[inline]
+    fn prefetch(&self, id: NodeId) {
+        if (id as usize) < self.graph.len() {
+            crate::distance::prefetch(self.graph.vector(id as usize));
+        }
+    }
+
     #[inline]
     fn deleted(&self, id: NodeId) -> bool {
         self.graph.deleted.get(id as usize).is_none_or(|d| d.load(Ordering::Relaxed))
@@ -399,6 +407,22 @@ impl Source for MemStore<'_> {
             Some(_) if !self.query.is_empty() => index_distance(self.graph.params.metric, self.query, self.graph.vector(id as usize)),
             Some(_) => 0.0,
             None => f64::INFINITY,
+        }
+    }
+
+    fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
+        // random vectors come from DRAM: fetch a few ahead of the one being
+        // computed so their loads overlap the arithmetic
+        const AHEAD: usize = 3;
+        for &id in ids.iter().take(AHEAD) {
+            self.prefetch(id);
+        }
+        for (k, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(k + AHEAD) {
+                self.prefetch(next);
+            }
+            let d = self.distance(id, layer, bound);
+            out.push(d);
         }
     }
 
