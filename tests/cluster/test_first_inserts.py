@@ -12,7 +12,7 @@ import pytest
 from helpers import random_vectors, wait_for
 
 DIMS = 8
-ROUNDS = 20
+ROUNDS = 30
 
 
 def vec(x):

@@ -13,9 +13,13 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bindir=$("$PG_CONFIG" --bindir)
 pg_regress="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 out=$(mktemp -d "${TMPDIR:-/tmp}/vecstore-regress-XXXXXX")
+# the inputs are copied next to the outputs: the postgres OS user may not be
+# able to read the checkout (e.g. under /root)
+cp -r "$here/sql" "$here/expected" "$out/"
+inputdir=$out
 as=()
 if [[ $(id -u) -eq 0 ]]; then
-  chown postgres: "$out"
+  chown -R postgres: "$out"
   as=(runuser -u postgres --)
 fi
 if (($#)); then
@@ -28,13 +32,13 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 status=0
 # shellcheck disable=SC2086
 (cd "$out" && "${as[@]}" "$pg_regress" \
-  --inputdir="$here" --outputdir="$out" \
+  --inputdir="$inputdir" --outputdir="$out" \
   --bindir="$bindir" \
   --temp-instance="$out/instance" --port="$port" \
   --dbname=vecstore_regress --load-extension=vecstore \
   $tests) || status=$?
 if [[ $status -ne 0 ]]; then
-  head -300 "$out/regression.diffs" 2>/dev/null || true
+  sed "s|$out/expected|tests/regress/expected|g" "$out/regression.diffs" 2>/dev/null | head -300 || true
   tail -30 "$out/log/postmaster.log" 2>/dev/null || true
   echo "pg_regress output kept in $out"
 else
