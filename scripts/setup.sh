@@ -17,7 +17,7 @@ need_pkgs=()
 # pg_regress (in the -dev package), python venvs and pip (client, cluster and
 # soak tests, the model download), node + npm (Node client test), git
 # (tests/cluster/test_repo.py lists the repository's files)
-for pkg in postgresql-15 postgresql-server-dev-15 libclang-dev clang build-essential pkg-config sudo bc \
+for pkg in postgresql-15 postgresql-server-dev-15 libclang-dev clang build-essential pkg-config sudo \
   python3-numpy python3-psycopg python3-venv python3-pip nodejs npm git curl ca-certificates; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
