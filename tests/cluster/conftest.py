@@ -43,6 +43,11 @@ BASE_CONF = {
 }
 
 
+# The server inherits this environment: keep Rust backtraces out of error
+# DETAILs (a developer's RUST_BACKTRACE=1 would change every message).
+SERVER_ENV = {k: v for k, v in os.environ.items() if k not in ("RUST_BACKTRACE", "RUST_LIB_BACKTRACE")}
+
+
 def _owner_cmd(cmd):
     """Runs server-side binaries as the data directory's owner."""
     return ["runuser", "-u", "postgres", "--", *cmd] if IS_ROOT else cmd
@@ -86,7 +91,7 @@ class Cluster:
         return self.dir
 
     def _run(self, cmd, check=True):
-        return subprocess.run(_owner_cmd(cmd), check=check, capture_output=True, text=True)
+        return subprocess.run(_owner_cmd(cmd), check=check, capture_output=True, text=True, env=SERVER_ENV)
 
     def set_conf(self, settings):
         """Appends settings to postgresql.conf (restart or reload to apply)."""

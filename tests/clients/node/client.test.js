@@ -4,16 +4,19 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
 
-const host = process.env.PGHOST || '/var/run/postgresql';
+// run.sh starts a throwaway cluster and exports PGHOST/PGPORT/PGUSER
+if (!process.env.VECSTORE_TMP_CLUSTER) throw new Error('run through tests/clients/node/run.sh (throwaway cluster)');
+const host = process.env.PGHOST;
+const port = Number(process.env.PGPORT);
 const user = process.env.PGUSER || (await import('node:os')).userInfo().username;
 const db = 'vecstore_client_node';
 
 test('pg + pgvector: insert, HNSW index, nearest neighbours, round trip', async () => {
-  const admin = new pg.Client({ host, user, database: 'postgres' });
+  const admin = new pg.Client({ host, port, user, database: 'postgres' });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${db}`);
   await admin.query(`CREATE DATABASE ${db}`);
-  const client = new pg.Client({ host, user, database: db });
+  const client = new pg.Client({ host, port, user, database: db });
   await client.connect();
   try {
     await client.query('CREATE EXTENSION vecstore');

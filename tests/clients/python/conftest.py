@@ -3,11 +3,16 @@ import os
 import psycopg
 import pytest
 
-HOST = os.environ.get("PGHOST", "/var/run/postgresql")
+# run.sh starts a throwaway cluster and exports PGHOST/PGPORT/PGUSER (which
+# libpq, asyncpg and Django's backend also read); never the machine's own.
+if "VECSTORE_TMP_CLUSTER" not in os.environ:
+    raise RuntimeError("run these tests through tests/clients/python/run.sh (throwaway cluster)")
+HOST = os.environ["PGHOST"]
+PORT = os.environ["PGPORT"]
 
 
 def dsn(db):
-    return f"host={HOST} dbname={db}"
+    return f"host={HOST} port={PORT} dbname={db}"
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 use pgvector::Vector;
 
-const SOCKET: &str = "/var/run/postgresql";
 const ROWS: [[f32; 3]; 6] = [[1., 1., 1.], [2., 2., 2.], [1., 1., 2.], [-1., 0., 5.], [10., -3., 1.], [0.5, 0.25, -1.5]];
 const L2_ORDER: [i32; 5] = [1, 3, 2, 6, 4];
 
@@ -10,19 +9,34 @@ fn user() -> String {
     std::env::var("PGUSER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "root".into())
 }
 
+/// The throwaway cluster run.sh started (tests/tmp-cluster.sh): socket
+/// directory and port; never the machine's own cluster.
+fn socket() -> String {
+    assert!(std::env::var("VECSTORE_TMP_CLUSTER").is_ok(), "run through tests/clients/rust/run.sh (throwaway cluster)");
+    std::env::var("PGHOST").unwrap()
+}
+
+fn port() -> u16 {
+    std::env::var("PGPORT").unwrap().parse().unwrap()
+}
+
+fn conninfo(db: &str) -> String {
+    format!("host={} port={} user={} dbname={db}", socket(), port(), user())
+}
+
 /// A fresh database with vecstore in it.
 fn fresh_db(name: &str) {
-    let mut admin = postgres::Client::connect(&format!("host={SOCKET} user={} dbname=postgres", user()), postgres::NoTls).unwrap();
+    let mut admin = postgres::Client::connect(&conninfo("postgres"), postgres::NoTls).unwrap();
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
     admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    let mut c = postgres::Client::connect(&format!("host={SOCKET} user={} dbname={name}", user()), postgres::NoTls).unwrap();
+    let mut c = postgres::Client::connect(&conninfo(name), postgres::NoTls).unwrap();
     c.batch_execute("CREATE EXTENSION vecstore").unwrap();
 }
 
 #[test]
 fn postgres_crate() {
     fresh_db("vecstore_client_rust_pg");
-    let mut c = postgres::Client::connect(&format!("host={SOCKET} user={} dbname=vecstore_client_rust_pg", user()), postgres::NoTls).unwrap();
+    let mut c = postgres::Client::connect(&conninfo("vecstore_client_rust_pg"), postgres::NoTls).unwrap();
     c.batch_execute("CREATE TABLE items (id int PRIMARY KEY, embedding vector(3))").unwrap();
     for (i, r) in ROWS.iter().enumerate() {
         c.execute("INSERT INTO items (id, embedding) VALUES ($1, $2)", &[&(i as i32 + 1), &Vector::from(r.to_vec())]).unwrap();
@@ -50,7 +64,7 @@ fn postgres_crate() {
 async fn sqlx_crate() {
     // the blocking setup runs off the async runtime
     tokio::task::spawn_blocking(|| fresh_db("vecstore_client_rust_sqlx")).await.unwrap();
-    let opts = sqlx::postgres::PgConnectOptions::new().socket(SOCKET).username(&user()).database("vecstore_client_rust_sqlx");
+    let opts = sqlx::postgres::PgConnectOptions::new().socket(socket()).port(port()).username(&user()).database("vecstore_client_rust_sqlx");
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
     sqlx::query("CREATE TABLE items (id int PRIMARY KEY, embedding vector(3))").execute(&pool).await.unwrap();
     for (i, r) in ROWS.iter().enumerate() {
