@@ -28,13 +28,14 @@ SELECT id FROM t ORDER BY val <-> '[20,6,2]' LIMIT 3;
 SELECT indisvalid FROM pg_index WHERE indexrelid = 't_idx'::regclass;
 -- a WHERE filter is applied after the index (at most ef_search rows)
 SELECT count(*) FROM (SELECT id FROM t WHERE id % 2 = 0 ORDER BY val <-> '[20,6,2]' LIMIT 5) s;
--- prepared statements and rescans (LATERAL)
-PREPARE knn(vector) AS SELECT id FROM t ORDER BY val <-> $1 LIMIT 2;
+-- prepared statements and rescans (LATERAL); rows at equal distances
+-- (399 and 401 from [400,1,1]) come in no particular order
+PREPARE knn(vector) AS SELECT round((val <-> $1)::numeric, 4) AS dist FROM t ORDER BY val <-> $1 LIMIT 2;
 EXECUTE knn('[20,6,2]');
 EXECUTE knn('[400,1,1]');
 
 DEALLOCATE knn;
-SELECT q.id AS query, n.id AS nearest FROM t q CROSS JOIN LATERAL
+SELECT q.id AS query, n.id IN (q.id - 1, q.id + 1) AS nearest_is_next_door FROM t q CROSS JOIN LATERAL
   (SELECT id FROM t WHERE id <> q.id ORDER BY val <-> q.val LIMIT 1) n
 WHERE q.id IN (11, 250, 499) ORDER BY q.id;
 -- an unlogged table

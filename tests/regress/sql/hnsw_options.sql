@@ -15,8 +15,13 @@ DROP TABLE t;
 CREATE TABLE t (val vector);
 CREATE INDEX ON t USING hnsw (val vector_l2_ops);
 DROP TABLE t;
-CREATE TABLE t (val vector(2001));
+-- beyond pgvector's 2,000 dimensions: values are stored across tuples
+CREATE TABLE t (id int, val vector(2001));
+INSERT INTO t SELECT i, array_fill(i::real, ARRAY[2001]) FROM generate_series(1, 30) i;
 CREATE INDEX ON t USING hnsw (val vector_l2_ops);
+SET enable_seqscan = off;
+SELECT id FROM t ORDER BY val <-> array_fill(7.2::real, ARRAY[2001])::vector LIMIT 3;
+RESET enable_seqscan;
 DROP TABLE t;
 CREATE TABLE t (id int, val vector(2000));
 INSERT INTO t SELECT i, array_fill(i::real, ARRAY[2000]) FROM generate_series(1, 30) i;

@@ -69,7 +69,12 @@ pub fn find_neighbors<S: GraphStore + ?Sized>(
         return found;
     }
     let cur = if top > level { greedy_descent(store, start, top, level, scratch) } else { start };
+    // the descent may end in a local optimum (data inserted cluster by
+    // cluster, inner product): the entry point joins as a second start
     let mut entries = vec![cur];
+    if cur.id != ep {
+        entries.push(start);
+    }
     let layers = level.min(top) + 1;
     found.candidates = vec![Vec::new(); layers];
     found.selected = vec![Vec::new(); layers];
@@ -243,7 +248,9 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
 /// what that pruning dropped in turn.
 fn rescue<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, params: &Params, policy: &LinkPolicy) -> Vec<NodeId> {
     let mut outs = Vec::new();
-    if !store.is_live(node) || !store.read_list(node, 0, &mut outs) {
+    // under inner product nobody's neighbours link back (links point at
+    // the largest vectors): reciprocity says nothing there
+    if !params.metric.zero_on_identical() || !store.is_live(node) || !store.read_list(node, 0, &mut outs) {
         return Vec::new();
     }
     let mut theirs = Vec::new();

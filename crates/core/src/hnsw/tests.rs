@@ -380,3 +380,27 @@ fn late_inserts_of_identical_vectors_stay_reachable() {
         assert_eq!(found.iter().filter(|c| c.dist == 0.0).count(), 300, "m={m}");
     }
 }
+
+#[test]
+fn inner_product_recall_with_rows_grouped_by_cluster() {
+    // rows arrive cluster after cluster (a table filled by a join); under
+    // inner product a third of the elements are nobody's neighbour, and
+    // forcing links to them cost 0.1 of recall@10
+    let mut rng = Rng::new(16);
+    let dim = 16;
+    let centers: Vec<Vec<f32>> = (0..50).map(|_| (0..dim).map(|_| rng.uniform() as f32 * 6.0).collect()).collect();
+    let mut data = Vec::new();
+    for c in &centers {
+        for _ in 0..100 {
+            data.extend(c.iter().map(|x| x + rng.uniform() as f32 * 2.0 - 1.0));
+        }
+    }
+    let mut queries = Vec::new();
+    for q in 0..200 {
+        queries.extend(centers[(q * 7) % 50].iter().map(|x| x + rng.uniform() as f32 * 2.0 - 1.0));
+    }
+    let g = built_with(params(Metric::InnerProduct), &data, dim, 1, 0x4853_4e57);
+    let (r40, r100) = (recall(&g, &queries, 10, 40), recall(&g, &queries, 10, 100));
+    println!("inner product, rows grouped by cluster: recall@10 {r40:.4} at ef 40, {r100:.4} at ef 100");
+    assert!(r40 >= 0.88 && r100 >= 0.95, "{r40} {r100}");
+}
