@@ -1,8 +1,8 @@
 //! vecstore: a drop-in replacement for pgvector, in Rust.
 //!
-//! Layout (see `../shared/docs/style.md`): `distance` and `hnsw` are pure
-//! Rust; `types` holds the `vector` datum and codecs; `sql_api` the SQL
-//! functions declared in `sql/vecstore.sql`.
+//! Layout: `distance` and `hnsw` are the pure core (crate `vecstore-core`);
+//! `types` holds the datums and codecs; `sql_api` the SQL functions declared
+//! in `sql/*.sql`; `storage` and `am` the index on Postgres pages.
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -14,7 +14,10 @@ pub mod types;
 /// The pure core, re-exported under the names the extension has always used.
 pub use vecstore_core::{distance, hnsw, rng};
 
-pgrx::extension_sql_file!("../sql/vecstore.sql", name = "vecstore_surface", bootstrap);
+// The hand-written SQL surface, in dependency order: types first, then the
+// access methods and their operator classes.
+pgrx::extension_sql_file!("../sql/vector.sql", name = "vector_type", bootstrap);
+pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_am", requires = ["vector_type"]);
 
 /// Library load: index options and the `hnsw.*` settings.
 #[pgrx::pg_guard]

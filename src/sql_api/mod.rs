@@ -1,6 +1,6 @@
 //! SQL-callable functions over `vector`. Their SQL declarations (types,
 //! operators, casts, aggregates, opclasses) are hand-written in
-//! `sql/vecstore.sql`, so every `#[pg_extern]` here says `sql = false` and is
+//! `sql/*.sql` (one file per type and access method), so every `#[pg_extern]` here says `sql = false` and is
 //! referenced there by its `<name>_wrapper` symbol.
 
 pub mod aggregates;

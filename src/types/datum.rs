@@ -175,7 +175,7 @@ unsafe impl BoxRet for VectorBuf {
     }
 }
 
-// Both map to the SQL type `vector`, created by sql/vecstore.sql.
+// Both map to the SQL type `vector`, created by sql/vector.sql.
 pgrx::impl_sql_translatable!(Vector<'_>, "vector");
 pgrx::impl_sql_translatable!(VectorBuf, "vector");
 

@@ -1,5 +1,6 @@
--- vecstore: the pgvector-compatible SQL surface (type, functions, operators,
+-- vecstore: the pgvector-compatible `vector` type (functions, operators,
 -- casts, aggregates, btree opclass). The C symbols are pgrx wrappers.
+-- Loaded first; the other types and the access methods follow (src/lib.rs).
 
 CREATE TYPE vector;
 
@@ -149,29 +150,6 @@ CREATE OPERATOR CLASS vector_ops DEFAULT FOR TYPE vector USING btree AS
     OPERATOR 5 >,
     FUNCTION 1 vector_cmp(vector, vector);
 
--- hnsw index access method
-CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
-    AS 'MODULE_PATHNAME', 'hnswhandler_wrapper' LANGUAGE C;
-
-CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnswhandler;
-
-CREATE OPERATOR CLASS vector_l2_ops FOR TYPE vector USING hnsw AS
-    OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
-    FUNCTION 1 vector_l2_squared_distance(vector, vector);
-
-CREATE OPERATOR CLASS vector_ip_ops FOR TYPE vector USING hnsw AS
-    OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
-    FUNCTION 1 vector_negative_inner_product(vector, vector);
-
-CREATE OPERATOR CLASS vector_cosine_ops FOR TYPE vector USING hnsw AS
-    OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
-    FUNCTION 1 vector_negative_inner_product(vector, vector),
-    FUNCTION 2 vector_norm(vector);
-
-CREATE OPERATOR CLASS vector_l1_ops FOR TYPE vector USING hnsw AS
-    OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
-    FUNCTION 1 l1_distance(vector, vector);
-
 -- descriptions for psql's \dT+, \df, \do, \dA
 COMMENT ON TYPE vector IS 'vector of up to 16000 float4 (pgvector compatible)';
 COMMENT ON FUNCTION l2_distance(vector, vector) IS 'Euclidean distance';
@@ -195,4 +173,3 @@ COMMENT ON OPERATOR + (vector, vector) IS 'element-wise sum';
 COMMENT ON OPERATOR - (vector, vector) IS 'element-wise difference';
 COMMENT ON OPERATOR * (vector, vector) IS 'element-wise product';
 COMMENT ON OPERATOR || (vector, vector) IS 'concatenation';
-COMMENT ON ACCESS METHOD hnsw IS 'hierarchical navigable small world graph index for nearest-neighbour search';
