@@ -9,10 +9,11 @@
 use super::insert::{random_level, with_scratch};
 use super::options::index_options;
 use super::{disk_tid, index_dims, index_metric, prepare_vector};
-use crate::hnsw::dedup::{group_duplicates, Vectors};
+use crate::hnsw::dedup::{group_duplicates, Values};
 use crate::hnsw::{BuildError, MemGraph, Params};
 use crate::storage::buffer::{nblocks, needs_wal, PageGuard};
-use crate::storage::insert::{insert, value_bytes};
+use crate::space::f32_bytes;
+use crate::storage::insert::insert;
 use crate::storage::layout::*;
 use crate::storage::meta::Meta;
 use crate::storage::pages;
@@ -34,7 +35,7 @@ struct BuildState {
     meta: Meta,
     heap_tuples: f64,
     indexed: f64,
-    vectors: Vectors,
+    values: Values,
     tids: Vec<DiskTid>,
     max_rows: usize,
     threads: usize,
@@ -79,7 +80,7 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
 /// written: the vector, its TID, its graph links and level, every worker's
 /// visited mark, duplicate grouping and page placement.
 fn bytes_per_row(dims: usize, m: usize, threads: usize) -> usize {
-    Vectors::bytes_per_vector(dims) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
+    Values::bytes_per_value(4 * dims) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
 }
 
 /// `ambuild`.
@@ -99,7 +100,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         meta,
         heap_tuples: 0.0,
         indexed: 0.0,
-        vectors: Vectors::new(meta.dims),
+        values: Values::new(meta.shape.value_bytes),
         tids: Vec::new(),
         max_rows: ((mwm_kb as usize) * 1024 / per).max(1),
         threads,
@@ -174,11 +175,11 @@ unsafe extern "C-unwind" fn build_callback(
     state.indexed += 1.0;
     if state.flushed {
         let level = random_level(&state.meta.params);
-        with_scratch(|scratch| insert(state.index, heap_tid, &x, level, scratch));
+        with_scratch(|scratch| insert(state.index, heap_tid, f32_bytes(&x), level, scratch));
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    state.vectors.push(&x);
+    state.values.push(f32_bytes(&x));
     state.tids.push(heap_tid);
     if state.tids.len() % 1000 == 0 {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.tids.len() as i64);
@@ -210,11 +211,11 @@ fn interrupt_pending() -> bool {
 
 /// Links the collected vectors in memory and writes (and logs) the pages.
 fn flush(state: &mut BuildState) {
-    let vectors = std::mem::replace(&mut state.vectors, Vectors::new(state.meta.dims));
+    let values = std::mem::replace(&mut state.values, Values::new(state.meta.shape.value_bytes));
     let tids = std::mem::take(&mut state.tids);
-    let groups = group_duplicates(&vectors);
+    let groups = group_duplicates(&values);
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
-    let g = MemGraph::with_members(state.meta.params, vectors, LEVEL_SEED, members);
+    let g = MemGraph::with_members(state.meta.params, state.meta.space(), values, LEVEL_SEED, members);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LINK);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, g.members().len() as i64);
     loop {
@@ -326,7 +327,7 @@ fn write_graph(index: pg_sys::Relation, meta: &Meta, g: &MemGraph, groups: &[Vec
                 let bytes = match *item {
                     Planned::Chunk { member, part } => {
                         let k = member as usize;
-                        let value = value_bytes(g.vector(members[k] as usize));
+                        let value = g.value(members[k] as usize);
                         let start = shape.inline_bytes + part as usize * MAX_CHUNK;
                         let end = (start + MAX_CHUNK).min(value.len());
                         let next = p.chunks[k].get(part as usize + 1).copied().unwrap_or(DiskTid::NONE);
@@ -335,7 +336,7 @@ fn write_graph(index: pg_sys::Relation, meta: &Meta, g: &MemGraph, groups: &[Vec
                     Planned::Element { member } => {
                         let k = member as usize;
                         let row = members[k] as usize;
-                        let value = value_bytes(g.vector(row));
+                        let value = g.value(row);
                         let rows: Vec<DiskTid> = groups[k].iter().map(|&r| heap[r as usize]).collect();
                         let next = p.chunks[k].first().copied().unwrap_or(DiskTid::NONE);
                         pages::element_bytes(g.level(row), &rows, p.neighbors[k], next, value.len(), &value[..shape.inline_bytes])

@@ -15,6 +15,7 @@
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
 use super::{item_pointer, prepare_vector};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
+use crate::space::Bytes;
 use crate::storage::graph::DiskGraph;
 use crate::storage::layout::DiskTid;
 use crate::storage::meta::Meta;
@@ -25,8 +26,8 @@ use pgrx::PgMemoryContexts;
 
 /// Per-scan state, owned by the scan's memory context.
 struct ScanState {
-    /// The query: Some(values), or None for a NULL/zero query.
-    query: Option<Vec<f32>>,
+    /// The query in the index's query form, or None for a NULL/zero query.
+    query: Option<Bytes>,
     started: bool,
     graph: Option<DiskGraph>,
     stream: StreamSearch,
@@ -98,7 +99,7 @@ pub unsafe extern "C-unwind" fn amrescan(
 }
 
 /// Reads the query from the order-by key (None: NULL, or zero for cosine).
-fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Vec<f32>> {
+fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     // SAFETY: the scan has at least one order-by key (checked by the caller).
     let key = unsafe { &*(*scan).orderByData };
     if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
@@ -109,7 +110,7 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Vec<f32>> {
     if q.dim() != meta.dims {
         raise(VectorError::DifferentDims(q.dim(), meta.dims), None);
     }
-    prepare_vector(meta.params.metric, q.as_slice())
+    prepare_vector(meta.params.metric, q.as_slice()).map(|x| Bytes::from_f32(&x))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.

@@ -171,7 +171,7 @@ fn repair(index: pg_sys::Relation, deleted: NodeSet, strategy: pg_sys::BufferAcc
             if !needs_repair(&mut graph, id, level, &meta.params, &|x| removed.contains(x)) {
                 continue;
             }
-            let Some(v) = graph.vector(id) else { continue };
+            let Some(v) = graph.value(id) else { continue };
             graph.reset(Some(&v), Some(id));
             let level = level.min(top);
             if !repair_element(&mut graph, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &|x| removed.contains(x)).is_empty() {
@@ -316,7 +316,7 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
         &params,
         &mut |g: &mut DiskGraph, id| {
             let meta = Meta::read(index);
-            let (Some((ep, top)), Some(v)) = (meta.entry, g.vector(id)) else { return Vec::new() };
+            let (Some((ep, top)), Some(v)) = (meta.entry, g.value(id)) else { return Vec::new() };
             let level = g.state(id).map_or(0, |(_, l)| l).min(top);
             g.reset(Some(&v), Some(id));
             let found = repair_element(g, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &|_| false);

@@ -15,7 +15,7 @@ use super::buffer::{nblocks, Lock, PageGuard, WalGuard};
 use super::layout::*;
 use super::meta::Meta;
 use super::pages;
-use crate::distance::index_distance;
+use crate::space::{Bytes, Space};
 use crate::hnsw::{GraphStore, NodeId, NodeMap, NodeSet, Replace, Source};
 use pgrx::pg_sys;
 use std::rc::Rc;
@@ -48,7 +48,8 @@ pub struct DiskGraph {
     pub meta: Meta,
     strategy: pg_sys::BufferAccessStrategy,
     nblocks: u32,
-    query: Vec<f32>,
+    space: Space,
+    query: Bytes,
     has_query: bool,
     exclude: Option<NodeId>,
     /// Elements VACUUM is removing: traversed, never results or links.
@@ -62,8 +63,9 @@ pub struct DiskGraph {
     entries: Vec<Entry>,
     tids: Vec<DiskTid>,
     nbrs: Vec<NodeId>,
-    vecs: Vec<f32>,
-    value_buf: Vec<f32>,
+    /// Values read for distances between elements, 8-aligned each.
+    vecs: Bytes,
+    value_buf: Bytes,
 }
 
 impl DiskGraph {
@@ -75,7 +77,8 @@ impl DiskGraph {
             meta,
             strategy: std::ptr::null_mut(),
             nblocks: nblocks(index),
-            query: Vec::new(),
+            space: meta.space(),
+            query: Bytes::default(),
             has_query: false,
             exclude: None,
             removed: Rc::new(NodeSet::default()),
@@ -86,14 +89,15 @@ impl DiskGraph {
             entries: Vec::new(),
             tids: Vec::new(),
             nbrs: Vec::new(),
-            vecs: Vec::new(),
-            value_buf: Vec::new(),
+            vecs: Bytes::default(),
+            value_buf: Bytes::default(),
         }
     }
 
     /// Takes newer parameters (a rescan re-reads the metapage).
     pub fn set_meta(&mut self, meta: Meta) {
         self.meta = meta;
+        self.space = meta.space();
         self.nblocks = nblocks(self.index);
     }
 
@@ -108,13 +112,13 @@ impl DiskGraph {
         self.index
     }
 
-    /// Binds a new query (`None`: every distance is 0, as for a NULL
-    /// query), excluding `exclude` from results; forgets what earlier
-    /// searches learned.
-    pub fn reset(&mut self, query: Option<&[f32]>, exclude: Option<NodeId>) {
+    /// Binds a new query (in the space's query form; `None`: every
+    /// distance is 0, as for a NULL query), excluding `exclude` from
+    /// results; forgets what earlier searches learned.
+    pub fn reset(&mut self, query: Option<&[u8]>, exclude: Option<NodeId>) {
         self.query.clear();
         if let Some(q) = query {
-            self.query.extend_from_slice(q);
+            self.query.extend(q);
         }
         self.has_query = query.is_some();
         self.exclude = exclude;
@@ -137,7 +141,7 @@ impl DiskGraph {
         self.entries = Vec::new();
         self.tids = Vec::new();
         self.nbrs = Vec::new();
-        self.vecs = Vec::new();
+        self.vecs = Bytes::default();
     }
 
     /// Bytes held by the caches (for a scan's memory budget).
@@ -146,7 +150,7 @@ impl DiskGraph {
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.tids.capacity() * 6
             + self.nbrs.capacity() * 8
-            + self.vecs.capacity() * 4
+            + self.vecs.len()
     }
 
     fn lock(&self, block: u32, mode: Lock) -> PageGuard {
@@ -221,8 +225,7 @@ impl DiskGraph {
         };
         let next = view.header.next;
         if value && state != ElementState::Reusable {
-            self.value_buf.clear();
-            self.value_buf.extend_from_slice(view.inline_f32());
+            self.value_buf.set(view.inline);
         }
         if self.keep_tids && !self.lean && state == ElementState::Live {
             e.tids_at = self.tids.len() as u32;
@@ -251,17 +254,17 @@ impl DiskGraph {
 
     /// Appends the value's chunks to `value_buf`, one page lock at a time.
     fn read_chunks(&mut self, mut next: DiskTid) -> bool {
-        let want = self.meta.shape.value_bytes / 4;
+        let want = self.meta.shape.value_bytes;
         while next.is_valid() {
             if !self.in_range(next) || self.value_buf.len() >= want {
                 return false;
             }
             let g = self.lock(next.block(), Lock::Share);
             let Some(c) = pages::chunk(g.page(), next.offset) else { return false };
-            if c.data.len() % 4 != 0 || self.value_buf.len() + c.data.len() / 4 > want {
+            if self.value_buf.len() + c.data.len() > want {
                 return false;
             }
-            self.value_buf.extend(c.data.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+            self.value_buf.extend(c.data);
             next = c.header.next;
         }
         self.value_buf.len() == want
@@ -272,7 +275,7 @@ impl DiskGraph {
         if !self.has_query {
             return 0.0;
         }
-        index_distance(self.meta.params.metric, &self.query, &self.value_buf)
+        self.space.distance(&self.query, &self.value_buf)
     }
 
     /// Element `id`'s value, cached (for distances between elements).
@@ -289,16 +292,16 @@ impl DiskGraph {
         if e.state == ElementState::Reusable as u8 {
             return None;
         }
-        let at = self.vecs.len() as u32;
-        self.vecs.extend_from_slice(&self.value_buf);
+        let at = self.vecs.push_aligned(&self.value_buf) as u32;
         let i = self.record(id, Entry { vec_at: at, ..e });
         (i != usize::MAX).then_some(at)
     }
 
-    /// Element `id`'s stored value (normalised for cosine).
-    pub fn vector(&mut self, id: NodeId) -> Option<Vec<f32>> {
+    /// Element `id`'s stored value (normalised for cosine), which is also
+    /// its query form.
+    pub fn value(&mut self, id: NodeId) -> Option<Bytes> {
         let at = self.cached_vector(id)? as usize;
-        Some(self.vecs[at..at + self.meta.dims].to_vec())
+        Some(Bytes::from_slice(&self.vecs[at..at + self.meta.shape.value_bytes]))
     }
 
     /// The heap rows of live element `id` into `out` (cleared first): from
@@ -360,7 +363,7 @@ impl Source for DiskGraph {
         }
         // the common case: one share lock for the value, the heap rows and,
         // if the element may be expanded, its neighbour list
-        let (shape, m, metric) = (self.meta.shape, self.meta.params.m, self.meta.params.metric);
+        let (shape, m) = (self.meta.shape, self.meta.params.m);
         let g = self.lock(tid.block(), Lock::Share);
         let Some(view) = pages::element(g.page(), tid.offset, &shape) else {
             drop(g);
@@ -374,7 +377,7 @@ impl Source for DiskGraph {
             self.record(id, e);
             return f64::INFINITY;
         }
-        let d = if self.has_query { index_distance(metric, &self.query, view.inline_f32()) } else { 0.0 };
+        let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
         if self.keep_tids && !self.lean && state == ElementState::Live {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
@@ -427,9 +430,9 @@ impl Source for DiskGraph {
 impl GraphStore for DiskGraph {
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
         let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return f64::INFINITY };
-        let d = self.meta.dims;
+        let n = self.meta.shape.value_bytes;
         let (x, y) = (x as usize, y as usize);
-        index_distance(self.meta.params.metric, &self.vecs[x..x + d], &self.vecs[y..y + d])
+        self.space.between(&self.vecs[x..x + n], &self.vecs[y..y + n])
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {

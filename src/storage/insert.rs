@@ -11,18 +11,13 @@ use super::graph::DiskGraph;
 use super::layout::DiskTid;
 use super::meta::{update_meta, Meta, UpdateLock};
 use super::place::{add_duplicate, place, NewElement};
-use crate::distance::index_distance;
+use crate::space::Bytes;
 use crate::hnsw::{find_neighbors, link_back, Found, LinkPolicy, Scratch};
 use pgrx::pg_sys;
 
-/// The bytes of an f32 value as stored.
-pub fn value_bytes(value: &[f32]) -> Vec<u8> {
-    value.iter().flat_map(|x| x.to_ne_bytes()).collect()
-}
-
-/// Inserts one prepared value (normalised already for cosine) for heap
-/// row `heap` with a level drawn by the caller.
-pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[f32], level: usize, scratch: &mut Scratch) {
+/// Inserts one prepared value (its stored bytes: normalised already for
+/// cosine) for heap row `heap` with a level drawn by the caller.
+pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[u8], level: usize, scratch: &mut Scratch) {
     let mut lock = UpdateLock::share(index);
     let mut meta = Meta::read(index);
     let raises = |meta: &Meta| meta.entry.is_none_or(|(_, top)| level.min(meta.params.max_level) > top);
@@ -32,15 +27,15 @@ pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[f32], level: usiz
         meta = Meta::read(index);
     }
     let level = level.min(meta.params.max_level);
-    let bytes = value_bytes(value);
+    let bytes = Bytes::from_slice(value);
     let mut graph = DiskGraph::new(index, meta, false);
-    graph.reset(Some(value), None);
+    graph.reset(Some(&bytes), None);
     let found = match meta.entry {
         Some(entry) => find_neighbors(&mut graph, entry, level, &meta.params, scratch),
         None => Found::default(),
     };
     // an identical vector shares an element with room (as pgvector does)
-    let own = index_distance(meta.params.metric, value, value);
+    let own = meta.space().between(&bytes, &bytes);
     let tolerance = 1e-6 * (1.0 + own.abs());
     for c in found.candidates.first().map(Vec::as_slice).unwrap_or(&[]) {
         if (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, &bytes) {

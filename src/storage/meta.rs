@@ -6,6 +6,7 @@ use super::buffer::{Lock, PageGuard, WalGuard};
 use super::layout::*;
 use super::pages;
 use crate::hnsw::Params;
+use crate::space::Space;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -85,6 +86,13 @@ impl Meta {
         }
         let entry = m.entry.is_valid().then(|| (m.entry.node(), (m.entry_level as usize).min(params.max_level)));
         Some(Meta { dims, params, value_kind, shape, entry, insert_block: m.insert_block.max(1) })
+    }
+
+    /// The element type and metric the graph compares values with.
+    pub fn space(&self) -> Space {
+        match self.value_kind {
+            ValueKind::F32 => Space::F32 { metric: self.params.metric, dims: self.dims },
+        }
     }
 
     /// The metapage struct for these values.

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 use vecstore_core::distance::Metric;
-use vecstore_core::hnsw::dedup::Vectors;
+use vecstore_core::space::f32_bytes;
 use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 
 fn read_vecs(path: &str) -> (usize, Vec<u32>) {
@@ -32,7 +32,7 @@ fn main() {
     let q: Vec<f32> = q.into_iter().map(f32::from_bits).collect();
     let params = Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL };
     for threads in [1, 2] {
-        let graph = MemGraph::new(params, Vectors::from_flat(dim, &b), 0x4853_4e57);
+        let graph = MemGraph::from_f32(params, dim, &b, 0x4853_4e57);
         let t = Instant::now();
         graph.build(threads, &mut |_| true).expect("build");
         println!("n={} dim={dim} threads={threads}: build {:.3} s", graph.len(), t.elapsed().as_secs_f64());
@@ -43,7 +43,7 @@ fn main() {
             let nq = q.len() / dim;
             for (i, qv) in q.chunks(dim).enumerate() {
                 let truth: Vec<u32> = g[i * k_gt..i * k_gt + 10].to_vec();
-                let got = graph.search(qv, 10, ef, &mut scratch);
+                let got = graph.search(f32_bytes(qv), 10, ef, &mut scratch);
                 hits += got.iter().filter(|c| truth.contains(&(c.id as u32))).count();
             }
             let secs = t.elapsed().as_secs_f64();

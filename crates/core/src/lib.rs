@@ -6,3 +6,4 @@
 pub mod distance;
 pub mod hnsw;
 pub mod rng;
+pub mod space;

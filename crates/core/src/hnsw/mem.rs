@@ -1,18 +1,18 @@
-//! The in-memory graph used by `CREATE INDEX` and by tests. Vectors live in
-//! chunked storage, neighbour lists behind per-element mutexes (never two
+//! The in-memory graph used by `CREATE INDEX` and by tests. Values live in
+//! chunked storage (compared through their [`Space`]), neighbour lists behind per-element mutexes (never two
 //! held at once), and the build runs the shared insert algorithm on plain
 //! worker threads that only compute. The build is resumable: the calling
 //! thread polls between time slices and may pause it (to let the backend
 //! process interrupts) and resume it later; workers take elements in
 //! chunks from a shared cursor, so a pause leaves no gaps.
 
-use super::dedup::Vectors;
+use super::dedup::Values;
 use super::insert::{find_neighbors, link_back, prune, LinkPolicy};
 use super::reach::{connect, Adjacency};
 use super::repair::{needs_repair, repair_element};
 use super::search::{greedy_descent, search_layer, Candidate, Scratch};
 use super::{GraphStore, NodeId, Params, Replace, Source};
-use crate::distance::index_distance;
+use crate::space::Space;
 use crate::rng::Rng;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -41,7 +41,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct MemGraph {
     /// Build parameters.
     pub params: Params,
-    vectors: Vectors,
+    /// Element type and metric.
+    pub space: Space,
+    values: Values,
     levels: Vec<u8>,
     members: Vec<u32>,
     links: Vec<Mutex<Vec<Vec<u32>>>>,
@@ -56,16 +58,21 @@ pub struct MemGraph {
 }
 
 impl MemGraph {
-    /// A graph over `vectors` linking every vector, with levels from `seed`.
-    pub fn new(params: Params, vectors: Vectors, seed: u64) -> Self {
-        let members = (0..vectors.len() as u32).collect();
-        Self::with_members(params, vectors, seed, members)
+    /// A graph over `values` linking every value, with levels from `seed`.
+    pub fn new(params: Params, space: Space, values: Values, seed: u64) -> Self {
+        let members = (0..values.len() as u32).collect();
+        Self::with_members(params, space, values, seed, members)
     }
 
-    /// A graph over `vectors` linking only `members` (in that order; the
+    /// A graph over float4 rows (`flat.len() % dim == 0`) in `params.metric`.
+    pub fn from_f32(params: Params, dim: usize, flat: &[f32], seed: u64) -> Self {
+        Self::new(params, Space::F32 { metric: params.metric, dims: dim }, Values::from_f32(dim, flat), seed)
+    }
+
+    /// A graph over `values` linking only `members` (in that order; the
     /// others, e.g. duplicates of a member, stay out of the graph).
-    pub fn with_members(params: Params, vectors: Vectors, seed: u64, members: Vec<u32>) -> Self {
-        let n = vectors.len();
+    pub fn with_members(params: Params, space: Space, values: Values, seed: u64, members: Vec<u32>) -> Self {
+        let n = values.len();
         let mut rng = Rng::new(seed);
         let levels: Vec<u8> = (0..n).map(|_| params.level_for(1.0 - rng.uniform()) as u8).collect();
         let links = (0..n)
@@ -77,7 +84,8 @@ impl MemGraph {
         let deleted = (0..n).map(|_| AtomicBool::new(false)).collect();
         MemGraph {
             params,
-            vectors,
+            space,
+            values,
             levels,
             members,
             links,
@@ -105,15 +113,10 @@ impl MemGraph {
         &self.members
     }
 
-    /// Vector length.
-    pub fn dim(&self) -> usize {
-        self.vectors.dim()
-    }
-
-    /// Element `i`'s vector.
+    /// Element `i`'s stored value.
     #[inline]
-    pub fn vector(&self, i: usize) -> &[f32] {
-        self.vectors.get(i)
+    pub fn value(&self, i: usize) -> &[u8] {
+        self.values.get(i)
     }
 
     /// Element `i`'s top layer.
@@ -144,8 +147,8 @@ impl MemGraph {
         self.deleted[i].store(true, Ordering::Relaxed);
     }
 
-    /// A search handle bound to `query`.
-    pub fn store<'a>(&'a self, query: &'a [f32], exclude: Option<u32>) -> MemStore<'a> {
+    /// A search handle bound to `query` (in the space's query form).
+    pub fn store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
         MemStore { graph: self, query, exclude }
     }
 
@@ -251,7 +254,7 @@ impl MemGraph {
         // Raising the entry point is rare; serialise those inserts.
         let _raise = (level > top).then(|| lock(&self.raise_lock));
         let Some((ep, top)) = self.entry() else { return };
-        let mut store = self.store(self.vector(q), Some(q as u32));
+        let mut store = self.store(self.value(q), Some(q as u32));
         let found = find_neighbors(&mut store, (ep as NodeId, top), level, &self.params, scratch);
         {
             // nobody links to q before its back-links exist, so its own
@@ -322,7 +325,7 @@ impl MemGraph {
     /// them, nearest first.
     pub fn relink(&self, i: usize, scratch: &mut Scratch) -> Vec<Candidate> {
         let Some((ep, top)) = self.entry() else { return Vec::new() };
-        let mut store = self.store(self.vector(i), Some(i as u32));
+        let mut store = self.store(self.value(i), Some(i as u32));
         let policy = LinkPolicy { slack: 0, rescue_budget: 8 };
         let level = self.level(i).min(top);
         let removed = |x: NodeId| self.deleted.get(x as usize).is_some_and(|d| d.load(Ordering::Relaxed));
@@ -350,7 +353,7 @@ impl MemGraph {
             if !needs_repair(&mut probe, i as NodeId, self.level(i as usize), &self.params, &removed) {
                 continue;
             }
-            let mut store = self.store(self.vector(i as usize), Some(i));
+            let mut store = self.store(self.value(i as usize), Some(i));
             let level = self.level(i as usize).min(top);
             if !repair_element(&mut store, i as NodeId, level, (ep as NodeId, top), &self.params, &policy, &mut scratch, &removed).is_empty() {
                 repaired += 1;
@@ -367,8 +370,9 @@ impl MemGraph {
         repaired
     }
 
-    /// The `k` nearest live elements to `query` with candidate list `ef`.
-    pub fn search(&self, query: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Candidate> {
+    /// The `k` nearest live elements to `query` (query form) with candidate
+    /// list `ef`.
+    pub fn search(&self, query: &[u8], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Candidate> {
         let Some((ep, top)) = self.entry() else { return Vec::new() };
         let mut src = self.store(query, None);
         let start = Candidate { dist: src.distance(ep as NodeId, top, f64::INFINITY), id: ep as NodeId };
@@ -381,7 +385,7 @@ impl MemGraph {
 /// A search/insert handle on a [`MemGraph`] bound to one query vector.
 pub struct MemStore<'a> {
     graph: &'a MemGraph,
-    query: &'a [f32],
+    query: &'a [u8],
     exclude: Option<u32>,
 }
 
@@ -390,7 +394,7 @@ impl MemStore<'_> {
     #[inline]
     fn prefetch(&self, id: NodeId) {
         if (id as usize) < self.graph.len() {
-            crate::distance::prefetch(self.graph.vector(id as usize));
+            crate::distance::prefetch(self.graph.value(id as usize));
         }
     }
 
@@ -404,7 +408,7 @@ impl Source for MemStore<'_> {
     #[inline]
     fn distance(&mut self, id: NodeId, _layer: usize, _bound: f64) -> f64 {
         match self.graph.levels.get(id as usize) {
-            Some(_) if !self.query.is_empty() => index_distance(self.graph.params.metric, self.query, self.graph.vector(id as usize)),
+            Some(_) if !self.query.is_empty() => self.graph.space.distance(self.query, self.graph.value(id as usize)),
             Some(_) => 0.0,
             None => f64::INFINITY,
         }
@@ -447,7 +451,7 @@ impl GraphStore for MemStore<'_> {
         if a >= n || b >= n {
             return f64::INFINITY;
         }
-        index_distance(self.graph.params.metric, self.graph.vector(a as usize), self.graph.vector(b as usize))
+        self.graph.space.between(self.graph.value(a as usize), self.graph.value(b as usize))
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {

@@ -2,7 +2,8 @@
 //! pause/resume, repair after deletions, and the heuristic's basic
 //! properties. Seeds are printed for replay.
 
-use super::dedup::Vectors;
+use super::dedup::Values;
+use crate::space::{f32_bytes, f32s, Space};
 use super::*;
 use crate::distance::{index_distance, Metric};
 use crate::rng::Rng;
@@ -45,16 +46,20 @@ fn normalize(v: &mut [f32], dim: usize) {
 }
 
 /// recall@k of the graph's search against brute force over `live` elements.
+fn vec_of(graph: &MemGraph, i: usize) -> &[f32] {
+    f32s(graph.value(i)).expect("aligned f32 value")
+}
+
 fn recall_over(graph: &MemGraph, live: &[usize], queries: &[f32], k: usize, ef: usize) -> f64 {
-    let dim = graph.dim();
+    let dim = graph.space.value_bytes() / 4;
     let mut scratch = Scratch::dense(graph.len());
     let mut hits = 0;
     let nq = queries.len() / dim;
     for q in queries.chunks(dim) {
-        let mut exact: Vec<f64> = live.iter().map(|&i| index_distance(graph.params.metric, q, graph.vector(i))).collect();
+        let mut exact: Vec<f64> = live.iter().map(|&i| index_distance(graph.params.metric, q, vec_of(graph, i))).collect();
         exact.sort_by(|a, b| a.total_cmp(b));
         let kth = exact[k.min(exact.len()) - 1];
-        let got = graph.search(q, k, ef, &mut scratch);
+        let got = graph.search(f32_bytes(q), k, ef, &mut scratch);
         // ties at the k-th distance count as hits
         hits += got.iter().filter(|c| c.dist <= kth).count();
     }
@@ -67,7 +72,7 @@ fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> f64 {
 }
 
 fn built_with(p: Params, data: &[f32], dim: usize, threads: usize, seed: u64) -> MemGraph {
-    let g = MemGraph::new(p, Vectors::from_flat(dim, data), seed);
+    let g = MemGraph::from_f32(p, dim, data, seed);
     g.build(threads, &mut |_| true).unwrap();
     g
 }
@@ -137,13 +142,13 @@ fn many_identical_vectors_stay_reachable() {
     println!("recall@10 with 800 duplicates: {r}");
     assert!(r >= 0.99, "{r}");
     let mut scratch = Scratch::dense(g.len());
-    let at_dup = g.search(&dup, 10, 40, &mut scratch);
+    let at_dup = g.search(f32_bytes(&dup), 10, 40, &mut scratch);
     assert_eq!(at_dup.len(), 10);
     assert!(at_dup.iter().all(|c| c.dist == 0.0 && c.id >= 1500));
     let seen = reachable_at_layer0(&g);
     assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "unreachable elements");
     // a wide search at the duplicate value finds every copy
-    let all = g.search(&dup, 800, 1000, &mut scratch);
+    let all = g.search(f32_bytes(&dup), 800, 1000, &mut scratch);
     assert_eq!(all.iter().filter(|c| c.dist == 0.0).count(), 800);
 }
 
@@ -156,11 +161,11 @@ fn members_leave_duplicates_out_of_the_graph() {
     for _ in 0..25 {
         data.extend_from_slice(&dup);
     }
-    let vectors = Vectors::from_flat(dim, &data);
+    let vectors = Values::from_f32(dim, &data);
     let groups = dedup::group_duplicates(&vectors);
     assert_eq!(groups.len(), 499 + 3, "500 distinct rows; 26 copies of row 0 in groups of 10, 10, 6");
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
-    let g = MemGraph::with_members(params(Metric::L2), vectors, 1, members.clone());
+    let g = MemGraph::with_members(params(Metric::L2), Space::F32 { metric: Metric::L2, dims: dim }, vectors, 1, members.clone());
     g.build(2, &mut |_| true).unwrap();
     for i in 0..g.len() {
         let linked = !g.neighbors(i, 0).is_empty();
@@ -175,7 +180,7 @@ fn single_thread_and_tiny_graphs() {
         let g = built(Metric::L2, &random(n, 8, &mut rng), 8, 1);
         let mut scratch = Scratch::dense(n.max(1));
         let q = random(1, 8, &mut rng);
-        let got = g.search(&q, 10, 40, &mut scratch);
+        let got = g.search(f32_bytes(&q), 10, 40, &mut scratch);
         assert_eq!(got.len(), n.min(10), "n={n}");
         assert!(got.windows(2).all(|w| w[0].dist <= w[1].dist));
     }
@@ -202,7 +207,7 @@ fn pausing_and_resuming_builds_the_same_quality() {
     let mut rng = Rng::new(6);
     let data = random(20000, 8, &mut rng);
     let queries = random(100, 8, &mut rng);
-    let g = MemGraph::new(params(Metric::L2), Vectors::from_flat(8, &data), 1);
+    let g = MemGraph::from_f32(params(Metric::L2), 8, &data, 1);
     let mut pauses = 0;
     loop {
         let mut calls = 0;
@@ -366,7 +371,7 @@ fn late_inserts_of_identical_vectors_stay_reachable() {
     }
     for m in [4, 16] {
         let p = Params { m, ef_construction: 2 * m.max(16), metric: Metric::L2, max_level: MAX_LEVEL };
-        let g = MemGraph::with_members(p, Vectors::from_flat(dim, &data), seed, (0..200).collect());
+        let g = MemGraph::with_members(p, Space::F32 { metric: Metric::L2, dims: dim }, Values::from_f32(dim, &data), seed, (0..200).collect());
         g.build(1, &mut |_| true).unwrap();
         let mut scratch = Scratch::dense(g.len());
         for q in 200..600 {
@@ -376,7 +381,7 @@ fn late_inserts_of_identical_vectors_stay_reachable() {
         let lost: Vec<usize> = (0..600).filter(|&i| !seen[i]).collect();
         println!("m={m}: {} of 600 unreachable after late inserts", lost.len());
         assert!(lost.is_empty(), "m={m}: unreachable {lost:?}");
-        let found = g.search(&dup, 300, 1000, &mut scratch);
+        let found = g.search(f32_bytes(&dup), 300, 1000, &mut scratch);
         assert_eq!(found.iter().filter(|c| c.dist == 0.0).count(), 300, "m={m}");
     }
 }

@@ -1,0 +1,183 @@
+//! What an index stores for each element and how two of them compare: the
+//! element type (float4 today; half precision, sparse, bits and quantised
+//! codes plug in here) together with the metric. The graph algorithm sees
+//! only bytes and this type: values are kept as stored bytes in memory and
+//! on pages, queries in the form [`Space::query`] makes.
+
+use crate::distance::{index_distance, Metric};
+
+/// An element type with its metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// `dims` float4, the metric's index distance (cosine: values and
+    /// queries normalised to unit length first).
+    F32 {
+        /// The metric.
+        metric: Metric,
+        /// Number of elements.
+        dims: usize,
+    },
+}
+
+impl Space {
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        match *self {
+            Space::F32 { metric, .. } => metric,
+        }
+    }
+
+    /// Bytes of every stored value (all fixed-size so far).
+    pub fn value_bytes(&self) -> usize {
+        match *self {
+            Space::F32 { dims, .. } => 4 * dims,
+        }
+    }
+
+    /// Distance between a query (as [`Space::query`] made it) and a stored
+    /// value; `f64::INFINITY` for a value of the wrong size.
+    #[inline]
+    pub fn distance(&self, query: &[u8], value: &[u8]) -> f64 {
+        match *self {
+            Space::F32 { metric, .. } => match (f32s(query), f32s(value)) {
+                (Some(q), Some(v)) if q.len() == v.len() => index_distance(metric, q, v),
+                _ => f64::INFINITY,
+            },
+        }
+    }
+
+    /// Distance between two stored values.
+    #[inline]
+    pub fn between(&self, a: &[u8], b: &[u8]) -> f64 {
+        self.distance(a, b)
+    }
+
+    /// Whether identical values are at distance 0 (the graph then treats
+    /// them as copies of each other).
+    pub fn zero_on_identical(&self) -> bool {
+        self.metric().zero_on_identical()
+    }
+}
+
+/// Bytes holding a value or query, aligned for every element type (8).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bytes {
+    /// A copy of `b`.
+    pub fn from_slice(b: &[u8]) -> Self {
+        let mut out = Bytes::default();
+        out.set(b);
+        out
+    }
+
+    /// The bytes of float4 values.
+    pub fn from_f32(x: &[f32]) -> Self {
+        Self::from_slice(f32_bytes(x))
+    }
+
+    /// Replaces the contents with `b`.
+    pub fn set(&mut self, b: &[u8]) {
+        self.words.clear();
+        self.words.resize(b.len().div_ceil(8), 0);
+        self.len = b.len();
+        self.as_mut().copy_from_slice(b);
+    }
+
+    /// Empties it, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.words.clear();
+        self.len = 0;
+    }
+
+    /// Appends `b`.
+    pub fn extend(&mut self, b: &[u8]) {
+        let at = self.len;
+        self.len += b.len();
+        self.words.resize(self.len.div_ceil(8), 0);
+        self.as_mut()[at..].copy_from_slice(b);
+    }
+
+    /// Appends `b` at the next 8-byte boundary; returns where it starts
+    /// (an arena of values, each aligned).
+    pub fn push_aligned(&mut self, b: &[u8]) -> usize {
+        let at = self.len.div_ceil(8) * 8;
+        self.len = at;
+        self.extend(b);
+        at
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        // SAFETY: the words hold at least `len` initialised bytes, u8 has no
+        // alignment or validity requirements, and the borrow is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), len) }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: as in `as_mut`, shared.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+/// Float4 values in `b`, if `b` is 4-aligned and a multiple of 4 bytes
+/// long (stored values always are: pages MAXALIGN items, [`Bytes`] is
+/// 8-aligned).
+#[inline]
+pub fn f32s(b: &[u8]) -> Option<&[f32]> {
+    if b.len() % 4 != 0 || b.as_ptr() as usize % 4 != 0 {
+        return None;
+    }
+    // SAFETY: alignment and length checked; every bit pattern is an f32.
+    Some(unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len() / 4) })
+}
+
+/// The bytes of float4 values (native byte order, as stored).
+pub fn f32_bytes(x: &[f32]) -> &[u8] {
+    // SAFETY: any f32 slice is readable as bytes.
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<u8>(), std::mem::size_of_val(x)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_aligned_and_round_trip() {
+        let x = [1.5f32, -2.0, 3.25];
+        let b = Bytes::from_f32(&x);
+        assert_eq!(f32s(&b), Some(&x[..]));
+        assert_eq!(Bytes::from_slice(f32_bytes(&x)), b);
+        let mut c = Bytes::default();
+        c.extend(f32_bytes(&x[..1]));
+        c.extend(f32_bytes(&x[1..]));
+        assert_eq!(c, b);
+        assert!(f32s(&b[1..]).is_none());
+    }
+
+    #[test]
+    fn distances_match_the_kernels() {
+        let s = Space::F32 { metric: Metric::L2, dims: 3 };
+        let (a, b) = (Bytes::from_f32(&[1.0, 2.0, 3.0]), Bytes::from_f32(&[2.0, 2.0, 1.0]));
+        assert_eq!(s.distance(&a, &b), 5.0);
+        assert_eq!(s.between(&a, &a), 0.0);
+        assert_eq!(s.distance(&a, &b[..8]), f64::INFINITY);
+        assert_eq!(s.value_bytes(), 12);
+    }
+}
