@@ -8,8 +8,9 @@
 //!    deleted element under the lock held exclusive.
 //! 3. Every live element whose lists point at a deleted element, or whose
 //!    bottom list has free slots, is repaired with the core's algorithm
-//!    (neighbours searched again from the entry point, then linked back),
-//!    by compare-and-set, while inserts go on.
+//!    (a few lost neighbours: patched from the neighbours' neighbours;
+//!    many: searched again from the entry point and linked back), by
+//!    compare-and-set, while inserts go on.
 //! 4. DELETED elements become REUSABLE: no list points at them any more.
 //!
 //! `amvacuumcleanup` then links any live element a search from the entry
@@ -18,7 +19,7 @@
 //! between pages and elements.
 
 use crate::hnsw::reach::{connect, Adjacency};
-use crate::hnsw::repair::{needs_repair, repair_element};
+use crate::hnsw::repair::{needs_repair, repair_element, repair_local, Repair};
 use crate::hnsw::{LinkPolicy, NodeId, NodeSet, Scratch};
 use crate::storage::buffer::{nblocks, Lock, PageGuard, WalGuard};
 use crate::storage::graph::DiskGraph;
@@ -166,17 +167,24 @@ fn repair(index: pg_sys::Relation, deleted: NodeSet, strategy: pg_sys::BufferAcc
             pause();
             let meta = Meta::read(index);
             let Some((ep, top)) = meta.entry else { return repaired };
-            graph.set_meta(meta);
+            if meta.entry != graph.meta.entry {
+                graph.set_meta(meta);
+            }
             graph.reset(None, None);
-            if !needs_repair(&mut graph, id, level, &meta.params, &|x| removed.contains(x)) {
-                continue;
-            }
-            let Some(v) = graph.value(id) else { continue };
-            graph.reset(Some(&v), Some(id));
             let level = level.min(top);
-            if !repair_element(&mut graph, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &|x| removed.contains(x)).is_empty() {
-                repaired += 1;
+            let gone = |x: NodeId| removed.contains(x);
+            match needs_repair(&mut graph, id, level, &meta.params, &gone) {
+                Repair::None => continue,
+                Repair::Local => {
+                    repair_local(&mut graph, id, level, &meta.params, &gone);
+                }
+                Repair::Full => {
+                    let Some(v) = graph.value(id) else { continue };
+                    graph.reset(Some(&v), Some(id));
+                    repair_element(&mut graph, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &gone);
+                }
             }
+            repaired += 1;
         }
     }
     repaired

@@ -9,7 +9,7 @@
 use super::dedup::Values;
 use super::insert::{find_neighbors, link_back, prune, LinkPolicy};
 use super::reach::{connect, Adjacency};
-use super::repair::{needs_repair, repair_element};
+use super::repair::{needs_repair, repair_element, repair_local, Repair};
 use super::search::{greedy_descent, search_layer, Candidate, Scratch};
 use super::{GraphStore, NodeId, Params, Replace, Source};
 use crate::space::Space;
@@ -350,14 +350,18 @@ impl MemGraph {
         let mut repaired = 0;
         for &i in &live {
             let mut probe = self.store(&[], None);
-            if !needs_repair(&mut probe, i as NodeId, self.level(i as usize), &self.params, &removed) {
-                continue;
-            }
-            let mut store = self.store(self.value(i as usize), Some(i));
             let level = self.level(i as usize).min(top);
-            if !repair_element(&mut store, i as NodeId, level, (ep as NodeId, top), &self.params, &policy, &mut scratch, &removed).is_empty() {
-                repaired += 1;
+            match needs_repair(&mut probe, i as NodeId, level, &self.params, &removed) {
+                Repair::None => continue,
+                Repair::Local => {
+                    repair_local(&mut probe, i as NodeId, level, &self.params, &removed);
+                }
+                Repair::Full => {
+                    let mut store = self.store(self.value(i as usize), Some(i));
+                    repair_element(&mut store, i as NodeId, level, (ep as NodeId, top), &self.params, &policy, &mut scratch, &removed);
+                }
             }
+            repaired += 1;
         }
         for &i in &self.members {
             if removed(i as NodeId) {

@@ -1,30 +1,98 @@
-//! Repair after deletions (VACUUM), written once for every store. An
-//! element whose lists point at removed elements, or whose bottom list is
-//! not full, gets its neighbours searched for again from the entry point,
-//! as an insert would (removed elements are traversed but never chosen,
-//! and the element itself is excluded by the store), merged with its
-//! remaining live neighbours; then its new neighbours link back to it.
-//! Searching from the entry keeps long-range links that patching lists
-//! locally would lose: with low `m` and heavy deletes local patching
-//! leaves whole regions unreachable.
+//! Repair after deletions (VACUUM), written once for every store.
+//!
+//! An element that lost a few neighbours is patched locally, as
+//! FreshDiskANN does: its remaining live neighbours and the live neighbours
+//! of the removed ones are candidates, pruned with the heuristic. An
+//! element that lost many (a quarter of a list or more), or
+//! whose bottom list is short, gets its neighbours searched for again from
+//! the entry point, as an insert would (removed elements are traversed but
+//! never chosen, and the element itself is excluded by the store), merged
+//! with its remaining live neighbours; then its new neighbours link back
+//! to it. The search keeps long-range links that patching alone would lose
+//! under heavy deletes at low `m`.
 
-use super::insert::{choose, find_neighbors, link_back, LinkPolicy};
+use super::insert::{choose, find_neighbors, link_back, prune, LinkPolicy};
 use super::search::{unusable, Candidate, Scratch};
 use super::{GraphStore, NodeId, Params, Replace};
 
-/// Whether element `id` (of `level`) needs repair: a list holds a removed
-/// element, or its bottom list has free slots.
-pub fn needs_repair<S: GraphStore + ?Sized>(store: &mut S, id: NodeId, level: usize, params: &Params, removed: &dyn Fn(NodeId) -> bool) -> bool {
+/// What an element needs after deletions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Its lists are fine.
+    None,
+    /// A few neighbours are gone: patch from the neighbours' neighbours.
+    Local,
+    /// Many are gone, or its bottom list is short: search again.
+    Full,
+}
+
+/// What element `id` (of `level`) needs.
+pub fn needs_repair<S: GraphStore + ?Sized>(store: &mut S, id: NodeId, level: usize, params: &Params, removed: &dyn Fn(NodeId) -> bool) -> Repair {
     let mut list = Vec::new();
+    let mut out = Repair::None;
     for layer in 0..=level {
         if !store.read_list(id, layer, &mut list) {
-            return false;
+            return Repair::None;
         }
-        if list.iter().any(|&x| removed(x)) || (layer == 0 && list.len() < params.max_neighbors(0)) {
-            return true;
+        let gone = list.iter().filter(|&&x| removed(x)).count();
+        let live = list.len() - gone;
+        let short = layer == 0 && (live < params.max_neighbors(0) / 2 || (gone == 0 && live < params.max_neighbors(0)));
+        if short || (gone > 0 && 4 * gone >= list.len()) {
+            return Repair::Full;
+        }
+        if gone > 0 {
+            out = Repair::Local;
         }
     }
-    false
+    out
+}
+
+/// Patches element `id`'s lists that point at removed elements: its live
+/// neighbours and the live neighbours of the removed ones are candidates,
+/// chosen with the heuristic (copies of its own vector kept). `store` may
+/// be bound to any query. False if the element could not be read.
+pub fn repair_local<S: GraphStore + ?Sized>(store: &mut S, id: NodeId, level: usize, params: &Params, removed: &dyn Fn(NodeId) -> bool) -> bool {
+    let mut current = Vec::new();
+    let mut theirs = Vec::new();
+    for layer in 0..=level {
+        loop {
+            if !store.read_list(id, layer, &mut current) {
+                return false;
+            }
+            if !current.iter().any(|&x| removed(x)) {
+                break;
+            }
+            let mut ids: Vec<NodeId> = Vec::with_capacity(current.len() * 4);
+            for &x in &current {
+                if !removed(x) {
+                    ids.push(x);
+                } else if store.read_list(x, layer, &mut theirs) {
+                    ids.extend(theirs.iter().copied().filter(|&y| !removed(y)));
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            ids.retain(|&y| y != id);
+            let mut cands: Vec<Candidate> = Vec::with_capacity(ids.len());
+            for y in ids {
+                if !store.is_live(y) {
+                    continue;
+                }
+                let d = store.between(id, y);
+                if !unusable(d) {
+                    cands.push(Candidate { dist: d, id: y });
+                }
+            }
+            let kept = prune(store, params, params.max_neighbors(layer), cands);
+            let new: Vec<NodeId> = kept.iter().map(|c| c.id).collect();
+            match store.replace_list(id, layer, &current, &new) {
+                Replace::Done => break,
+                Replace::Changed => continue,
+                Replace::Gone => return false,
+            }
+        }
+    }
+    true
 }
 
 /// Re-links element `id` of `level`. `store` must be bound to `id`'s own

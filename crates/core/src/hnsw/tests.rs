@@ -314,9 +314,11 @@ fn repair_keeps_recall_after_heavy_deletes_at_low_m() {
     let mut rng = Rng::new(seed);
     let data = uniform(10_000, 3, &mut rng);
     let queries = uniform(300, 3, &mut rng);
-    let (after, fresh) = repair_vs_fresh(p, &data, 3, &queries, 0.75, 20, 20, seed);
-    println!("random 3-d m=4: recall@20 after repair {after:.4}, fresh build {fresh:.4}");
-    assert!(after >= fresh - 0.02, "{after} vs fresh {fresh}");
+    for frac in [0.1, 0.25, 0.75] {
+        let (after, fresh) = repair_vs_fresh(p, &data, 3, &queries, frac, 20, 20, seed);
+        println!("random 3-d m=4 delete {frac}: recall@20 after repair {after:.4}, fresh build {fresh:.4}");
+        assert!(after >= fresh - 0.02, "delete {frac}: {after} vs fresh {fresh}");
+    }
 }
 
 #[test]
@@ -327,7 +329,7 @@ fn repair_keeps_recall_on_clustered_data() {
         let mut draws = Rng::new(seed + 1);
         let data = clustered(8000, 16, 20, &mut Rng::new(seed), &mut draws);
         let queries = clustered(300, 16, 20, &mut Rng::new(seed), &mut draws);
-        for frac in [0.5, 0.75] {
+        for frac in [0.1, 0.25, 0.5, 0.75] {
             let (after, fresh) = repair_vs_fresh(p, &data, 16, &queries, frac, 10, 40, seed);
             println!("clustered 16-d m={m} delete {frac}: recall@10 after repair {after:.4}, fresh {fresh:.4}");
             assert!(after >= fresh - 0.02, "m={m} frac={frac}: {after} vs fresh {fresh}");
