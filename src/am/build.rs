@@ -7,12 +7,12 @@
 //! at once and the remaining rows go through the on-disk insert.
 
 use super::insert::{random_level, with_scratch};
-use super::options::index_options;
+use super::options::{index_options, Quantize};
 use super::{disk_tid, index_dims, index_metric, prepare_vector};
 use crate::hnsw::dedup::{group_duplicates, Values};
 use crate::hnsw::{BuildError, MemGraph, Params};
 use crate::storage::buffer::{nblocks, needs_wal, PageGuard};
-use crate::space::f32_bytes;
+use crate::space::Space;
 use crate::storage::insert::insert;
 use crate::storage::layout::*;
 use crate::storage::meta::Meta;
@@ -33,6 +33,7 @@ const LEVEL_SEED: u64 = 0x4853_4e57;
 struct BuildState {
     index: pg_sys::Relation,
     meta: Meta,
+    space: Space,
     heap_tuples: f64,
     indexed: f64,
     values: Values,
@@ -63,7 +64,7 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
 
 /// Parameters of the index being built, validated.
 fn build_meta(index: pg_sys::Relation) -> Meta {
-    let (m, ef_construction) = index_options(index);
+    let (m, ef_construction, quantize) = index_options(index);
     if ef_construction < 2 * m {
         ereport!(
             ERROR,
@@ -73,14 +74,18 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
     }
     let dims = index_dims(index);
     let params = Params { m, ef_construction, metric: index_metric(index), max_level: max_level(m) };
-    Meta::new(dims, params, ValueKind::F32)
+    let kind = match quantize {
+        Quantize::None => ValueKind::F32,
+        Quantize::Sq8 => ValueKind::Sq8,
+    };
+    Meta::new(dims, params, kind)
 }
 
 /// Heap bytes one collected row costs until its part of the index is
 /// written: the vector, its TID, its graph links and level, every worker's
 /// visited mark, duplicate grouping and page placement.
-fn bytes_per_row(dims: usize, m: usize, threads: usize) -> usize {
-    Values::bytes_per_value(4 * dims) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
+fn bytes_per_row(value_bytes: usize, m: usize, threads: usize) -> usize {
+    Values::bytes_per_value(value_bytes) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
 }
 
 /// `ambuild`.
@@ -94,10 +99,11 @@ pub unsafe extern "C-unwind" fn ambuild(
     // SAFETY: GUC globals read on the backend thread.
     let (mwm_kb, workers) = unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers) };
     let threads = workers.max(0) as usize + 1;
-    let per = bytes_per_row(meta.dims, meta.params.m, threads);
+    let per = bytes_per_row(meta.shape.value_bytes, meta.params.m, threads);
     let mut state = BuildState {
         index,
         meta,
+        space: meta.space(),
         heap_tuples: 0.0,
         indexed: 0.0,
         values: Values::new(meta.shape.value_bytes),
@@ -175,11 +181,11 @@ unsafe extern "C-unwind" fn build_callback(
     state.indexed += 1.0;
     if state.flushed {
         let level = random_level(&state.meta.params);
-        with_scratch(|scratch| insert(state.index, heap_tid, f32_bytes(&x), level, scratch));
+        with_scratch(|scratch| insert(state.index, heap_tid, &x, level, scratch));
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    state.values.push(f32_bytes(&x));
+    state.values.push(&state.space.encode(&x));
     state.tids.push(heap_tid);
     if state.tids.len() % 1000 == 0 {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.tids.len() as i64);
@@ -215,7 +221,7 @@ fn flush(state: &mut BuildState) {
     let tids = std::mem::take(&mut state.tids);
     let groups = group_duplicates(&values);
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
-    let g = MemGraph::with_members(state.meta.params, state.meta.space(), values, LEVEL_SEED, members);
+    let g = MemGraph::with_members(state.meta.params, state.space, values, LEVEL_SEED, members);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LINK);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, g.members().len() as i64);
     loop {

@@ -4,7 +4,6 @@
 use super::{disk_tid, prepare_vector};
 use crate::hnsw::{Params, Scratch};
 use crate::rng::Rng;
-use crate::space::f32_bytes;
 use crate::storage::insert::insert;
 use crate::storage::meta::Meta;
 use crate::types::{raise, Vector, VectorError};
@@ -64,6 +63,6 @@ pub unsafe extern "C-unwind" fn aminsert(
     // SAFETY: heap_tid points at the new row's item pointer.
     let tid = disk_tid(unsafe { &*heap_tid });
     let level = random_level(&meta.params);
-    with_scratch(|scratch| insert(index, tid, f32_bytes(&x), level, scratch));
+    with_scratch(|scratch| insert(index, tid, &x, level, scratch));
     false
 }

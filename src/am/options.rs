@@ -45,6 +45,14 @@ pub fn init() {
         RELOPT_KIND.store(kind, Ordering::Relaxed);
         let lock = pg_sys::AccessExclusiveLock as i32;
         pg_sys::add_int_reloption(kind, c"m".as_ptr(), c"Max number of connections".as_ptr(), M.0, M.1, M.2, lock);
+        pg_sys::add_string_reloption(
+            kind,
+            c"vecstore_quantize".as_ptr(),
+            c"How vecstore stores vectors in the graph: none (float4) or sq8 (8-bit codes, rows re-checked exactly)".as_ptr(),
+            c"none".as_ptr(),
+            Some(validate_quantize),
+            lock,
+        );
         pg_sys::add_int_reloption(
             kind,
             c"ef_construction".as_ptr(),
@@ -97,12 +105,52 @@ pub fn init() {
     unsafe { pg_sys::MarkGUCPrefixReserved(c"hnsw".as_ptr()) };
 }
 
+/// How the graph stores vectors (`WITH (vecstore_quantize = ...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantize {
+    /// float4, as pgvector.
+    None,
+    /// 8-bit scalar codes; scans return lower bounds the executor re-checks.
+    Sq8,
+}
+
+impl Quantize {
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Some(Quantize::None),
+            "sq8" => Some(Quantize::Sq8),
+            _ => None,
+        }
+    }
+}
+
+/// Rejects unknown `vecstore_quantize` values when the option is set.
+#[pg_guard]
+unsafe extern "C-unwind" fn validate_quantize(value: *const std::ffi::c_char) {
+    if value.is_null() {
+        return;
+    }
+    // SAFETY: Postgres passes the option's NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(value) }.to_string_lossy();
+    if Quantize::parse(&v).is_none() {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("invalid value for option \"vecstore_quantize\": \"{v}\""),
+            "Valid values are \"none\" and \"sq8\"."
+        );
+    }
+}
+
 /// The reloptions struct Postgres fills for us.
 #[repr(C)]
 struct HnswOptions {
     vl_len: i32,
     m: i32,
     ef_construction: i32,
+    /// Offset of the `vecstore_quantize` string from the struct's start
+    /// (0: not set).
+    quantize: i32,
 }
 
 /// `amoptions`: parses and validates `WITH (...)`.
@@ -118,6 +166,11 @@ pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: b
             optname: c"ef_construction".as_ptr(),
             opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
             offset: std::mem::offset_of!(HnswOptions, ef_construction) as i32,
+        },
+        pg_sys::relopt_parse_elt {
+            optname: c"vecstore_quantize".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
+            offset: std::mem::offset_of!(HnswOptions, quantize) as i32,
         },
     ];
     // SAFETY: the table describes HnswOptions exactly; Postgres allocates
@@ -135,13 +188,24 @@ pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: b
     }
 }
 
-/// `(m, ef_construction)` of an index, defaults where not given.
-pub fn index_options(index: pg_sys::Relation) -> (usize, usize) {
+/// `(m, ef_construction, vecstore_quantize)` of an index, defaults where
+/// not given.
+pub fn index_options(index: pg_sys::Relation) -> (usize, usize, Quantize) {
     // SAFETY: rd_options is null or the struct amoptions built.
     let opts = unsafe { (*index).rd_options.cast::<HnswOptions>() };
     if opts.is_null() {
-        return (M.0 as usize, EF_CONSTRUCTION.0 as usize);
+        return (M.0 as usize, EF_CONSTRUCTION.0 as usize, Quantize::None);
     }
-    // SAFETY: non-null, built by amoptions.
-    unsafe { ((*opts).m as usize, (*opts).ef_construction as usize) }
+    // SAFETY: non-null, built by amoptions; a string option's offset
+    // points inside the same allocation at a NUL-terminated string.
+    unsafe {
+        let q = (*opts).quantize;
+        let quantize = if q == 0 {
+            Quantize::None
+        } else {
+            let s = std::ffi::CStr::from_ptr(opts.cast::<std::ffi::c_char>().add(q as usize));
+            Quantize::parse(&s.to_string_lossy()).unwrap_or(Quantize::None)
+        };
+        ((*opts).m as usize, (*opts).ef_construction as usize, quantize)
+    }
 }

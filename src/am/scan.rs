@@ -37,6 +37,9 @@ struct ScanState {
     /// Heap rows of `batch[pos]` and the next one to return.
     tids: Vec<DiskTid>,
     tid_pos: usize,
+    /// For a quantised index: the lower bound reported with `batch[pos]`'s
+    /// rows, which the executor re-checks (None: exact distances).
+    bound: Option<f64>,
     last_dist: f64,
 }
 
@@ -61,11 +64,21 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         pos: 0,
         tids: Vec::new(),
         tid_pos: 0,
+        bound: None,
         last_dist: f64::NEG_INFINITY,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
-    // SAFETY: scan is a fresh descriptor we own.
-    unsafe { (*scan).opaque = ptr.cast() };
+    // SAFETY: scan is a fresh descriptor we own; the order-by value arrays
+    // (one entry per order-by key) are how lossy distances reach the
+    // executor.
+    unsafe {
+        (*scan).opaque = ptr.cast();
+        let n = norderbys.max(1) as usize;
+        (*scan).xs_orderbyvals = pg_sys::palloc0(n * std::mem::size_of::<pg_sys::Datum>()).cast();
+        let nulls = pg_sys::palloc(n).cast::<bool>();
+        std::ptr::write_bytes(nulls, 1, n);
+        (*scan).xs_orderbynulls = nulls;
+    }
     scan
 }
 
@@ -110,7 +123,7 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     if q.dim() != meta.dims {
         raise(VectorError::DifferentDims(q.dim(), meta.dims), None);
     }
-    prepare_vector(meta.params.metric, q.as_slice()).map(|x| Bytes::from_f32(&x))
+    prepare_vector(meta.params.metric, q.as_slice()).map(|x| meta.space().query(&x))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
@@ -204,6 +217,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             if st.tid_pos == 0 {
                 if let Some(g) = st.graph.as_mut() {
                     g.heap_tids(c.id, &mut st.tids);
+                    st.bound = g.lower_bound(c.id);
                 }
             }
             let Some(&tid) = st.tids.get(st.tid_pos) else {
@@ -217,11 +231,25 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
                 continue;
             }
             st.last_dist = st.last_dist.max(c.dist);
-            // SAFETY: filling the descriptor's output fields for this row.
+            // SAFETY: filling the descriptor's output fields for this row;
+            // the order-by arrays were allocated in ambeginscan.
             unsafe {
                 (*scan).xs_heaptid = item_pointer(tid);
                 (*scan).xs_recheck = false;
-                (*scan).xs_recheckorderby = false;
+                match st.bound {
+                    // A quantised index knows only a lower bound of the
+                    // distance: the executor computes the exact one from
+                    // the row and returns rows in exact order. The bound is
+                    // lowered a little more for the float4 rounding of the
+                    // operator's own arithmetic.
+                    Some(lb) => {
+                        let safe = lb - (1e-4 * lb.abs() + 1e-5);
+                        *(*scan).xs_orderbyvals = pg_sys::Datum::from(safe.to_bits() as usize);
+                        *(*scan).xs_orderbynulls = false;
+                        (*scan).xs_recheckorderby = true;
+                    }
+                    None => (*scan).xs_recheckorderby = false,
+                }
             }
             return true;
         }

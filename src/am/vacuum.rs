@@ -180,7 +180,8 @@ fn repair(index: pg_sys::Relation, deleted: NodeSet, strategy: pg_sys::BufferAcc
                 }
                 Repair::Full => {
                     let Some(v) = graph.value(id) else { continue };
-                    graph.reset(Some(&v), Some(id));
+                    let q = meta.space().query_of_value(&v);
+                    graph.reset(Some(&q), Some(id));
                     repair_element(&mut graph, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &gone);
                 }
             }
@@ -326,7 +327,8 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
             let meta = Meta::read(index);
             let (Some((ep, top)), Some(v)) = (meta.entry, g.value(id)) else { return Vec::new() };
             let level = g.state(id).map_or(0, |(_, l)| l).min(top);
-            g.reset(Some(&v), Some(id));
+            let q = meta.space().query_of_value(&v);
+            g.reset(Some(&q), Some(id));
             let found = repair_element(g, id, level, (ep, top), &meta.params, &LinkPolicy::DISK, &mut scratch, &|_| false);
             g.reset(None, None);
             found

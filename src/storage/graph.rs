@@ -297,11 +297,21 @@ impl DiskGraph {
         (i != usize::MAX).then_some(at)
     }
 
-    /// Element `id`'s stored value (normalised for cosine), which is also
-    /// its query form.
+    /// Element `id`'s stored value (normalised for cosine).
     pub fn value(&mut self, id: NodeId) -> Option<Bytes> {
         let at = self.cached_vector(id)? as usize;
         Some(Bytes::from_slice(&self.vecs[at..at + self.meta.shape.value_bytes]))
+    }
+
+    /// For a lossy space, a value the operator's exact distance between
+    /// the query and element `id`'s vector is never below.
+    pub fn lower_bound(&mut self, id: NodeId) -> Option<f64> {
+        if !self.space.is_lossy() || !self.has_query {
+            return None;
+        }
+        let at = self.cached_vector(id)? as usize;
+        let n = self.meta.shape.value_bytes;
+        self.space.lower_bound(&self.query, &self.vecs[at..at + n])
     }
 
     /// The heap rows of live element `id` into `out` (cleared first): from

@@ -11,13 +11,12 @@ use super::graph::DiskGraph;
 use super::layout::DiskTid;
 use super::meta::{update_meta, Meta, UpdateLock};
 use super::place::{add_duplicate, place, NewElement};
-use crate::space::Bytes;
 use crate::hnsw::{find_neighbors, link_back, Found, LinkPolicy, Scratch};
 use pgrx::pg_sys;
 
-/// Inserts one prepared value (its stored bytes: normalised already for
-/// cosine) for heap row `heap` with a level drawn by the caller.
-pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[u8], level: usize, scratch: &mut Scratch) {
+/// Inserts one prepared vector (normalised already for cosine) for heap
+/// row `heap` with a level drawn by the caller.
+pub fn insert(index: pg_sys::Relation, heap: DiskTid, x: &[f32], level: usize, scratch: &mut Scratch) {
     let mut lock = UpdateLock::share(index);
     let mut meta = Meta::read(index);
     let raises = |meta: &Meta| meta.entry.is_none_or(|(_, top)| level.min(meta.params.max_level) > top);
@@ -27,15 +26,16 @@ pub fn insert(index: pg_sys::Relation, heap: DiskTid, value: &[u8], level: usize
         meta = Meta::read(index);
     }
     let level = level.min(meta.params.max_level);
-    let bytes = Bytes::from_slice(value);
+    let space = meta.space();
+    let (bytes, query) = (space.encode(x), space.query(x));
     let mut graph = DiskGraph::new(index, meta, false);
-    graph.reset(Some(&bytes), None);
+    graph.reset(Some(&query), None);
     let found = match meta.entry {
         Some(entry) => find_neighbors(&mut graph, entry, level, &meta.params, scratch),
         None => Found::default(),
     };
     // an identical vector shares an element with room (as pgvector does)
-    let own = meta.space().between(&bytes, &bytes);
+    let own = space.distance(&query, &bytes);
     let tolerance = 1e-6 * (1.0 + own.abs());
     for c in found.candidates.first().map(Vec::as_slice).unwrap_or(&[]) {
         if (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, &bytes) {

@@ -68,17 +68,24 @@ impl ElementState {
 pub enum ValueKind {
     /// `dims` float4 (for cosine: normalised).
     F32 = 1,
+    /// 8-bit scalar codes with a 16-byte header (`vecstore_quantize = sq8`).
+    Sq8 = 2,
 }
 
 impl ValueKind {
     /// The kind a byte encodes, if any.
     pub fn from_byte(b: u8) -> Option<Self> {
-        (b == 1).then_some(ValueKind::F32)
+        match b {
+            1 => Some(ValueKind::F32),
+            2 => Some(ValueKind::Sq8),
+            _ => None,
+        }
     }
     /// Bytes of a value of `dims` dimensions.
     pub fn value_bytes(self, dims: usize) -> usize {
         match self {
             ValueKind::F32 => 4 * dims,
+            ValueKind::Sq8 => crate::quant::HEADER + dims,
         }
     }
 }
@@ -406,6 +413,7 @@ mod tests {
         }
         assert_eq!(ElementState::from_byte(0), None);
         assert_eq!(ValueKind::from_byte(1), Some(ValueKind::F32));
+        assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
         assert_eq!(ValueKind::from_byte(0), None);
     }
 }

@@ -92,6 +92,7 @@ impl Meta {
     pub fn space(&self) -> Space {
         match self.value_kind {
             ValueKind::F32 => Space::F32 { metric: self.params.metric, dims: self.dims },
+            ValueKind::Sq8 => Space::Sq8 { metric: self.params.metric, dims: self.dims },
         }
     }
 

@@ -5,5 +5,6 @@
 
 pub mod distance;
 pub mod hnsw;
+pub mod quant;
 pub mod rng;
 pub mod space;

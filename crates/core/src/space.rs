@@ -5,6 +5,7 @@
 //! on pages, queries in the form [`Space::query`] makes.
 
 use crate::distance::{index_distance, Metric};
+use crate::quant::Sq8;
 
 /// An element type with its metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,13 +18,21 @@ pub enum Space {
         /// Number of elements.
         dims: usize,
     },
+    /// `dims` float4 stored as 8-bit codes (see [`crate::quant`]); queries
+    /// stay float4. Distances are those of the decoded vectors.
+    Sq8 {
+        /// The metric.
+        metric: Metric,
+        /// Number of elements.
+        dims: usize,
+    },
 }
 
 impl Space {
     /// The metric.
     pub fn metric(&self) -> Metric {
         match *self {
-            Space::F32 { metric, .. } => metric,
+            Space::F32 { metric, .. } | Space::Sq8 { metric, .. } => metric,
         }
     }
 
@@ -31,6 +40,51 @@ impl Space {
     pub fn value_bytes(&self) -> usize {
         match *self {
             Space::F32 { dims, .. } => 4 * dims,
+            Space::Sq8 { dims, .. } => Sq8 { dims }.value_bytes(),
+        }
+    }
+
+    /// Whether stored values are approximations (an index of them returns
+    /// lower bounds for the executor to re-check).
+    pub fn is_lossy(&self) -> bool {
+        matches!(self, Space::Sq8 { .. })
+    }
+
+    /// The stored form of a value (prepared: normalised for cosine).
+    pub fn encode(&self, x: &[f32]) -> Bytes {
+        match *self {
+            Space::F32 { .. } => Bytes::from_f32(x),
+            Space::Sq8 { dims, .. } => Sq8 { dims }.encode(x),
+        }
+    }
+
+    /// The query form of a query (prepared like values).
+    pub fn query(&self, x: &[f32]) -> Bytes {
+        match *self {
+            Space::F32 { .. } => Bytes::from_f32(x),
+            Space::Sq8 { dims, .. } => Sq8 { dims }.query(x),
+        }
+    }
+
+    /// The query form of a stored value (to search for an element's own
+    /// neighbours).
+    pub fn query_of_value(&self, value: &[u8]) -> Bytes {
+        match *self {
+            Space::F32 { .. } => Bytes::from_slice(value),
+            Space::Sq8 { dims, .. } => {
+                let sq = Sq8 { dims };
+                sq.query(&sq.decode(value).unwrap_or_default())
+            }
+        }
+    }
+
+    /// For lossy spaces, a value the operator's exact distance between the
+    /// query and the vector behind `value` is never below (see
+    /// [`Sq8::lower_bound`]); None for exact spaces.
+    pub fn lower_bound(&self, query: &[u8], value: &[u8]) -> Option<f64> {
+        match *self {
+            Space::F32 { .. } => None,
+            Space::Sq8 { metric, dims } => Some(Sq8 { dims }.lower_bound(metric, query, value)),
         }
     }
 
@@ -43,13 +97,17 @@ impl Space {
                 (Some(q), Some(v)) if q.len() == v.len() => index_distance(metric, q, v),
                 _ => f64::INFINITY,
             },
+            Space::Sq8 { metric, dims } => Sq8 { dims }.distance(metric, query, value),
         }
     }
 
     /// Distance between two stored values.
     #[inline]
     pub fn between(&self, a: &[u8], b: &[u8]) -> f64 {
-        self.distance(a, b)
+        match *self {
+            Space::F32 { .. } => self.distance(a, b),
+            Space::Sq8 { metric, dims } => Sq8 { dims }.between(metric, a, b),
+        }
     }
 
     /// Whether identical values are at distance 0 (the graph then treats

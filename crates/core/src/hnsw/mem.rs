@@ -254,7 +254,8 @@ impl MemGraph {
         // Raising the entry point is rare; serialise those inserts.
         let _raise = (level > top).then(|| lock(&self.raise_lock));
         let Some((ep, top)) = self.entry() else { return };
-        let mut store = self.store(self.value(q), Some(q as u32));
+        let query = self.space.query_of_value(self.value(q));
+        let mut store = self.store(&query, Some(q as u32));
         let found = find_neighbors(&mut store, (ep as NodeId, top), level, &self.params, scratch);
         {
             // nobody links to q before its back-links exist, so its own
@@ -325,7 +326,8 @@ impl MemGraph {
     /// them, nearest first.
     pub fn relink(&self, i: usize, scratch: &mut Scratch) -> Vec<Candidate> {
         let Some((ep, top)) = self.entry() else { return Vec::new() };
-        let mut store = self.store(self.value(i), Some(i as u32));
+        let query = self.space.query_of_value(self.value(i));
+        let mut store = self.store(&query, Some(i as u32));
         let policy = LinkPolicy { slack: 0, rescue_budget: 8 };
         let level = self.level(i).min(top);
         let removed = |x: NodeId| self.deleted.get(x as usize).is_some_and(|d| d.load(Ordering::Relaxed));
@@ -357,7 +359,8 @@ impl MemGraph {
                     repair_local(&mut probe, i as NodeId, level, &self.params, &removed);
                 }
                 Repair::Full => {
-                    let mut store = self.store(self.value(i as usize), Some(i));
+                    let query = self.space.query_of_value(self.value(i as usize));
+                    let mut store = self.store(&query, Some(i));
                     repair_element(&mut store, i as NodeId, level, (ep as NodeId, top), &self.params, &policy, &mut scratch, &removed);
                 }
             }
