@@ -3,7 +3,7 @@
 //! An element that lost a few neighbours is patched locally, as
 //! FreshDiskANN does: its remaining live neighbours and the live neighbours
 //! of the removed ones are candidates, pruned with the heuristic. An
-//! element that lost many (a quarter of a list or more), or
+//! element that lost many (half a list or more), or
 //! whose bottom list is short, gets its neighbours searched for again from
 //! the entry point, as an insert would (removed elements are traversed but
 //! never chosen, and the element itself is excluded by the store), merged
@@ -37,7 +37,7 @@ pub fn needs_repair<S: GraphStore + ?Sized>(store: &mut S, id: NodeId, level: us
         let gone = list.iter().filter(|&&x| removed(x)).count();
         let live = list.len() - gone;
         let short = layer == 0 && (live < params.max_neighbors(0) / 2 || (gone == 0 && live < params.max_neighbors(0)));
-        if short || (gone > 0 && 4 * gone >= list.len()) {
+        if short || (gone > 0 && 2 * gone >= list.len()) {
             return Repair::Full;
         }
         if gone > 0 {
