@@ -66,6 +66,8 @@ pub struct DiskGraph {
     /// Values read for distances between elements, 8-aligned each.
     vecs: Bytes,
     value_buf: Bytes,
+    /// (block, position) pairs: neighbours grouped by page.
+    order: Vec<(u32, u32)>,
 }
 
 impl DiskGraph {
@@ -91,6 +93,7 @@ impl DiskGraph {
             nbrs: Vec::new(),
             vecs: Bytes::default(),
             value_buf: Bytes::default(),
+            order: Vec::new(),
         }
     }
 
@@ -356,6 +359,47 @@ impl DiskGraph {
     }
 }
 
+impl DiskGraph {
+    /// The common case of [`Source::distance`], with the element's page
+    /// already locked: one share lock covers the value, the heap rows and,
+    /// if the element may be expanded, its neighbour list.
+    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId, layer: usize, bound: f64) -> f64 {
+        let tid = DiskTid::from_node(id);
+        let (shape, m) = (self.meta.shape, self.meta.params.m);
+        let Some(view) = pages::element(page, tid.offset, &shape) else {
+            self.record(id, UNREADABLE);
+            return f64::INFINITY;
+        };
+        let state = view.state();
+        let mut e = Entry { state: state as u8, level: view.header.level, neighbors: view.header.neighbors, ..UNREADABLE };
+        if state == ElementState::Reusable {
+            self.record(id, e);
+            return f64::INFINITY;
+        }
+        let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
+        if self.keep_tids && !self.lean && state == ElementState::Live {
+            e.tids_at = self.tids.len() as u32;
+            e.ntids = view.heap_tids().len() as u8;
+            self.tids.extend_from_slice(view.heap_tids());
+        }
+        if d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
+            if let Some(mut n) = pages::neighbors(page, e.neighbors.offset, m) {
+                let before = self.nbrs.len();
+                self.nbrs.extend(n.layer(m, layer).iter().filter(|t| t.is_valid() && t.block() != 0).map(|t| t.node()));
+                e.nbrs_at = before as u32;
+                e.nbrs_len = (self.nbrs.len() - before) as u16;
+                e.nbrs_layer = layer as u8;
+            }
+        }
+        if let Some(old) = self.entry(id) {
+            // keep a cached value across re-reads
+            e.vec_at = old.vec_at;
+        }
+        self.record(id, e);
+        d
+    }
+}
+
 impl Source for DiskGraph {
     fn distance(&mut self, id: NodeId, layer: usize, bound: f64) -> f64 {
         let tid = DiskTid::from_node(id);
@@ -371,51 +415,45 @@ impl Source for DiskGraph {
             }
             return d;
         }
-        // the common case: one share lock for the value, the heap rows and,
-        // if the element may be expanded, its neighbour list
-        let (shape, m) = (self.meta.shape, self.meta.params.m);
         let g = self.lock(tid.block(), Lock::Share);
-        let Some(view) = pages::element(g.page(), tid.offset, &shape) else {
-            drop(g);
-            self.record(id, UNREADABLE);
-            return f64::INFINITY;
-        };
-        let state = view.state();
-        let mut e = Entry { state: state as u8, level: view.header.level, neighbors: view.header.neighbors, ..UNREADABLE };
-        if state == ElementState::Reusable {
-            drop(g);
-            self.record(id, e);
-            return f64::INFINITY;
-        }
-        let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
-        if self.keep_tids && !self.lean && state == ElementState::Live {
-            e.tids_at = self.tids.len() as u32;
-            e.ntids = view.heap_tids().len() as u8;
-            self.tids.extend_from_slice(view.heap_tids());
-        }
-        if d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
-            if let Some(mut n) = pages::neighbors(g.page(), e.neighbors.offset, m) {
-                let before = self.nbrs.len();
-                self.nbrs.extend(n.layer(m, layer).iter().filter(|t| t.is_valid() && t.block() != 0).map(|t| t.node()));
-                e.nbrs_at = before as u32;
-                e.nbrs_len = (self.nbrs.len() - before) as u16;
-                e.nbrs_layer = layer as u8;
-            }
-        }
-        drop(g);
-        if let Some(old) = self.entry(id) {
-            // keep a cached value across re-reads
-            e.vec_at = old.vec_at;
-        }
-        self.record(id, e);
-        d
+        self.visit_locked(g.page(), id, layer, bound)
     }
 
     fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
-        for &id in ids {
-            let d = self.distance(id, layer, bound);
-            out.push(d);
+        if self.meta.shape.chunks() > 0 || ids.len() < 2 {
+            for &id in ids {
+                let d = self.distance(id, layer, bound);
+                out.push(d);
+            }
+            return;
         }
+        // neighbours that share a page are read under one lock
+        let base = out.len();
+        out.resize(base + ids.len(), f64::INFINITY);
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
+        order.sort_unstable();
+        let mut i = 0;
+        while i < order.len() {
+            let block = order[i].0;
+            let mut j = i;
+            while j < order.len() && order[j].0 == block {
+                j += 1;
+            }
+            if self.in_range(DiskTid::from_node(ids[order[i].1 as usize])) {
+                let g = self.lock(block, Lock::Share);
+                for &(_, k) in &order[i..j] {
+                    out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
+                }
+            } else {
+                for &(_, k) in &order[i..j] {
+                    self.record(ids[k as usize], UNREADABLE);
+                }
+            }
+            i = j;
+        }
+        self.order = order;
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
