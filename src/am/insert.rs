@@ -4,7 +4,7 @@
 use super::{disk_tid, prepare_vector};
 use crate::hnsw::{Params, Scratch};
 use crate::rng::Rng;
-use crate::storage::insert::insert;
+use crate::storage::insert::{insert, insert_unchanged};
 use crate::storage::meta::Meta;
 use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
@@ -46,7 +46,7 @@ pub unsafe extern "C-unwind" fn aminsert(
     heap_tid: pg_sys::ItemPointer,
     _heap: pg_sys::Relation,
     _unique: pg_sys::IndexUniqueCheck::Type,
-    _unchanged: bool,
+    unchanged: bool,
     _info: *mut pg_sys::IndexInfo,
 ) -> bool {
     // SAFETY: one indexed column: values[0]/isnull[0] are valid.
@@ -63,6 +63,12 @@ pub unsafe extern "C-unwind" fn aminsert(
     // SAFETY: heap_tid points at the new row's item pointer.
     let tid = disk_tid(unsafe { &*heap_tid });
     let level = random_level(&meta.params);
-    with_scratch(|scratch| insert(index, tid, &x, level, scratch));
+    with_scratch(|scratch| {
+        // an UPDATE that did not change the vector: the new row joins the
+        // element of the old one instead of a full insert
+        if !(unchanged && insert_unchanged(index, tid, &x, scratch)) {
+            insert(index, tid, &x, level, scratch);
+        }
+    });
     false
 }

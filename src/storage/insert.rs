@@ -11,8 +11,35 @@ use super::graph::DiskGraph;
 use super::layout::DiskTid;
 use super::meta::{update_meta, Meta, UpdateLock};
 use super::place::{add_duplicate, place, NewElement};
-use crate::hnsw::{find_neighbors, link_back, Found, LinkPolicy, Scratch};
+use crate::hnsw::{find_neighbors, greedy_descent, link_back, search_layer, unusable, Candidate, Found, LinkPolicy, Scratch, Source};
 use pgrx::pg_sys;
+
+/// The new row of an UPDATE that left the vector unchanged (PostgreSQL
+/// says so through `indexUnchanged`): a short search finds the element
+/// holding the old row (the exact vector: distance as to itself), and the
+/// new row joins it if it has room. False if that did not work out (the
+/// caller then inserts normally).
+pub fn insert_unchanged(index: pg_sys::Relation, heap: DiskTid, x: &[f32], scratch: &mut Scratch) -> bool {
+    let _lock = UpdateLock::share(index);
+    let meta = Meta::read(index);
+    let Some((ep, top)) = meta.entry else { return false };
+    let space = meta.space();
+    let (bytes, query) = (space.encode(x), space.query(x));
+    let own = space.distance(&query, &bytes);
+    let mut graph = DiskGraph::new(index, meta, false);
+    graph.reset(Some(&query), None);
+    let start = Candidate { dist: graph.distance(ep, top, f64::INFINITY), id: ep };
+    if unusable(start.dist) {
+        return false;
+    }
+    let entry = greedy_descent(&mut graph, start, top, 0, scratch);
+    search_layer(&mut graph, &[entry], UNCHANGED_EF, 0, scratch);
+    let tolerance = 1e-6 * (1.0 + own.abs());
+    scratch.found.iter().any(|c| (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, &bytes))
+}
+
+/// Candidate list of the search for an unchanged row's element.
+const UNCHANGED_EF: usize = 16;
 
 /// Inserts one prepared vector (normalised already for cosine) for heap
 /// row `heap` with a level drawn by the caller.
