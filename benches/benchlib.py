@@ -147,3 +147,50 @@ def pg_facts(conn, names):
 
 def connect(dsn, **kw):
     return psycopg.connect(dsn, autocommit=True, **kw)
+
+
+def backend_cpu_ns(pid):
+    """On-CPU time of a (single-threaded) local process's main thread in ns,
+    from /proc/PID/schedstat; None when the server is not local. Unlike wall
+    time it barely moves when other work competes for the cores."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except OSError:
+        return None
+
+
+def _stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), [int(x) for x in fields[11:15]]  # ppid, utime stime cutime cstime
+
+
+def parent_pid(pid):
+    try:
+        return _stat(pid)[0]
+    except OSError:
+        return None
+
+
+def cluster_cpu_s(postmaster):
+    """CPU seconds used so far by a local cluster: the postmaster and its live
+    children (backends, parallel workers, background processes: all threads)
+    plus what exited children left in the postmaster's cutime/cstime."""
+    if postmaster is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        _, t = _stat(postmaster)
+    except OSError:
+        return None
+    total = sum(t)
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid, ct = _stat(d)
+            except OSError:
+                continue
+            if ppid == postmaster:
+                total += ct[0] + ct[1]
+    return total / tick

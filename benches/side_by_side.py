@@ -72,6 +72,7 @@ class Side:
         benchlib.copy_vectors(self.conn, base)
         self.conn.execute("VACUUM ANALYZE items")
         self.vector_oid = self.conn.execute("SELECT 'vector'::regtype::oid").fetchone()[0]
+        self.postmaster = benchlib.parent_pid(self.conn.info.backend_pid)
 
     def build(self, a):
         """Builds the index; a failed build is recorded and retried once on a
@@ -95,13 +96,13 @@ class Side:
         c.execute(f"SET maintenance_work_mem = '{a.maintenance_work_mem}'")
         c.execute(f"SET max_parallel_maintenance_workers = {a.build_workers}")
         op, opclass = OPS[a.metric]
-        t0 = time.perf_counter()
+        cpu0, t0 = benchlib.cluster_cpu_s(self.postmaster), time.perf_counter()
         c.execute(f"CREATE INDEX items_idx ON items USING hnsw (embedding {opclass}) "
                   f"WITH (m = {a.m}, ef_construction = {a.ef_construction})")
-        secs = time.perf_counter() - t0
+        secs, cpu1 = time.perf_counter() - t0, benchlib.cluster_cpu_s(self.postmaster)
         c.execute("CHECKPOINT")
         size = c.execute("SELECT pg_relation_size('items_idx')").fetchone()[0]
-        return {"build_s": secs, "index_bytes": size}
+        return {"build_s": secs, "build_cpu_s": None if cpu0 is None else cpu1 - cpu0, "index_bytes": size}
 
 
 def knn_sql(a):
@@ -152,12 +153,15 @@ def query_round(q, params, gt, a):
             q.run(p)
         lat = np.empty(len(params))
         hits = 0
+        cpu0 = benchlib.backend_cpu_ns(q.pid)
         for i, p in enumerate(params):
             t0 = time.perf_counter()
             ids = q.run(p)
             lat[i] = time.perf_counter() - t0
             hits += len(truth[i].intersection(ids))
+        cpu = None if cpu0 is None else (benchlib.backend_cpu_ns(q.pid) - cpu0) / 1e9
         out.append({"ef_search": ef, "recall": hits / (k * len(params)), "qps": len(params) / lat.sum(),
+                    "cpu_qps": len(params) / cpu if cpu else None,
                     "p50_ms": 1e3 * float(np.percentile(lat, 50)), "p99_ms": 1e3 * float(np.percentile(lat, 99))})
     return out
 
@@ -168,6 +172,7 @@ def _client(dsn, oid, a, params, ef, barrier, results, seconds):
     for p in params[: a.warmup]:
         q.run(p)
     barrier.wait()
+    cpu0 = benchlib.backend_cpu_ns(q.pid)
     t0, n, deadline = time.perf_counter(), 0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         for p in params[n % len(params):] + params[: n % len(params)]:
@@ -175,7 +180,8 @@ def _client(dsn, oid, a, params, ef, barrier, results, seconds):
             n += 1
             if n % 16 == 0 and time.perf_counter() >= deadline:
                 break
-    results.put((t0, time.perf_counter(), n))
+    t1 = time.perf_counter()
+    results.put((t0, t1, n, None if cpu0 is None else (benchlib.backend_cpu_ns(q.pid) - cpu0) / 1e9))
 
 
 def concurrent_qps(side, params, a, clients):
@@ -191,8 +197,10 @@ def concurrent_qps(side, params, a, clients):
     got = [results.get(timeout=a.conc_seconds + 600) for _ in procs]
     for p in procs:
         p.join()
+    cpu = None if any(g[3] is None for g in got) else sum(g[3] for g in got)
     wall = max(g[1] for g in got) - min(g[0] for g in got)
-    return sum(g[2] for g in got) / wall
+    n = sum(g[2] for g in got)
+    return {"qps": n / wall, "queries": n, "backend_cpu_s": cpu}
 
 
 def _inserter(dsn, oid, rows, barrier, results):
@@ -201,16 +209,19 @@ def _inserter(dsn, oid, rows, barrier, results):
     pg = conn.pgconn
     check(pg.prepare(b"ins", b"INSERT INTO items (id, embedding) VALUES ($1, $2)", [23, oid]), pg)
     barrier.wait()
-    t0 = time.perf_counter()
+    pid = conn.info.backend_pid
+    cpu0, t0 = benchlib.backend_cpu_ns(pid), time.perf_counter()
     for rid, vec in rows:
         check(pg.exec_prepared(b"ins", [struct.pack("!i", rid), vec], [1, 1]), pg)
-    results.put((t0, time.perf_counter(), len(rows)))
+    t1 = time.perf_counter()
+    results.put((t0, t1, len(rows), None if cpu0 is None else (benchlib.backend_cpu_ns(pid) - cpu0) / 1e9))
     conn.close()
 
 
 def insert_rate(side, rows, clients):
     """Rows per second of single-row autocommit INSERTs (synchronous_commit
-    off, so the index insert rather than the WAL flush is measured)."""
+    off, so the index insert rather than the WAL flush is measured), and the
+    backends' CPU seconds."""
     ctx = mp.get_context("fork")
     barrier, results = ctx.Barrier(clients), ctx.Queue()
     procs = [ctx.Process(target=_inserter, args=(side.dsn, side.vector_oid, rows[i::clients], barrier, results))
@@ -220,7 +231,9 @@ def insert_rate(side, rows, clients):
     got = [results.get(timeout=3600) for _ in procs]
     for p in procs:
         p.join()
-    return sum(g[2] for g in got) / (max(g[1] for g in got) - min(g[0] for g in got))
+    cpu = None if any(g[3] is None for g in got) else sum(g[3] for g in got)
+    n = sum(g[2] for g in got)
+    return {"rows_s": n / (max(g[1] for g in got) - min(g[0] for g in got)), "rows": n, "backend_cpu_s": cpu}
 
 
 def perf_profile(side, params, a, out_dir):
@@ -253,26 +266,34 @@ def perf_profile(side, params, a, out_dir):
             "report": os.path.join(out_dir, f"perf-{side.ext}.txt")}
 
 
-def interp(curve, target):
-    """QPS at `target` recall, log-linear between the two ef_search points that
-    bracket it (curve in ef_search order); None outside the measured range."""
+def interp(curve, target, key="qps"):
+    """`key` (QPS) at `target` recall, log-linear between the two ef_search
+    points that bracket it (curve in ef_search order); None outside the
+    measured range."""
     for lo, hi in zip(curve, curve[1:]):
+        if lo[key] is None or hi[key] is None:
+            return None
         if lo["recall"] <= target <= hi["recall"] and hi["recall"] > lo["recall"]:
             f = (target - lo["recall"]) / (hi["recall"] - lo["recall"])
-            return math.exp(math.log(lo["qps"]) + f * (math.log(hi["qps"]) - math.log(lo["qps"])))
+            return math.exp(math.log(lo[key]) + f * (math.log(hi[key]) - math.log(lo[key])))
         if lo["recall"] == target:
-            return lo["qps"]
+            return lo[key]
     if curve and curve[-1]["recall"] == target:
-        return curve[-1]["qps"]
+        return curve[-1][key]
     return None
 
 
 def best_spread(values, higher=True):
+    """(best, spread): spread = (max - min) / best over the rounds."""
     vals = [v for v in values if v is not None]
     if not vals:
         return None, None
     best = max(vals) if higher else min(vals)
     return best, (max(vals) - min(vals)) / best
+
+
+def per_cpu(count, cpu):
+    return count / cpu if cpu else None
 
 
 def summarize(raw, a):
@@ -282,71 +303,83 @@ def summarize(raw, a):
         builds = [x[ext]["build"] for x in r]
         curves = [x[ext]["curve"] for x in r]
         side = {"build_s": best_spread([b["build_s"] for b in builds], higher=False),
-                "index_mb": best_spread([b["index_bytes"] / 2**20 for b in builds], higher=False), "ef": {}}
+                "build_cpu_s": best_spread([b["build_cpu_s"] for b in builds], higher=False),
+                "index_mb": best_spread([b["index_bytes"] / 2**20 for b in builds], higher=False),
+                "failed_builds": sum(len(b["failures"]) for b in builds), "ef": {}}
         for i, ef in enumerate(a.ef):
             pts = [c[i] for c in curves]
             side["ef"][ef] = {"recall": float(np.mean([p["recall"] for p in pts])),
                               "recall_range": (min(p["recall"] for p in pts), max(p["recall"] for p in pts)),
                               "qps": best_spread([p["qps"] for p in pts]),
+                              "cpu_qps": best_spread([p["cpu_qps"] for p in pts]),
                               "p50_ms": min(p["p50_ms"] for p in pts), "p99_ms": min(p["p99_ms"] for p in pts)}
         side["at_recall"] = {t: best_spread([interp(c, t) for c in curves]) for t in TARGETS}
-        if a.clients2:
-            side["conc1"] = best_spread([x[ext]["conc"]["1"] for x in r])
-            side["conc2"] = best_spread([x[ext]["conc"]["2"] for x in r])
-        if a.inserts:
-            side["ins1"] = best_spread([x[ext]["inserts"]["1"] for x in r])
-            side["ins4"] = best_spread([x[ext]["inserts"]["4"] for x in r])
+        side["at_recall_cpu"] = {t: best_spread([interp(c, t, "cpu_qps") for c in curves]) for t in TARGETS}
+        for key, flag, field, count in (("conc", a.clients2, "qps", "queries"), ("inserts", a.inserts, "rows_s", "rows")):
+            if not flag:
+                continue
+            for n in (("1", "2") if key == "conc" else ("1", "4")):
+                runs = [x[ext][key][n] for x in r]
+                side[f"{key}{n}"] = best_spread([x[field] for x in runs])
+                side[f"{key}{n}_cpu"] = best_spread([per_cpu(x[count], x["backend_cpu_s"]) for x in runs])
         s[ext] = side
     return s
 
 
-def fmt_bs(bs, digits=0, unit=""):
+def fmt_bs(bs, digits=0):
     best, spread = bs
     if best is None:
         return "n/a"
-    return f"{best:,.{digits}f}{unit} (±{100 * spread / 2:.1f}%)" if spread else f"{best:,.{digits}f}{unit}"
+    return f"{best:,.{digits}f} ±{100 * spread / 2:.0f}%" if spread else f"{best:,.{digits}f}"
 
 
-def ratio(x, y):
+def ratio(x, y, higher_better=True):
     return f"{x / y:.2f}x" if x and y else "n/a"
 
 
 def table(summary, raw, a):
     sides = raw["sides"]
-    head = "| | " + " | ".join(f"{e} {raw['versions'][e]}" for e in sides) + " | " + \
-        ("vecstore/pgvector" if sides == ["vecstore", "pgvector"] else "ratio") + " |"
-    lines = [head, "|---" * (len(sides) + 2) + "|"]
-
-    def row(label, cells, rat=""):
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {rat} |")
-
     two = len(sides) == 2
+    head = "| | " + " | ".join(f"{e} {raw['versions'][e]}" for e in sides) + " | " + \
+        (f"{sides[0]}/{sides[1]}" if two else "") + " |"
+    lines = [head, "|---" * (len(sides) + 2) + "|"]
     S = [summary[e] for e in sides]
-    row("build s (best, ±half spread)", [fmt_bs(x["build_s"], 2) for x in S],
-        ratio(S[0]["build_s"][0], S[1]["build_s"][0]) if two else "")
-    fails = [sum(len(x[e]["build"]["failures"]) for x in raw["rounds"]) for e in sides]
-    if any(fails):
-        row("failed builds (retried on a new connection)", [str(f) for f in fails])
-    row("index MB", [fmt_bs(x["index_mb"], 1) for x in S], ratio(S[0]["index_mb"][0], S[1]["index_mb"][0]) if two else "")
+
+    def row(label, key_cells, rat=""):
+        lines.append(f"| {label} | " + " | ".join(key_cells) + f" | {rat} |")
+
+    def rat(k1, k2=None, sub=None):
+        if not two:
+            return ""
+        x, y = (S[0][k1], S[1][k1]) if sub is None else (S[0][k1][sub], S[1][k1][sub])
+        return ratio(x[0], y[0])
+
+    row("build: wall s / cluster CPU s", [f"{fmt_bs(x['build_s'], 2)} / {fmt_bs(x['build_cpu_s'], 1)}" for x in S],
+        f"{rat('build_s')} / {rat('build_cpu_s')}")
+    if any(x["failed_builds"] for x in S):
+        row("failed builds (retried on a new connection)", [str(x["failed_builds"]) for x in S])
+    row("index MB", [fmt_bs(x["index_mb"], 1) for x in S], rat("index_mb"))
     for ef in a.ef:
         cells = []
         for x in S:
             e = x["ef"][ef]
             lo, hi = e["recall_range"]
-            rec = f"{e['recall']:.4f}" + (f" [{lo:.4f}-{hi:.4f}]" if hi - lo >= 0.00005 else "")
-            cells.append(f"{rec} / {fmt_bs(e['qps'])} / {e['p50_ms']:.2f} / {e['p99_ms']:.2f}")
-        row(f"ef_search {ef}: recall@{a.k} / QPS / p50 ms / p99 ms", cells)
+            rec = f"{e['recall']:.4f}" + (f" ({lo:.3f}-{hi:.3f})" if hi - lo >= 0.0005 else "")
+            cells.append(f"{rec} / {fmt_bs(e['qps'])} / {fmt_bs(e['cpu_qps'])} / {e['p50_ms']:.2f} / {e['p99_ms']:.2f}")
+        row(f"ef_search {ef}: recall@{a.k} / QPS / QPS per CPU-s / p50 ms / p99 ms", cells)
     for t in TARGETS:
-        row(f"QPS at recall {t} (log-linear interp.)", [fmt_bs(x["at_recall"][t]) for x in S],
-            ratio(S[0]["at_recall"][t][0], S[1]["at_recall"][t][0]) if two else "")
+        row(f"at recall {t} (log-linear interp.): QPS / QPS per CPU-s",
+            [f"{fmt_bs(x['at_recall'][t])} / {fmt_bs(x['at_recall_cpu'][t])}" for x in S],
+            f"{rat('at_recall', sub=t)} / {rat('at_recall_cpu', sub=t)}")
     if a.clients2:
-        cells = [f"{fmt_bs(x['conc1'])} -> {fmt_bs(x['conc2'])} ({ratio(x['conc2'][0], x['conc1'][0])})" for x in S]
-        row(f"QPS 1 -> 2 clients, ef_search {a.conc_ef}", cells,
-            ratio(S[0]["conc2"][0], S[1]["conc2"][0]) + " (2 clients)" if two else "")
+        cells = [f"{fmt_bs(x['conc1'])} -> {fmt_bs(x['conc2'])} ({ratio(x['conc2'][0], x['conc1'][0])}); "
+                 f"per CPU-s {fmt_bs(x['conc1_cpu'])} -> {fmt_bs(x['conc2_cpu'])}" for x in S]
+        row(f"total QPS 1 -> 2 clients, ef_search {a.conc_ef}", cells, f"{rat('conc1')} -> {rat('conc2')}")
     if a.inserts:
-        cells = [f"{fmt_bs(x['ins1'])} / {fmt_bs(x['ins4'])}" for x in S]
-        row(f"INSERT rows/s, 1 / 4 clients ({a.insert_rows} rows)", cells,
-            f"{ratio(S[0]['ins1'][0], S[1]['ins1'][0])} / {ratio(S[0]['ins4'][0], S[1]['ins4'][0])}" if two else "")
+        cells = [f"{fmt_bs(x['inserts1'])} / {fmt_bs(x['inserts4'])}; per CPU-s {fmt_bs(x['inserts1_cpu'])} / "
+                 f"{fmt_bs(x['inserts4_cpu'])}" for x in S]
+        row(f"INSERT rows/s, 1 / 4 clients ({a.insert_rows} rows each)", cells,
+            f"{rat('inserts1')} / {rat('inserts4')}; CPU {rat('inserts1_cpu')} / {rat('inserts4_cpu')}")
     return "\n".join(lines)
 
 
@@ -354,21 +387,24 @@ def plot(summary, raw, a, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for ext in raw["sides"]:
-        pts = [(summary[ext]["ef"][ef]["recall"], summary[ext]["ef"][ef]["qps"][0], ef) for ef in a.ef]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{ext} {raw['versions'][ext]}")
-        for x, y, ef in pts:
-            ax.annotate(str(ef), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    for t in TARGETS:
-        ax.axvline(t, color="grey", lw=0.6, ls=":")
-    ax.set_yscale("log")
-    ax.set_xlabel(f"recall@{a.k}")
-    ax.set_ylabel("queries per second (1 client, best of rounds)")
-    ax.set_title(f"{raw['dataset']} {a.metric}: n={raw['n']:,} d={raw['d']}, m={a.m} ef_construction={a.ef_construction}",
-                 fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for ax, key, label in ((axes[0], "qps", "queries per second (1 client, wall clock)"),
+                           (axes[1], "cpu_qps", "queries per backend CPU-second")):
+        for ext in raw["sides"]:
+            pts = [(summary[ext]["ef"][ef]["recall"], summary[ext]["ef"][ef][key][0], ef) for ef in a.ef]
+            pts = [p for p in pts if p[1]]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{ext} {raw['versions'][ext]}")
+            for x, y, ef in pts:
+                ax.annotate(str(ef), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        for t in TARGETS:
+            ax.axvline(t, color="grey", lw=0.6, ls=":")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"recall@{a.k} (mean of rounds)")
+        ax.set_ylabel(label + ", best of rounds")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{raw['dataset']} {a.metric}: n={raw['n']:,} d={raw['d']}, m={a.m} ef_construction={a.ef_construction}, "
+                 f"{a.rounds} rounds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -412,6 +448,7 @@ def main():
     dataset = os.path.basename(a.base).split(".")[0]
     conf = {"shared_buffers": a.shared_buffers, "max_worker_processes": "8", "max_parallel_workers": "8",
             "checkpoint_timeout": "30min", "max_wal_size": "8GB", "fsync": "on"}
+    signal.signal(signal.SIGTERM, _terminate)
     admin_dsn, cluster = benchlib.server(a, conf)
     try:
         raw = run(a, sides, base, queries, gt, admin_dsn, dataset)
@@ -445,6 +482,10 @@ def main():
     print(f"\nwrote {js} and {png}")
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # so that the throwaway cluster is removed
+
+
 def run(a, sides, base, queries, gt, admin_dsn, dataset):
     raw = {"dataset": dataset, "metric": a.metric, "n": int(base.shape[0]), "d": int(base.shape[1]),
            "queries": len(queries), "args": vars(a), "sides": sides, "machine": benchlib.machine(), "rounds": []}
@@ -470,12 +511,12 @@ def run(a, sides, base, queries, gt, admin_dsn, dataset):
                     sys.exit(f"{e}: the k-NN query does not use the index:\n{plan}")
             rnd[e]["curve"] = query_round(Q[e], params, gt, a)
             log(f"round {r + 1} {e}: " + ", ".join(f"ef {c['ef_search']} {c['recall']:.3f}/{c['qps']:.0f}"
-                                                   for c in rnd[e]["curve"]))
+                                                   f"/{c['cpu_qps'] or 0:.0f}" for c in rnd[e]["curve"]))
         if a.clients2:
             for n in (1, 2):
                 for e in sides:
                     rnd[e].setdefault("conc", {})[str(n)] = concurrent_qps(S[e], params, a, n)
-                    log(f"round {r + 1} {e}: {n} client(s) {rnd[e]['conc'][str(n)]:.0f} QPS")
+                    log(f"round {r + 1} {e}: {n} client(s) {rnd[e]['conc'][str(n)]['qps']:.0f} QPS")
         raw["rounds"].append(rnd)
     if a.perf_sides:
         raw["perf"] = {}
@@ -492,7 +533,7 @@ def run(a, sides, base, queries, gt, admin_dsn, dataset):
                     rows = [(next_id + i, benchlib.vector_binary(pool[(k0 + i) % len(pool)]))
                             for i in range(a.insert_rows)]
                     raw["rounds"][r][e].setdefault("inserts", {})[str(n)] = insert_rate(S[e], rows, n)
-                    log(f"round {r + 1} {e}: INSERT {n} client(s) {raw['rounds'][r][e]['inserts'][str(n)]:.0f} rows/s")
+                    log(f"round {r + 1} {e}: INSERT {n} client(s) {raw['rounds'][r][e]['inserts'][str(n)]['rows_s']:.0f} rows/s")
                 next_id += a.insert_rows
     for q in Q.values():
         q.conn.close()
