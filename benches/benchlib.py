@@ -57,10 +57,10 @@ class Cluster:
     """A private PostgreSQL instance in a temporary directory; as root the
     server runs as the `postgres` OS user and clients connect as `root`."""
 
-    def __init__(self, pg_config, conf=None, prefix="vecstore-bench-"):
+    def __init__(self, pg_config, conf=None, prefix="sbs-pgdata-", parent="/var/tmp"):
         self.bindir = subprocess.check_output([pg_config, "--bindir"], text=True).strip()
         self.user = "root" if IS_ROOT else os.environ.get("USER", "postgres")
-        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir=parent)  # away from the test harness's /tmp/vecstore-* dirs
         os.chmod(self.dir, 0o755)
         if IS_ROOT:
             shutil.chown(self.dir, "postgres", "postgres")
