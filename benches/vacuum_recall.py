@@ -3,17 +3,18 @@
 delete half the rows, VACUUM, and compare recall@10 (ef_search 40 and 100)
 with a freshly built index on the remaining rows. Prints JSON.
 
-Needs the system cluster with vecstore installed (scripts/demo.sh or
-scripts/install.sh) and python3 with numpy and psycopg 3.
-Run: /usr/bin/python3 benches/vacuum_recall.py [--data ../shared/data/minilm-10k/minilm-10k]
+Runs on a throwaway cluster started from --pg-config (vecstore installed
+into that PostgreSQL) or on the server a --dsn names; python3 with numpy and
+psycopg 3.
+Run: /usr/bin/python3 benches/vacuum_recall.py --pg-config PATH/pg_config \
+         --base D.base.fvecs --query D.query.fvecs
 """
-import argparse, json, struct, time
+import argparse, json, os, sys, time
 import numpy as np
-import psycopg
 
-def read_vecs(path):
-    raw = np.fromfile(path, dtype=np.int32)
-    return raw.reshape(-1, raw[0] + 1)[:, 1:].view(np.float32)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import read_vecs  # noqa: E402
 
 def recall(conn, queries, truth, ef):
     conn.execute(f"SET hnsw.ef_search = {ef}")
@@ -26,22 +27,30 @@ def recall(conn, queries, truth, ef):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default="../shared/data/minilm-10k/minilm-10k")
-    p.add_argument("--dsn", default="host=/var/run/postgresql dbname=postgres")
+    p.add_argument("--base", required=True, help="base vectors (.fvecs)")
+    p.add_argument("--query", required=True, help="query vectors (.fvecs)")
+    benchlib.add_server_args(p)
     a = p.parse_args()
-    base, queries = read_vecs(a.data + ".base.fvecs"), read_vecs(a.data + ".query.fvecs")
-    admin = psycopg.connect(a.dsn, autocommit=True)
+    base, queries = read_vecs(a.base), read_vecs(a.query)
+    dsn, cluster = benchlib.server(a, {"shared_buffers": "1GB"})
+    try:
+        print(json.dumps(run(dsn, base, queries), indent=1))
+    finally:
+        if cluster:
+            cluster.destroy()
+
+def run(dsn, base, queries):
+    admin = benchlib.connect(dsn)
     admin.execute("DROP DATABASE IF EXISTS vecstore_vacuum_bench")
     admin.execute("CREATE DATABASE vecstore_vacuum_bench")
-    conn = psycopg.connect(a.dsn.replace("dbname=postgres", "dbname=vecstore_vacuum_bench"), autocommit=True)
+    conn = benchlib.connect(benchlib.with_db(dsn, "vecstore_vacuum_bench"))
     conn.execute("CREATE EXTENSION vecstore")
     conn.execute(f"CREATE TABLE items (id int PRIMARY KEY, embedding vector({base.shape[1]}))")
-    with conn.cursor().copy("COPY items FROM STDIN") as cp:
-        for i, v in enumerate(base):
-            cp.write_row((i, "[" + ",".join(repr(float(x)) for x in v) + "]"))
+    benchlib.copy_vectors(conn, base)
     conn.execute("CREATE INDEX items_idx ON items USING hnsw (embedding vector_l2_ops)")
     keep = np.arange(len(base))[np.arange(len(base)) % 2 == 1]
-    d = ((queries[:, None, :] - base[None, keep, :]) ** 2).sum(-1)
+    kb, qq = base[keep].astype(np.float64), queries.astype(np.float64)
+    d = (qq * qq).sum(1)[:, None] - 2 * qq @ kb.T + (kb * kb).sum(1)[None, :]
     truth = [set(keep[np.argsort(row)[:10]].tolist()) for row in d]
     conn.execute("DELETE FROM items WHERE id % 2 = 0")
     t0 = time.perf_counter(); conn.execute("VACUUM items"); vac_s = time.perf_counter() - t0
@@ -51,9 +60,9 @@ def main():
     out = {"rows_after_delete": int(len(keep)), "vacuum_s": vac_s, "reindex_s": reindex_s,
            "recall_after_vacuum": after, "recall_fresh_index": fresh,
            "within_0.02": all(after[e] >= fresh[e] - 0.02 for e in after)}
-    print(json.dumps(out, indent=1))
     conn.close()
     admin.execute("DROP DATABASE vecstore_vacuum_bench")
+    return out
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@
 //!   vecstore-embed MODEL copy  < sentences.txt > rows.pgcopy   (binary COPY: id, body, embedding)
 //!   vecstore-embed MODEL query "some text"                     (prints a vector literal)
 //!   vecstore-embed MODEL check REF.txt REF.fvecs N             (compare with reference vectors)
+//!   vecstore-embed MODEL fvecs OUT.fvecs < sentences.txt       (raw vectors, texmex fvecs, line order)
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -103,6 +104,45 @@ fn copy(e: &Embedder) -> Result<()> {
     Ok(())
 }
 
+/// Writes one little-endian texmex fvecs row per stdin line, in line order.
+/// Every line is embedded as it is, so an empty line is an error (it would
+/// shift the rows against the caller's text file).
+fn fvecs(e: &Embedder, out: &Path) -> Result<()> {
+    let lines: Vec<String> = std::io::stdin().lock().lines().collect::<Result<_, _>>()?;
+    if let Some(n) = lines.iter().position(|l| l.trim().is_empty()) {
+        bail!("line {} is empty: every line becomes one row", n + 1);
+    }
+    let start = Instant::now();
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    order.sort_by_key(|&i| lines[i].len());
+    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); lines.len()];
+    let mut done = 0usize;
+    for batch in order.chunks(BATCH) {
+        let texts: Vec<String> = batch.iter().map(|&i| lines[i].clone()).collect();
+        for (&line, v) in batch.iter().zip(e.embed(&texts)?) {
+            rows[line] = v;
+        }
+        done += batch.len();
+        if done % (BATCH * 64) < BATCH {
+            eprintln!("  {done}/{} sentences, {:.0} s", lines.len(), start.elapsed().as_secs_f64());
+        }
+    }
+    let tmp = out.with_extension("partial");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    for v in &rows {
+        w.write_all(&(v.len() as i32).to_le_bytes())?;
+        for x in v {
+            w.write_all(&x.to_le_bytes())?;
+        }
+    }
+    w.flush()?;
+    drop(w);
+    std::fs::rename(&tmp, out)?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("embedded {} sentences in {secs:.1} s ({:.0} sentences/s)", lines.len(), lines.len() as f64 / secs);
+    Ok(())
+}
+
 /// Compares embeddings of the first `n` lines of `txt` with rows of `fvecs`.
 fn check(e: &Embedder, txt: &Path, fvecs: &Path, n: usize) -> Result<()> {
     let lines: Vec<String> = std::fs::read_to_string(txt)?.lines().take(n).map(String::from).collect();
@@ -128,7 +168,7 @@ fn check(e: &Embedder, txt: &Path, fvecs: &Path, n: usize) -> Result<()> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: vecstore-embed MODEL_DIR (copy | query TEXT | check REF.txt REF.fvecs N)";
+    let usage = "usage: vecstore-embed MODEL_DIR (copy | query TEXT | check REF.txt REF.fvecs N | fvecs OUT.fvecs)";
     let dir = args.get(1).context(usage)?;
     let e = Embedder::load(Path::new(dir)).with_context(|| format!("loading the model from {dir}"))?;
     match args.get(2).map(String::as_str) {
@@ -138,6 +178,7 @@ fn main() -> Result<()> {
             println!("{}", vector_literal(&e.embed(&[text.clone()])?[0]));
             Ok(())
         }
+        Some("fvecs") => fvecs(&e, Path::new(args.get(3).context(usage)?)),
         Some("check") => {
             let n = args.get(5).context(usage)?.parse()?;
             check(&e, Path::new(args.get(3).context(usage)?), Path::new(args.get(4).context(usage)?), n)
