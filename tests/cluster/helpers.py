@@ -52,16 +52,17 @@ def load_table(cluster, db, table, vectors, start_id=1):
         conn.execute(f"VACUUM ANALYZE {table}")
 
 
-def unreachable_rows(cluster, db, table, ef_search=1000):
-    """Rows not among the 5 index-scan results (ef_search 1000) for their
-    own vector. A first pass at ef_search 40 clears the rows it finds (found
-    means reachable), so only the few others pay for the wide search."""
+def unreachable_rows(cluster, db, table, ef_search=1000, where="true"):
+    """Rows (matching `where`) not among the 5 index-scan results
+    (ef_search 1000) for their own vector. A first pass at ef_search 40
+    clears the rows it finds (found means reachable), so only the few others
+    pay for the wide search."""
     not_found = f"""NOT EXISTS (SELECT 1 FROM (SELECT id FROM {table} t2 ORDER BY t2.v <-> t.v LIMIT 5) s
                                 WHERE s.id = t.id)"""
     with cluster.connect(db) as conn:
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET hnsw.ef_search = 40")
-        suspects = [r[0] for r in conn.execute(f"SELECT id FROM {table} t WHERE {not_found}")]
+        suspects = [r[0] for r in conn.execute(f"SELECT id FROM {table} t WHERE ({where}) AND {not_found}")]
         if not suspects:
             return 0
         conn.execute(f"SET hnsw.ef_search = {ef_search}")
