@@ -89,6 +89,9 @@ class Side:
                 self.conn = benchlib.connect(self.dsn)
         raise RuntimeError(f"{self.ext}: index build failed twice: {failures}")
 
+    def extra_options(self, a):
+        return f", {a.vecstore_options}" if self.ext == "vecstore" and a.vecstore_options else ""
+
     def _build(self, a):
         c = self.conn
         c.execute("DROP INDEX IF EXISTS items_idx")
@@ -98,7 +101,7 @@ class Side:
         op, opclass = OPS[a.metric]
         cpu0, t0 = benchlib.cluster_cpu_s(self.postmaster), time.perf_counter()
         c.execute(f"CREATE INDEX items_idx ON items USING hnsw (embedding {opclass}) "
-                  f"WITH (m = {a.m}, ef_construction = {a.ef_construction})")
+                  f"WITH (m = {a.m}, ef_construction = {a.ef_construction}{self.extra_options(a)})")
         secs, cpu1 = time.perf_counter() - t0, benchlib.cluster_cpu_s(self.postmaster)
         c.execute("CHECKPOINT")
         size = c.execute("SELECT pg_relation_size('items_idx')").fetchone()[0]
@@ -422,6 +425,8 @@ def main():
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=64)
+    p.add_argument("--vecstore-options", default="",
+                   help="extra index options for the vecstore side only, e.g. \"vecstore_quantize = sq8\"")
     p.add_argument("--build-workers", type=int, default=1, help="max_parallel_maintenance_workers for both builds")
     p.add_argument("--maintenance-work-mem", default="2GB")
     p.add_argument("--shared-buffers", default="4GB", help="for the throwaway cluster")
@@ -457,12 +462,13 @@ def main():
             cluster.destroy()
     summary = summarize(raw, a)
     raw["summary"] = json.loads(json.dumps(summary, default=str))
-    tag = f"{dataset}-{a.metric}"
+    tag = f"{dataset}-{a.metric}" + ("-" + re.sub(r"[^a-z0-9]+", "-", a.vecstore_options.lower()).strip("-") if a.vecstore_options else "")
     png = os.path.join(a.out, f"side_by_side-{tag}.png")
     plot(summary, raw, a, png)
     m, pg = raw["machine"], raw["server"]
     print(f"## {dataset} ({raw['n']:,} x {raw['d']}, {len(queries)} queries), metric {a.metric}, k={a.k}, "
-          f"m={a.m}, ef_construction={a.ef_construction}, {a.rounds} rounds alternating {'/'.join(sides)}")
+          f"m={a.m}, ef_construction={a.ef_construction}, {a.rounds} rounds alternating {'/'.join(sides)}"
+          + (f"; vecstore index WITH ({a.vecstore_options})" if a.vecstore_options else ""))
     print(f"machine: {m['cpu']}, {m['cores']} cores ({','.join(m['simd'])}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
           f"load avg at start {m['loadavg'][0]:.2f}, at end {raw['loadavg_end'][0]:.2f}")
     print(f"server: {pg['version']}")
