@@ -7,20 +7,17 @@
 pub const MAX: f32 = 65504.0;
 
 /// The float4 value of half `h` (exact; NaN payloads kept in the top bits).
+/// Branch-free so loops over halves vectorise: the half's exponent and
+/// mantissa, placed in a float4's low fields, are the value times 2^-112
+/// (subnormals included), so one exact multiplication rescales them.
 #[inline]
 pub fn to_f32(h: u16) -> f32 {
-    let sign = ((h & 0x8000) as u32) << 16;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let mant = (h & 0x3ff) as u32;
-    match exp {
-        0 => {
-            // zero or subnormal: mant * 2^-24, exact in float4
-            let v = mant as f32 * (1.0 / 16_777_216.0);
-            f32::from_bits(v.to_bits() | sign)
-        }
-        31 => f32::from_bits(sign | 0x7f80_0000 | (mant << 13)),
-        _ => f32::from_bits(sign | ((exp + 112) << 23) | (mant << 13)),
-    }
+    let h = h as u32;
+    let sign = (h & 0x8000) << 16;
+    let em = h & 0x7fff;
+    let scaled = (f32::from_bits(em << 13) * f32::from_bits(0x7780_0000)).to_bits(); // x 2^112
+    let special = 0x7f80_0000 | ((em & 0x3ff) << 13); // infinity or NaN
+    f32::from_bits(if em >= 0x7c00 { special } else { scaled } | sign)
 }
 
 /// `x` rounded to the nearest half (ties to even). Values of magnitude
