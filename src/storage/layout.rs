@@ -70,6 +70,12 @@ pub enum ValueKind {
     F32 = 1,
     /// 8-bit scalar codes with a 16-byte header (`vecstore_quantize = sq8`).
     Sq8 = 2,
+    /// `dims` IEEE half-precision values (halfvec opclasses; for cosine:
+    /// normalised), native byte order.
+    F16 = 3,
+    /// A bit string of `dims` bits, packed as PostgreSQL's `bit(n)`
+    /// (bit opclasses).
+    Bit = 4,
 }
 
 impl ValueKind {
@@ -78,14 +84,32 @@ impl ValueKind {
         match b {
             1 => Some(ValueKind::F32),
             2 => Some(ValueKind::Sq8),
+            3 => Some(ValueKind::F16),
+            4 => Some(ValueKind::Bit),
             _ => None,
         }
+    }
+    /// Most dimensions an index of this kind holds (values span chunks,
+    /// so the limit is the type's, not the page's).
+    pub fn max_dims(self) -> usize {
+        match self {
+            ValueKind::F32 | ValueKind::Sq8 | ValueKind::F16 => MAX_DIMS,
+            ValueKind::Bit => MAX_BIT_DIMS,
+        }
+    }
+    /// Whether `metric` is one this kind is compared with (bits: Hamming
+    /// and Jaccard only; the rest: the float metrics).
+    pub fn pairs_with(self, metric: Metric) -> bool {
+        let bit_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
+        bit_metric == (self == ValueKind::Bit)
     }
     /// Bytes of a value of `dims` dimensions.
     pub fn value_bytes(self, dims: usize) -> usize {
         match self {
             ValueKind::F32 => 4 * dims,
             ValueKind::Sq8 => crate::quant::HEADER + dims,
+            ValueKind::F16 => 2 * dims,
+            ValueKind::Bit => dims.div_ceil(8),
         }
     }
 }
@@ -100,8 +124,10 @@ pub const ITEM_ID: usize = 4;
 pub const PAGE_FREE: usize = BLOCK_SIZE - PAGE_HEADER - std::mem::size_of::<PageOpaque>();
 /// Most heap rows one element stands for (identical vectors share one).
 pub const MAX_HEAP_TIDS: usize = 10;
-/// Most dimensions an indexed vector may have.
+/// Most dimensions an indexed vector or halfvec may have.
 pub const MAX_DIMS: usize = 16_000;
+/// Most bits an indexed bit string may have (pgvector's limit).
+pub const MAX_BIT_DIMS: usize = 64_000;
 
 /// `MAXALIGN` (8 on every platform Postgres 15 supports here).
 pub const fn maxalign(n: usize) -> usize {
@@ -274,6 +300,8 @@ pub fn metric_code(m: Metric) -> u8 {
         Metric::InnerProduct => 2,
         Metric::Cosine => 3,
         Metric::L1 => 4,
+        Metric::Hamming => 5,
+        Metric::Jaccard => 6,
     }
 }
 
@@ -284,6 +312,8 @@ pub fn metric_from_code(c: u8) -> Option<Metric> {
         2 => Metric::InnerProduct,
         3 => Metric::Cosine,
         4 => Metric::L1,
+        5 => Metric::Hamming,
+        6 => Metric::Jaccard,
         _ => return None,
     })
 }
