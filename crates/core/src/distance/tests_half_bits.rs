@@ -29,7 +29,7 @@ fn half_kernels_match_references() {
             assert!(err <= bound(n) * scale + 1e-30, "{name}: dim {n} seed {seed}: got {got}, want {want}");
         };
         for (kind, l2k, ipk, l1k, cosk) in [
-            ("simd", half::l2_squared(&a, &b), half::inner_product(&a, &b), half::l1_distance(&a, &b), half::cosine_distance(&a, &b)),
+            ("dispatched", half::l2_squared(&a, &b), half::inner_product(&a, &b), half::l1_distance(&a, &b), half::cosine_distance(&a, &b)),
             (
                 "scalar",
                 half::scalar::l2_squared(&a, &b),
@@ -46,8 +46,48 @@ fn half_kernels_match_references() {
         // the scalar half loops are the float4 loops over widened values
         assert_eq!(half::scalar::l2_squared(&a, &b), scalar::l2_squared(&fa, &fb));
         assert_eq!(half::scalar::inner_product(&a, &b), scalar::inner_product(&fa, &fb));
+        let lanes = half::reference::l2_squared(&a, &b) as f64;
+        assert!((lanes - l2).abs() <= bound(n) * l2 + 1e-30, "reference l2sq dim {n}");
         let want = ip.abs().max(scalar::exact::inner_product(&fa, &fa)).sqrt();
         assert!((half::norm(&a) - scalar::exact::inner_product(&fa, &fa).sqrt()).abs() <= 1e-12 * want.max(1.0));
+    }
+}
+
+/// The dispatched kernels are pgvector's algorithm on this CPU, bit for bit:
+/// the portable lane reference where pgvector takes its F16C path, else
+/// the sequential loop.
+#[test]
+fn half_kernels_are_pgvectors_bit_for_bit() {
+    let seed = 0x4841_4c46_0002;
+    let mut rng = Rng::new(seed);
+    println!("half exactness seed {seed}, path {:?}", half::path());
+    for n in (1..=80).chain([127, 384, 385, 1536, 4000]) {
+        for scale in [1.0, 1e-3, 300.0] {
+            let a: Vec<u16> = (0..n).map(|_| from_f32((rng.normal() * scale) as f32)).collect();
+            let b: Vec<u16> = (0..n).map(|_| from_f32((rng.normal() * scale) as f32)).collect();
+            let want = match half::path() {
+                half::Path::Lanes => (
+                    half::reference::l2_squared(&a, &b),
+                    half::reference::inner_product(&a, &b),
+                    half::reference::l1_distance(&a, &b),
+                ),
+                half::Path::Sequential if cfg!(target_arch = "aarch64") => {
+                    let (fa, fb) = (to_f32_vec(&a), to_f32_vec(&b));
+                    let l2 = fa.iter().zip(&fb).fold(0f32, |s, (x, y)| (x - y).mul_add(x - y, s));
+                    let ip = fa.iter().zip(&fb).fold(0f32, |s, (x, y)| x.mul_add(*y, s));
+                    (l2, ip, half::scalar::l1_distance(&a, &b) as f32)
+                }
+                half::Path::Sequential => (
+                    half::scalar::l2_squared(&a, &b) as f32,
+                    half::scalar::inner_product(&a, &b) as f32,
+                    half::scalar::l1_distance(&a, &b) as f32,
+                ),
+            };
+            let got = (half::l2_squared(&a, &b), half::inner_product(&a, &b), half::l1_distance(&a, &b));
+            assert_eq!(got.0.to_bits(), (want.0 as f64).to_bits(), "l2sq dim {n} seed {seed}");
+            assert_eq!(got.1.to_bits(), (want.1 as f64).to_bits(), "dot dim {n} seed {seed}");
+            assert_eq!(got.2.to_bits(), (want.2 as f64).to_bits(), "l1 dim {n} seed {seed}");
+        }
     }
 }
 
