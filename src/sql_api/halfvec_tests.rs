@@ -112,6 +112,28 @@ mod tests {
         assert_eq!(state, "22000");
     }
 
+    /// Beyond pgvector's 4,000 (halfvec) dimensions: vecstore chunks values,
+    /// so halfvec indexes take the type's 16,000; bit(64000) too.
+    #[pg_test]
+    fn hnsw_high_dimensions() {
+        Spi::run("CREATE TABLE hd (id int, h halfvec(16000), b bit(64000))").unwrap();
+        Spi::run(
+            "INSERT INTO hd SELECT i, array_fill(i::real / 10, ARRAY[16000])::halfvec, \
+             repeat(CASE WHEN i % 2 = 0 THEN '1' ELSE '0' END, 64000)::bit(64000) FROM generate_series(1, 20) i",
+        )
+        .unwrap();
+        Spi::run("CREATE INDEX ON hd USING hnsw (h halfvec_l2_ops)").unwrap();
+        Spi::run("CREATE INDEX ON hd USING hnsw (b bit_hamming_ops)").unwrap();
+        Spi::run("SET enable_seqscan = off").unwrap();
+        let q = "array_fill(0.7::real, ARRAY[16000])::halfvec";
+        assert_eq!(one::<i32>(&format!("SELECT id FROM hd ORDER BY h <-> {q} LIMIT 1")), 7);
+        let nearest = "SELECT count(*) FROM (SELECT id FROM hd ORDER BY b <~> repeat('1', 64000)::bit(64000) LIMIT 5) s";
+        assert_eq!(one::<i64>(nearest), 5);
+        Spi::run("CREATE TABLE hx (b bit(64001))").unwrap();
+        let (state, message) = error_of("CREATE INDEX ON hx USING hnsw (b bit_hamming_ops)");
+        assert_eq!((state.as_str(), message.as_str()), ("54000", "column cannot have more than 64000 dimensions for hnsw index"));
+    }
+
     #[pg_test(error = "type not supported for hnsw index")]
     fn hnsw_refuses_varbit() {
         Spi::run("CREATE TABLE vb (b varbit(4))").unwrap();

@@ -395,6 +395,30 @@ impl Shape {
 mod tests {
     use super::*;
 
+    /// New value kinds and metric codes decode; existing codes keep their
+    /// meaning (vector indexes of format 2 read unchanged); kinds pair only
+    /// with their metrics.
+    #[test]
+    fn half_and_bit_kinds_and_metrics() {
+        assert_eq!(ValueKind::from_byte(1), Some(ValueKind::F32));
+        assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
+        assert_eq!(ValueKind::from_byte(3), Some(ValueKind::F16));
+        assert_eq!(ValueKind::from_byte(4), Some(ValueKind::Bit));
+        assert_eq!(ValueKind::from_byte(5), None);
+        assert_eq!(ValueKind::F16.value_bytes(384), 768);
+        assert_eq!(ValueKind::Bit.value_bytes(385), 49);
+        assert_eq!(ValueKind::Bit.max_dims(), 64_000);
+        for (m, c) in [(Metric::L2, 1), (Metric::InnerProduct, 2), (Metric::Cosine, 3), (Metric::L1, 4), (Metric::Hamming, 5), (Metric::Jaccard, 6)] {
+            assert_eq!(metric_code(m), c);
+            assert_eq!(metric_from_code(c), Some(m));
+        }
+        assert!(ValueKind::F16.pairs_with(Metric::Cosine) && !ValueKind::F16.pairs_with(Metric::Hamming));
+        assert!(ValueKind::Bit.pairs_with(Metric::Jaccard) && !ValueKind::Bit.pairs_with(Metric::L2));
+        assert!(ValueKind::F32.pairs_with(Metric::L1) && !ValueKind::Sq8.pairs_with(Metric::Hamming));
+        let shape = Shape::new(16, ValueKind::Bit.value_bytes(64_000));
+        assert!(shape.inline_bytes <= shape.value_bytes);
+    }
+
     #[test]
     fn every_tuple_of_every_shape_fits_a_page() {
         for m in [2, 4, 5, 16, 48, 100] {

@@ -120,6 +120,21 @@ mod tests {
         assert_eq!(decode(&inf, -1), Err(VectorError::Infinite));
     }
 
+    /// pgvector raises `expected unused to be 0, not N` as data_exception
+    /// (22000) for vector and halfvec alike.
+    #[test]
+    fn unused_not_zero_is_a_data_exception() {
+        use crate::types::error::SqlState;
+        assert_eq!(VectorError::UnusedNotZero(1).sqlstate(), SqlState::Data);
+        let mut bad = Vec::new();
+        encode_half(&[0x3c00], &mut bad);
+        bad[3] = 2;
+        assert_eq!(decode_half(&bad, -1), Err(VectorError::UnusedNotZero(2)));
+        assert_eq!(decode_half(&[0, 1, 0, 0, 0x7c, 0], -1), Err(VectorError::Infinite));
+        assert_eq!(decode_half(&[0, 1, 0, 0, 0x7e, 0], -1), Err(VectorError::NaN));
+        assert_eq!(decode_half(&[0, 1, 0, 0, 0, 1], -1).unwrap().0, vec![1]); // subnormal accepted
+    }
+
     /// Random bytes never panic; anything accepted re-encodes to the bytes read.
     #[test]
     fn fuzz_random_bytes() {

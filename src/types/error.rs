@@ -97,7 +97,6 @@ impl VectorError {
                 SqlState::OutOfRange
             }
             VectorError::TooManyDims => SqlState::Limit,
-            VectorError::UnusedNotZero(_) => SqlState::InvalidParameter,
             VectorError::Truncated => SqlState::Protocol,
             _ => SqlState::Data,
         }
