@@ -30,6 +30,9 @@ fn hnsw_bit_support(_arg: RawDatum) -> RawDatum {
     RawDatum(pg_sys::Datum::from(SUPPORT_BIT))
 }
 
+/// Probe value pairs for the metric test.
+type Probes = &'static [(&'static [f32], &'static [f32])];
+
 /// Element type of an index column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Element {
@@ -152,7 +155,7 @@ impl Element {
         // SAFETY: cached opclass support procs; rd_indcollation has one entry.
         let (f1, f2, collation) =
             unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2), *(*index).rd_indcollation) };
-        let (probes, candidates): (&[(&[f32], &[f32])], &[Metric]) = match self {
+        let (probes, candidates): (Probes, &[Metric]) = match self {
             Element::Bit => (
                 &[(&[1.0, 1.0, 0.0, 1.0, 0.0], &[1.0, 0.0, 1.0, 1.0, 0.0]), (&[1.0, 1.0, 1.0, 1.0, 1.0], &[0.0, 0.0, 0.0, 0.0, 1.0])],
                 &[Metric::Hamming, Metric::Jaccard],

@@ -163,7 +163,7 @@ pub fn varbit(bits: &[bool]) -> RawDatum {
 
 /// The bit length and packed bytes (most significant bit first) of a
 /// `bit`/`varbit` argument, detoasted; valid for the call.
-pub fn varbit_bits<'a>(arg: &'a RawDatum) -> (usize, &'a [u8]) {
+pub fn varbit_bits(arg: &RawDatum) -> (usize, &[u8]) {
     // SAFETY: the SQL signature declares the argument bit; the detoasted
     // VarBit is a varlena header, int32 bit length, then ceil(len/8) bytes.
     unsafe {

@@ -249,7 +249,7 @@ pub fn f32s(b: &[u8]) -> Option<&[f32]> {
 /// Half bit patterns in `b`, if `b` is 2-aligned and of even length.
 #[inline]
 pub fn u16s(b: &[u8]) -> Option<&[u16]> {
-    if b.len() % 2 != 0 || b.as_ptr() as usize % 2 != 0 {
+    if !b.len().is_multiple_of(2) || !(b.as_ptr() as usize).is_multiple_of(2) {
         return None;
     }
     // SAFETY: alignment and length checked; every bit pattern is a u16.
