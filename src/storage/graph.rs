@@ -16,7 +16,7 @@ use super::layout::*;
 use super::meta::Meta;
 use super::pages;
 use crate::space::{Bytes, Space};
-use crate::hnsw::{GraphStore, NodeId, NodeMap, NodeSet, Replace, Source};
+use crate::hnsw::{self, GraphStore, NodeId, NodeMap, NodeSet, Replace, Source};
 use pgrx::pg_sys;
 use std::rc::Rc;
 
@@ -368,13 +368,13 @@ impl DiskGraph {
         let (shape, m) = (self.meta.shape, self.meta.params.m);
         let Some(view) = pages::element(page, tid.offset, &shape) else {
             self.record(id, UNREADABLE);
-            return f64::INFINITY;
+            return hnsw::UNREADABLE;
         };
         let state = view.state();
         let mut e = Entry { state: state as u8, level: view.header.level, neighbors: view.header.neighbors, ..UNREADABLE };
         if state == ElementState::Reusable {
             self.record(id, e);
-            return f64::INFINITY;
+            return hnsw::UNREADABLE;
         }
         let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
         if self.keep_tids && !self.lean && state == ElementState::Live {
@@ -405,9 +405,9 @@ impl Source for DiskGraph {
         let tid = DiskTid::from_node(id);
         if self.meta.shape.chunks() > 0 || !self.in_range(tid) {
             // values in chunks: read them one lock at a time, then the list
-            let Some(e) = self.read_element(id, true, None) else { return f64::INFINITY };
+            let Some(e) = self.read_element(id, true, None) else { return hnsw::UNREADABLE };
             if e.state == ElementState::Reusable as u8 {
-                return f64::INFINITY;
+                return hnsw::UNREADABLE;
             }
             let d = self.query_distance();
             if d < bound && e.neighbors.block() == tid.block() {
@@ -429,7 +429,7 @@ impl Source for DiskGraph {
         }
         // neighbours that share a page are read under one lock
         let base = out.len();
-        out.resize(base + ids.len(), f64::INFINITY);
+        out.resize(base + ids.len(), hnsw::UNREADABLE);
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
@@ -477,7 +477,7 @@ impl Source for DiskGraph {
 
 impl GraphStore for DiskGraph {
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
-        let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return f64::INFINITY };
+        let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return hnsw::UNREADABLE };
         let n = self.meta.shape.value_bytes;
         let (x, y) = (x as usize, y as usize);
         self.space.between(&self.vecs[x..x + n], &self.vecs[y..y + n])

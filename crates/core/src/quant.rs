@@ -116,7 +116,7 @@ impl Sq8 {
     /// Distance the index orders by between a query and a code (the
     /// metric's index distance of the decoded vector).
     pub fn distance(&self, metric: Metric, query: &[u8], value: &[u8]) -> f64 {
-        let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::INFINITY };
+        let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NAN };
         match metric {
             Metric::L2 => {
                 let qc = dot_u8(q.x, c.codes);
@@ -131,7 +131,7 @@ impl Sq8 {
 
     /// Distance between two codes (their decoded vectors).
     pub fn between(&self, metric: Metric, a: &[u8], b: &[u8]) -> f64 {
-        let (Some(a), Some(b)) = (self.code(a), self.code(b)) else { return f64::INFINITY };
+        let (Some(a), Some(b)) = (self.code(a), self.code(b)) else { return f64::NAN };
         match metric {
             Metric::L2 => {
                 // |x̂a - x̂b|² = |x̂a|² + |x̂b|² - 2 x̂a·x̂b

@@ -89,13 +89,14 @@ impl Space {
     }
 
     /// Distance between a query (as [`Space::query`] made it) and a stored
-    /// value; `f64::INFINITY` for a value of the wrong size.
+    /// value; NaN (unreadable, see [`crate::hnsw::UNREADABLE`]) for a value
+    /// of the wrong size.
     #[inline]
     pub fn distance(&self, query: &[u8], value: &[u8]) -> f64 {
         match *self {
             Space::F32 { metric, .. } => match (f32s(query), f32s(value)) {
                 (Some(q), Some(v)) if q.len() == v.len() => index_distance(metric, q, v),
-                _ => f64::INFINITY,
+                _ => f64::NAN,
             },
             Space::Sq8 { metric, dims } => Sq8 { dims }.distance(metric, query, value),
         }
@@ -235,7 +236,7 @@ mod tests {
         let (a, b) = (Bytes::from_f32(&[1.0, 2.0, 3.0]), Bytes::from_f32(&[2.0, 2.0, 1.0]));
         assert_eq!(s.distance(&a, &b), 5.0);
         assert_eq!(s.between(&a, &a), 0.0);
-        assert_eq!(s.distance(&a, &b[..8]), f64::INFINITY);
+        assert!(s.distance(&a, &b[..8]).is_nan());
         assert_eq!(s.value_bytes(), 12);
     }
 }

@@ -34,11 +34,16 @@ impl PartialOrd for Candidate {
     }
 }
 
-/// A distance a search must skip: the element could not be read (+inf) or
-/// has no defined distance (NaN).
+/// What a [`super::Source`] reports for an element it cannot read (a stale
+/// link, a recycled slot): NaN, so that a real distance of +Infinity (a
+/// float4 sum that overflowed) stays an ordinary, farthest distance.
+pub const UNREADABLE: f64 = f64::NAN;
+
+/// A distance a search must skip: the element could not be read, or its
+/// distance is undefined (both NaN). +Infinity is a distance like any other.
 #[inline]
 pub fn unusable(dist: f64) -> bool {
-    dist.is_nan() || dist == f64::INFINITY
+    dist.is_nan()
 }
 
 /// Elements seen by the current search: a generation-stamped array for
