@@ -173,7 +173,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
     let start = Candidate { dist: graph.distance(ep, top, f64::INFINITY), id: ep };
     if !unusable(start.dist) {
         let entry = greedy_descent(&mut graph, start, top, 0, &mut st.scratch);
-        st.stream.start(&mut graph, entry);
+        st.stream.start(&mut graph, &[entry, start]);
         let ef = EF_SEARCH.get().max(1) as usize;
         st.stream.next_batch(&mut graph, ef, usize::MAX, &mut st.batch);
     }

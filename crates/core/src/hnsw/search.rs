@@ -229,17 +229,23 @@ pub struct StreamSearch {
 }
 
 impl StreamSearch {
-    /// Starts a new search of layer 0 from `entry`.
-    pub fn start<S: Source + ?Sized>(&mut self, src: &mut S, entry: Candidate) {
+    /// Starts a new search of layer 0 from `entries` (the end of the
+    /// greedy descent, and the graph's entry point: every live element is
+    /// reachable from the entry point on layer 0, so a descent that ends in
+    /// a closed pocket of the graph cannot hide the rest; the far entry is
+    /// only expanded once the nearer candidates run out).
+    pub fn start<S: Source + ?Sized>(&mut self, src: &mut S, entries: &[Candidate]) {
         self.visited.clear();
         self.frontier.clear();
         self.pending.clear();
         self.results.clear();
-        self.visits = 1;
-        if !unusable(entry.dist) && self.visited.insert(entry.id) {
-            self.frontier.push(Reverse(entry));
-            if src.is_result(entry.id) {
-                self.pending.push(Reverse(entry));
+        self.visits = entries.len();
+        for &entry in entries {
+            if !unusable(entry.dist) && self.visited.insert(entry.id) {
+                self.frontier.push(Reverse(entry));
+                if src.is_result(entry.id) {
+                    self.pending.push(Reverse(entry));
+                }
             }
         }
     }
