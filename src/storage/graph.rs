@@ -306,15 +306,29 @@ impl DiskGraph {
         Some(Bytes::from_slice(&self.vecs[at..at + self.meta.shape.value_bytes]))
     }
 
+    /// Whether scans must report lower bounds (a lossy space and a query).
+    pub fn reports_bounds(&self) -> bool {
+        self.space.is_lossy() && self.has_query
+    }
+
     /// For a lossy space, a value the operator's exact distance between
-    /// the query and element `id`'s vector is never below.
+    /// the query and element `id`'s vector is never below (-inf if the
+    /// element can no longer be read); None for exact spaces.
     pub fn lower_bound(&mut self, id: NodeId) -> Option<f64> {
-        if !self.space.is_lossy() || !self.has_query {
+        if !self.reports_bounds() {
             return None;
         }
-        let at = self.cached_vector(id)? as usize;
         let n = self.meta.shape.value_bytes;
-        self.space.lower_bound(&self.query, &self.vecs[at..at + n])
+        let at = if self.lean { None } else { self.cached_vector(id) };
+        let bound = match at {
+            Some(at) => self.space.lower_bound(&self.query, &self.vecs[at as usize..at as usize + n]),
+            // a lean (long iterative) scan keeps no values: read it again
+            None => match self.read_element(id, true, None) {
+                Some(_) if self.value_buf.len() == n => self.space.lower_bound(&self.query, &self.value_buf),
+                _ => None,
+            },
+        };
+        Some(bound.unwrap_or(f64::NEG_INFINITY))
     }
 
     /// The heap rows of live element `id` into `out` (cleared first): from
