@@ -88,6 +88,15 @@ fn bytes_per_row(value_bytes: usize, m: usize, threads: usize) -> usize {
     Values::bytes_per_value(value_bytes) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
 }
 
+/// Threads linking the graph: the leader plus as many helpers as a parallel
+/// build could have workers (max_parallel_maintenance_workers, within
+/// max_parallel_workers), and never more than the machine has CPUs.
+fn build_threads(maintenance_workers: i32, parallel_workers: i32) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let helpers = maintenance_workers.min(parallel_workers).max(0) as usize;
+    (helpers + 1).min(cpus)
+}
+
 /// `ambuild`.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuild(
@@ -97,8 +106,9 @@ pub unsafe extern "C-unwind" fn ambuild(
 ) -> *mut pg_sys::IndexBuildResult {
     let meta = build_meta(index);
     // SAFETY: GUC globals read on the backend thread.
-    let (mwm_kb, workers) = unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers) };
-    let threads = workers.max(0) as usize + 1;
+    let (mwm_kb, workers, pool) =
+        unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers, pg_sys::max_parallel_workers) };
+    let threads = build_threads(workers, pool);
     let per = bytes_per_row(meta.shape.value_bytes, meta.params.m, threads);
     let mut state = BuildState {
         index,
