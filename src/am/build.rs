@@ -170,7 +170,7 @@ unsafe extern "C-unwind" fn build_callback(
     // SAFETY: `tid` points at the heap tuple's item pointer.
     let heap_tid = disk_tid(unsafe { &*tid });
     let datum = unsafe { *values };
-    let (dims, metric) = (state.meta.dims, state.meta.params.metric);
+    let (dims, metric, space) = (state.meta.dims, state.meta.params.metric, state.space);
     // detoast into a context reset after every row: out-of-line vectors
     // (above ~500 dimensions) must not pile up in the build's context
     // SAFETY: the context is ours and outlives the closure; nothing
@@ -182,20 +182,23 @@ unsafe extern "C-unwind" fn build_callback(
             if v.dim() != dims {
                 crate::types::raise(crate::types::VectorError::ExpectedDims { expected: dims as i32, got: v.dim() as i32 }, None);
             }
-            prepare_vector(metric, v.as_slice())
+            prepare_vector(metric, v.as_slice()).map(|x| {
+                let code = space.encode_of(&x, v.as_slice());
+                (x, code)
+            })
         })
     };
     // SAFETY: see above.
     unsafe { state.row_ctx.reset() };
-    let Some(x) = prepared else { return };
+    let Some((x, code)) = prepared else { return };
     state.indexed += 1.0;
     if state.flushed {
         let level = random_level(&state.meta.params);
-        with_scratch(|scratch| insert(state.index, heap_tid, &x, level, scratch));
+        with_scratch(|scratch| insert(state.index, heap_tid, &x, &code, level, scratch));
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    state.values.push(&state.space.encode(&x));
+    state.values.push(&code);
     state.tids.push(heap_tid);
     if state.tids.len() % 1000 == 0 {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.tids.len() as i64);

