@@ -84,6 +84,15 @@ fn bytes_per_row(value_bytes: usize, m: usize, threads: usize) -> usize {
     Values::bytes_per_value(value_bytes) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
 }
 
+/// Threads linking the graph: the leader plus as many helpers as a parallel
+/// build could have workers (max_parallel_maintenance_workers, within
+/// max_parallel_workers), and never more than the machine has CPUs.
+fn build_threads(maintenance_workers: i32, parallel_workers: i32) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let helpers = maintenance_workers.min(parallel_workers).max(0) as usize;
+    (helpers + 1).min(cpus)
+}
+
 /// `ambuild`.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuild(
@@ -93,8 +102,9 @@ pub unsafe extern "C-unwind" fn ambuild(
 ) -> *mut pg_sys::IndexBuildResult {
     let meta = build_meta(index);
     // SAFETY: GUC globals read on the backend thread.
-    let (mwm_kb, workers) = unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers) };
-    let threads = workers.max(0) as usize + 1;
+    let (mwm_kb, workers, pool) =
+        unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers, pg_sys::max_parallel_workers) };
+    let threads = build_threads(workers, pool);
     let per = bytes_per_row(meta.shape.value_bytes, meta.params.m, threads);
     let mut state = BuildState {
         index,
@@ -156,7 +166,7 @@ unsafe extern "C-unwind" fn build_callback(
     // SAFETY: `tid` points at the heap tuple's item pointer.
     let heap_tid = disk_tid(unsafe { &*tid });
     let datum = unsafe { *values };
-    let (dims, metric, kind) = (state.meta.dims, state.meta.params.metric, state.meta.value_kind);
+    let (dims, metric, kind, space) = (state.meta.dims, state.meta.params.metric, state.meta.value_kind, state.space);
     // detoast into a context reset after every row: out-of-line vectors
     // (above ~500 dimensions) must not pile up in the build's context
     // SAFETY: the context is ours and outlives the closure; nothing
@@ -169,20 +179,23 @@ unsafe extern "C-unwind" fn build_callback(
             if v.len() != dims {
                 crate::types::raise(crate::types::VectorError::ExpectedDims { expected: dims as i32, got: v.len() as i32 }, None);
             }
-            prepare_vector(metric, &v)
+            prepare_vector(metric, &v).map(|x| {
+                let code = space.encode_of(&x, &v);
+                (x, code)
+            })
         })
     };
     // SAFETY: see above.
     unsafe { state.row_ctx.reset() };
-    let Some(x) = prepared else { return };
+    let Some((x, code)) = prepared else { return };
     state.indexed += 1.0;
     if state.flushed {
         let level = random_level(&state.meta.params);
-        with_scratch(|scratch| insert(state.index, heap_tid, &x, level, scratch));
+        with_scratch(|scratch| insert(state.index, heap_tid, &x, &code, level, scratch));
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    state.values.push(&state.space.encode(&x));
+    state.values.push(&code);
     state.tids.push(heap_tid);
     if state.tids.len() % 1000 == 0 {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.tids.len() as i64);

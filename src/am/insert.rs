@@ -61,14 +61,15 @@ pub unsafe extern "C-unwind" fn aminsert(
         raise(VectorError::ExpectedDims { expected: meta.dims as i32, got: v.len() as i32 }, None);
     }
     let Some(x) = prepare_vector(meta.params.metric, &v) else { return false };
+    let code = meta.space().encode_of(&x, &v);
     // SAFETY: heap_tid points at the new row's item pointer.
     let tid = disk_tid(unsafe { &*heap_tid });
     let level = random_level(&meta.params);
     with_scratch(|scratch| {
         // an UPDATE that did not change the vector: the new row joins the
         // element of the old one instead of a full insert
-        if !(unchanged && insert_unchanged(index, tid, &x, scratch)) {
-            insert(index, tid, &x, level, scratch);
+        if !(unchanged && insert_unchanged(index, tid, &x, &code, scratch)) {
+            insert(index, tid, &x, &code, level, scratch);
         }
     });
     false

@@ -36,9 +36,9 @@ struct ScanState {
     /// Heap rows of `batch[pos]` and the next one to return.
     tids: Vec<DiskTid>,
     tid_pos: usize,
-    /// For a quantised index: the lower bound reported with `batch[pos]`'s
-    /// rows, which the executor re-checks (None: exact distances).
-    bound: Option<f64>,
+    /// For a quantised index: the value reported with each row of `batch`,
+    /// which the executor re-checks (empty: exact distances).
+    bounds: Vec<f64>,
     last_dist: f64,
 }
 
@@ -63,7 +63,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         pos: 0,
         tids: Vec::new(),
         tid_pos: 0,
-        bound: None,
+        bounds: Vec::new(),
         last_dist: f64::NEG_INFINITY,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
@@ -103,6 +103,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     let st = state(scan);
     st.started = false;
     st.batch.clear();
+    st.bounds.clear();
     st.pos = 0;
     st.tids.clear();
     st.tid_pos = 0;
@@ -123,7 +124,7 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     if q.len() != meta.dims {
         element.raise_different(q.len(), meta.dims);
     }
-    prepare_vector(meta.params.metric, &q).map(|x| meta.space().query(&x))
+    prepare_vector(meta.params.metric, &q).map(|x| meta.space().query_of(&x, &q))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
@@ -173,11 +174,32 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
     let start = Candidate { dist: graph.distance(ep, top, f64::INFINITY), id: ep };
     if !unusable(start.dist) {
         let entry = greedy_descent(&mut graph, start, top, 0, &mut st.scratch);
-        st.stream.start(&mut graph, entry);
+        st.stream.start(&mut graph, &[entry, start]);
         let ef = EF_SEARCH.get().max(1) as usize;
         st.stream.next_batch(&mut graph, ef, usize::MAX, &mut st.batch);
     }
     st.graph = Some(graph);
+    fill_bounds(st);
+}
+
+/// For a quantised index, the value reported with each row of the batch:
+/// the least lower bound of that row and every later one in the batch. The
+/// executor returns a row once no later row can be nearer than the value
+/// last reported, so these values must never decrease along the batch nor
+/// exceed any later row's exact distance (the rows come in the codes'
+/// order, which is not the exact one).
+fn fill_bounds(st: &mut ScanState) {
+    st.bounds.clear();
+    let Some(g) = st.graph.as_mut() else { return };
+    if !g.reports_bounds() {
+        return;
+    }
+    for c in &st.batch {
+        st.bounds.push(g.lower_bound(c.id).unwrap_or(f64::NEG_INFINITY));
+    }
+    for i in (0..st.bounds.len().saturating_sub(1)).rev() {
+        st.bounds[i] = st.bounds[i].min(st.bounds[i + 1]);
+    }
 }
 
 /// Continues an iterative scan; false when nothing is left.
@@ -199,6 +221,7 @@ fn next_batch(st: &mut ScanState) -> bool {
     st.pos = 0;
     st.tids.clear();
     st.tid_pos = 0;
+    fill_bounds(st);
     !st.batch.is_empty()
 }
 
@@ -217,7 +240,6 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             if st.tid_pos == 0 {
                 if let Some(g) = st.graph.as_mut() {
                     g.heap_tids(c.id, &mut st.tids);
-                    st.bound = g.lower_bound(c.id);
                 }
             }
             let Some(&tid) = st.tids.get(st.tid_pos) else {
@@ -227,16 +249,19 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
                 continue;
             };
             st.tid_pos += 1;
-            if strict && c.dist < st.last_dist {
+            // strict order: nothing nearer than what was already reported
+            // (for a quantised index, the bounds the executor orders by)
+            let key = st.bounds.get(st.pos).copied().unwrap_or(c.dist);
+            if strict && key < st.last_dist {
                 continue;
             }
-            st.last_dist = st.last_dist.max(c.dist);
+            st.last_dist = st.last_dist.max(key);
             // SAFETY: filling the descriptor's output fields for this row;
             // the order-by arrays were allocated in ambeginscan.
             unsafe {
                 (*scan).xs_heaptid = item_pointer(tid);
                 (*scan).xs_recheck = false;
-                match st.bound {
+                match st.bounds.get(st.pos).copied() {
                     // A quantised index knows only a lower bound of the
                     // distance: the executor computes the exact one from
                     // the row and returns rows in exact order. The bound is

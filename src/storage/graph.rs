@@ -16,7 +16,7 @@ use super::layout::*;
 use super::meta::Meta;
 use super::pages;
 use crate::space::{Bytes, Space};
-use crate::hnsw::{GraphStore, NodeId, NodeMap, NodeSet, Replace, Source};
+use crate::hnsw::{self, GraphStore, NodeId, NodeMap, NodeSet, Replace, Source};
 use pgrx::pg_sys;
 use std::rc::Rc;
 
@@ -306,15 +306,29 @@ impl DiskGraph {
         Some(Bytes::from_slice(&self.vecs[at..at + self.meta.shape.value_bytes]))
     }
 
+    /// Whether scans must report lower bounds (a lossy space and a query).
+    pub fn reports_bounds(&self) -> bool {
+        self.space.is_lossy() && self.has_query
+    }
+
     /// For a lossy space, a value the operator's exact distance between
-    /// the query and element `id`'s vector is never below.
+    /// the query and element `id`'s vector is never below (-inf if the
+    /// element can no longer be read); None for exact spaces.
     pub fn lower_bound(&mut self, id: NodeId) -> Option<f64> {
-        if !self.space.is_lossy() || !self.has_query {
+        if !self.reports_bounds() {
             return None;
         }
-        let at = self.cached_vector(id)? as usize;
         let n = self.meta.shape.value_bytes;
-        self.space.lower_bound(&self.query, &self.vecs[at..at + n])
+        let at = if self.lean { None } else { self.cached_vector(id) };
+        let bound = match at {
+            Some(at) => self.space.lower_bound(&self.query, &self.vecs[at as usize..at as usize + n]),
+            // a lean (long iterative) scan keeps no values: read it again
+            None => match self.read_element(id, true, None) {
+                Some(_) if self.value_buf.len() == n => self.space.lower_bound(&self.query, &self.value_buf),
+                _ => None,
+            },
+        };
+        Some(bound.unwrap_or(f64::NEG_INFINITY))
     }
 
     /// The heap rows of live element `id` into `out` (cleared first): from
@@ -368,13 +382,13 @@ impl DiskGraph {
         let (shape, m) = (self.meta.shape, self.meta.params.m);
         let Some(view) = pages::element(page, tid.offset, &shape) else {
             self.record(id, UNREADABLE);
-            return f64::INFINITY;
+            return hnsw::UNREADABLE;
         };
         let state = view.state();
         let mut e = Entry { state: state as u8, level: view.header.level, neighbors: view.header.neighbors, ..UNREADABLE };
         if state == ElementState::Reusable {
             self.record(id, e);
-            return f64::INFINITY;
+            return hnsw::UNREADABLE;
         }
         let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
         if self.keep_tids && !self.lean && state == ElementState::Live {
@@ -405,9 +419,9 @@ impl Source for DiskGraph {
         let tid = DiskTid::from_node(id);
         if self.meta.shape.chunks() > 0 || !self.in_range(tid) {
             // values in chunks: read them one lock at a time, then the list
-            let Some(e) = self.read_element(id, true, None) else { return f64::INFINITY };
+            let Some(e) = self.read_element(id, true, None) else { return hnsw::UNREADABLE };
             if e.state == ElementState::Reusable as u8 {
-                return f64::INFINITY;
+                return hnsw::UNREADABLE;
             }
             let d = self.query_distance();
             if d < bound && e.neighbors.block() == tid.block() {
@@ -429,7 +443,7 @@ impl Source for DiskGraph {
         }
         // neighbours that share a page are read under one lock
         let base = out.len();
-        out.resize(base + ids.len(), f64::INFINITY);
+        out.resize(base + ids.len(), hnsw::UNREADABLE);
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
@@ -477,7 +491,7 @@ impl Source for DiskGraph {
 
 impl GraphStore for DiskGraph {
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
-        let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return f64::INFINITY };
+        let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return hnsw::UNREADABLE };
         let n = self.meta.shape.value_bytes;
         let (x, y) = (x as usize, y as usize);
         self.space.between(&self.vecs[x..x + n], &self.vecs[y..y + n])

@@ -11,6 +11,7 @@ use super::graph::DiskGraph;
 use super::layout::DiskTid;
 use super::meta::{update_meta, Meta, UpdateLock};
 use super::place::{add_duplicate, place, NewElement};
+use crate::space::Bytes;
 use crate::hnsw::{find_neighbors, greedy_descent, link_back, search_layer, unusable, Candidate, Found, LinkPolicy, Scratch, Source};
 use pgrx::pg_sys;
 
@@ -19,12 +20,12 @@ use pgrx::pg_sys;
 /// holding the old row (the exact vector: distance as to itself), and the
 /// new row joins it if it has room. False if that did not work out (the
 /// caller then inserts normally).
-pub fn insert_unchanged(index: pg_sys::Relation, heap: DiskTid, x: &[f32], scratch: &mut Scratch) -> bool {
+pub fn insert_unchanged(index: pg_sys::Relation, heap: DiskTid, x: &[f32], code: &[u8], scratch: &mut Scratch) -> bool {
     let _lock = UpdateLock::share(index);
     let meta = Meta::read(index);
     let Some((ep, top)) = meta.entry else { return false };
     let space = meta.space();
-    let (bytes, query) = (space.encode(x), space.query(x));
+    let (bytes, query) = (Bytes::from_slice(code), space.query(x));
     let own = space.distance(&query, &bytes);
     let mut graph = DiskGraph::new(index, meta, false);
     graph.reset(Some(&query), None);
@@ -42,8 +43,9 @@ pub fn insert_unchanged(index: pg_sys::Relation, heap: DiskTid, x: &[f32], scrat
 const UNCHANGED_EF: usize = 16;
 
 /// Inserts one prepared vector (normalised already for cosine) for heap
-/// row `heap` with a level drawn by the caller.
-pub fn insert(index: pg_sys::Relation, heap: DiskTid, x: &[f32], level: usize, scratch: &mut Scratch) {
+/// row `heap` with a level drawn by the caller; `code` is its stored form
+/// ([`crate::space::Space::encode_of`]).
+pub fn insert(index: pg_sys::Relation, heap: DiskTid, x: &[f32], code: &[u8], level: usize, scratch: &mut Scratch) {
     let mut lock = UpdateLock::share(index);
     let mut meta = Meta::read(index);
     let raises = |meta: &Meta| meta.entry.is_none_or(|(_, top)| level.min(meta.params.max_level) > top);
@@ -54,7 +56,7 @@ pub fn insert(index: pg_sys::Relation, heap: DiskTid, x: &[f32], level: usize, s
     }
     let level = level.min(meta.params.max_level);
     let space = meta.space();
-    let (bytes, query) = (space.encode(x), space.query(x));
+    let (bytes, query) = (Bytes::from_slice(code), space.query(x));
     let mut graph = DiskGraph::new(index, meta, false);
     graph.reset(Some(&query), None);
     let found = match meta.entry {

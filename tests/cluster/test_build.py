@@ -86,3 +86,43 @@ def test_serial_build_after_cancel_has_sound_recall(cluster, table_db):
     # uniform 128-d data is the hardest case for a graph (66-76% measured on
     # 60k rows, higher on fewer); a broken index would be near 0
     assert r >= 50
+
+
+def test_build_threads_are_capped(cluster):
+    """max_parallel_maintenance_workers = 1024 (its maximum) must not start
+    1,025 threads on a 2-core machine, nor shrink the rows that fit into
+    maintenance_work_mem by 4 bytes a thread: the build of 30,000 rows in the
+    default 64 MB stays in memory, with at most one thread per CPU and no
+    more than max_parallel_workers + 1."""
+    import os
+    db = cluster.create_db("build_threads")
+    load_table(cluster, db, "t", random_vectors(30000, 3, seed=30))
+    cpus = os.cpu_count() or 1
+    peak = {"threads": 0}
+    stop = threading.Event()
+    with cluster.connect(db) as conn:
+        pid = conn.info.backend_pid
+
+        def watch():
+            while not stop.is_set():
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        n = int(next(line for line in f if line.startswith("Threads:")).split()[1])
+                    peak["threads"] = max(peak["threads"], n)
+                except (OSError, StopIteration):
+                    pass
+                time.sleep(0.01)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        try:
+            conn.execute("SET max_parallel_maintenance_workers = 1024")
+            conn.execute("SET maintenance_work_mem = '64MB'")
+            conn.execute("CREATE INDEX ON t USING hnsw (v vector_l2_ops)")
+        finally:
+            stop.set()
+            watcher.join()
+    print(f"peak threads of the building backend: {peak['threads']} on {cpus} CPUs; notices: {notices}")
+    assert not any("no longer fits" in n for n in notices)
+    assert peak["threads"] <= cpus + 1

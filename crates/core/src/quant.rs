@@ -29,20 +29,31 @@ pub struct Sq8 {
     pub dims: usize,
 }
 
-/// A stored value, viewed.
+/// A stored value, viewed (the stored `|x̂|²` is no longer read: L2 is
+/// summed over differences). `wide`: see [`float4_norm_risky`].
 struct Code<'a> {
     lo: f32,
     step: f32,
-    norm2: f32,
+    wide: bool,
     codes: &'a [u8],
 }
 
 /// A query, viewed.
 struct Query<'a> {
     sum: f32,
-    norm2: f32,
     abs_sum: f32,
+    wide: bool,
     x: &'a [f32],
+}
+
+/// Whether the float4 sum of squares of the vector as the user gave it may
+/// underflow or overflow (elements near 1e-19 or 1e19): the cosine
+/// operator, which normalises with float4 norms, can then answer anything
+/// from 0 to 2 (or NaN), so no bound holds for it. Such vectors are marked
+/// in their code's header (and queries in theirs).
+pub fn float4_norm_risky(raw: &[f32]) -> bool {
+    let s: f64 = raw.iter().map(|&v| v as f64 * v as f64).sum();
+    !(1e-25..=1e37).contains(&s)
 }
 
 fn header(b: &[u8]) -> Option<[f32; 4]> {
@@ -58,6 +69,12 @@ impl Sq8 {
 
     /// The code of `x` (already normalised for cosine).
     pub fn encode(&self, x: &[f32]) -> Bytes {
+        self.encode_marked(x, false)
+    }
+
+    /// The code of `x`, marked when the original's norm is risky (see
+    /// [`float4_norm_risky`]).
+    pub fn encode_marked(&self, x: &[f32], wide: bool) -> Bytes {
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
         for &v in x {
             lo = lo.min(v);
@@ -75,7 +92,7 @@ impl Sq8 {
             norm2 += r * r;
             codes.push(c);
         }
-        let mut out = Bytes::from_f32(&[lo, step, norm2 as f32, 0.0]);
+        let mut out = Bytes::from_f32(&[lo, step, norm2 as f32, if wide { 1.0 } else { 0.0 }]);
         out.extend(&codes);
         out
     }
@@ -88,13 +105,18 @@ impl Sq8 {
 
     /// The query form of a (prepared) float4 query.
     pub fn query(&self, q: &[f32]) -> Bytes {
+        self.query_marked(q, false)
+    }
+
+    /// The query form, marked when the original's norm is risky.
+    pub fn query_marked(&self, q: &[f32], wide: bool) -> Bytes {
         let (mut sum, mut norm2, mut abs) = (0f64, 0f64, 0f64);
         for &v in q {
             sum += v as f64;
             norm2 += v as f64 * v as f64;
             abs += (v as f64).abs();
         }
-        let mut out = Bytes::from_f32(&[sum as f32, norm2 as f32, abs as f32, 0.0]);
+        let mut out = Bytes::from_f32(&[sum as f32, norm2 as f32, abs as f32, if wide { 1.0 } else { 0.0 }]);
         out.extend(f32_bytes(q));
         out
     }
@@ -103,26 +125,41 @@ impl Sq8 {
         if value.len() != self.value_bytes() {
             return None;
         }
-        let [lo, step, norm2, _] = header(value)?;
-        Some(Code { lo, step, norm2, codes: &value[HEADER..] })
+        let [lo, step, _, mark] = header(value)?;
+        Some(Code { lo, step, wide: mark != 0.0, codes: &value[HEADER..] })
     }
 
     fn view_query<'a>(&self, query: &'a [u8]) -> Option<Query<'a>> {
-        let [sum, norm2, abs_sum, _] = header(query)?;
+        let [sum, _, abs_sum, mark] = header(query)?;
         let x = f32s(&query[HEADER..])?;
-        (x.len() == self.dims).then_some(Query { sum, norm2, abs_sum, x })
+        (x.len() == self.dims).then_some(Query { sum, abs_sum, wide: mark != 0.0, x })
     }
 
     /// Distance the index orders by between a query and a code (the
     /// metric's index distance of the decoded vector).
     pub fn distance(&self, metric: Metric, query: &[u8], value: &[u8]) -> f64 {
-        let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::INFINITY };
+        let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NAN };
+        let d = Self::fast_distance(metric, &q, &c);
+        if d.is_finite() {
+            return d;
+        }
+        // a float4 sum overflowed (inf, or inf - inf): sum in float8
+        let terms = q.x.iter().zip(c.codes).map(|(&v, &k)| (v as f64, c.lo as f64 + c.step as f64 * k as f64));
         match metric {
-            Metric::L2 => {
-                let qc = dot_u8(q.x, c.codes);
-                let qx = c.lo as f64 * q.sum as f64 + c.step as f64 * qc;
-                (q.norm2 as f64 - 2.0 * qx + c.norm2 as f64).max(0.0)
-            }
+            Metric::L2 => terms.map(|(v, x)| (v - x) * (v - x)).sum(),
+            Metric::InnerProduct => -terms.map(|(v, x)| v * x).sum::<f64>(),
+            Metric::Cosine => 1.0 - terms.map(|(v, x)| v * x).sum::<f64>(),
+            Metric::L1 => terms.map(|(v, x)| (v - x).abs()).sum(),
+            // sq8 codes are float vectors only
+            Metric::Hamming | Metric::Jaccard => f64::NAN,
+        }
+    }
+
+    fn fast_distance(metric: Metric, q: &Query, c: &Code) -> f64 {
+        match metric {
+            // differences first: |q|² - 2q·x̂ + |x̂|² cancels catastrophically
+            // for vectors far from the origin (a common offset)
+            Metric::L2 => l2_to_code(q.x, c),
             Metric::InnerProduct => -(c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes)),
             Metric::Cosine => 1.0 - (c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes)),
             Metric::L1 => q.x.iter().zip(c.codes).map(|(&v, &k)| (v - (c.lo + c.step * k as f32)).abs() as f64).sum(),
@@ -133,11 +170,25 @@ impl Sq8 {
 
     /// Distance between two codes (their decoded vectors).
     pub fn between(&self, metric: Metric, a: &[u8], b: &[u8]) -> f64 {
-        let (Some(a), Some(b)) = (self.code(a), self.code(b)) else { return f64::INFINITY };
+        let (Some(a), Some(b)) = (self.code(a), self.code(b)) else { return f64::NAN };
         match metric {
             Metric::L2 => {
-                // |x̂a - x̂b|² = |x̂a|² + |x̂b|² - 2 x̂a·x̂b
-                (a.norm2 as f64 + b.norm2 as f64 - 2.0 * decoded_dot(&a, &b, self.dims)).max(0.0)
+                let mut acc = [0f32; 8];
+                let shift = a.lo - b.lo;
+                let mut xs = a.codes.chunks_exact(8);
+                let mut ys = b.codes.chunks_exact(8);
+                for (x, y) in (&mut xs).zip(&mut ys) {
+                    for i in 0..8 {
+                        let d = shift + (a.step * x[i] as f32 - b.step * y[i] as f32);
+                        acc[i] += d * d;
+                    }
+                }
+                let mut tail = 0f32;
+                for (x, y) in xs.remainder().iter().zip(ys.remainder()) {
+                    let d = shift + (a.step * *x as f32 - b.step * *y as f32);
+                    tail += d * d;
+                }
+                (acc.iter().sum::<f32>() + tail) as f64
             }
             Metric::InnerProduct => -decoded_dot(&a, &b, self.dims),
             Metric::Cosine => 1.0 - decoded_dot(&a, &b, self.dims),
@@ -160,38 +211,95 @@ impl Sq8 {
         }
     }
 
-    /// A value the operator's exact distance between the query and the
-    /// vector behind `value` is never below (l2: the Euclidean distance,
-    /// not its square; cosine: of the normalised vectors): each element is
-    /// within half a step of its code.
+    /// A value the operator's result for the query and the vector behind
+    /// `value` is never below (l2: the Euclidean distance, not its square;
+    /// cosine: of the normalised vectors). Each element is within half a
+    /// step of its code; and the operator sums in float4 (as pgvector
+    /// does), which may come out below the true sum by up to about
+    /// `(n + 4)·u` times the sum of the terms' magnitudes (absorbed small
+    /// terms, cancellation), or overflow to -Infinity for inner products:
+    /// the bound allows for both.
     pub fn lower_bound(&self, metric: Metric, query: &[u8], value: &[u8]) -> f64 {
         let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NEG_INFINITY };
-        let half = c.step as f64 / 2.0;
-        match metric {
+        if metric == Metric::Cosine && (q.wide || c.wide) {
+            return f64::NEG_INFINITY;
+        }
+        let half = c.step as f64 / 2.0 * (1.0 + 1e-6);
+        let gamma = (self.dims as f64 + 4.0) * UNIT_ROUNDOFF;
+        let (lo, step) = (c.lo as f64, c.step as f64);
+        let bound = match metric {
             Metric::L2 | Metric::L1 => {
-                let mut acc = 0f64;
+                // true sum >= Σ gap^p; the float4 sum >= true - gamma·Σ reach^p
+                let (mut near, mut far) = (0f64, 0f64);
                 for (&v, &k) in q.x.iter().zip(c.codes) {
-                    let gap = ((v as f64 - (c.lo as f64 + c.step as f64 * k as f64)).abs() - half).max(0.0);
-                    acc += if metric == Metric::L2 { gap * gap } else { gap };
+                    let off = (v as f64 - (lo + step * k as f64)).abs();
+                    let (gap, reach) = ((off - half).max(0.0), off + half);
+                    if metric == Metric::L2 {
+                        near += gap * gap;
+                        far += reach * reach;
+                    } else {
+                        near += gap;
+                        far += reach;
+                    }
                 }
+                let sum = near - gamma * far;
                 if metric == Metric::L2 {
-                    acc.sqrt()
+                    sum.max(0.0).sqrt()
                 } else {
-                    acc
+                    sum
                 }
             }
             Metric::InnerProduct | Metric::Cosine => {
-                let dot = c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes);
-                let upper = dot + half * q.abs_sum as f64;
+                let (mut dot, mut magnitude) = (0f64, 0f64);
+                for (&v, &k) in q.x.iter().zip(c.codes) {
+                    let x = lo + step * k as f64;
+                    dot += v as f64 * x;
+                    magnitude += (v as f64).abs() * (x.abs() + half);
+                }
+                let upper = dot + half * q.abs_sum as f64 * (1.0 + 1e-6);
                 if metric == Metric::Cosine {
-                    1.0 - upper
+                    // the operator normalises with float4 norms too: its
+                    // similarity is within a few gamma of the true one
+                    1.0 - upper - 4.0 * gamma - 1e-7
+                } else if magnitude >= f32::MAX as f64 / 2.0 {
+                    // the float4 sum may overflow: the operator can say -inf
+                    f64::NEG_INFINITY
                 } else {
-                    -upper
+                    -(upper + gamma * magnitude)
                 }
             }
             Metric::Hamming | Metric::Jaccard => f64::NEG_INFINITY,
+        };
+        if bound.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            bound
         }
     }
+}
+
+/// Unit roundoff of float4 (half its machine epsilon).
+const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+
+/// `Σ (q_i - x̂_i)²` with `x̂_i = lo + step·c_i`, as `((q_i - lo) - step·c_i)²`
+/// (the first difference is exact when `q_i` is near `lo`), eight lanes.
+#[inline]
+fn l2_to_code(q: &[f32], c: &Code) -> f64 {
+    let mut acc = [0f32; 8];
+    let mut qs = q.chunks_exact(8);
+    let mut cs = c.codes.chunks_exact(8);
+    for (x, k) in (&mut qs).zip(&mut cs) {
+        for i in 0..8 {
+            let d = (x[i] - c.lo) - c.step * k[i] as f32;
+            acc[i] += d * d;
+        }
+    }
+    let mut tail = 0f32;
+    for (x, k) in qs.remainder().iter().zip(cs.remainder()) {
+        let d = (x - c.lo) - c.step * *k as f32;
+        tail += d * d;
+    }
+    (acc.iter().sum::<f32>() + tail) as f64
 }
 
 /// `x̂a · x̂b` of two codes: `Σ (la + sa·a_i)(lb + sb·b_i)` expanded into
@@ -295,6 +403,97 @@ mod tests {
                     assert!(bt.is_finite());
                 }
             }
+        }
+    }
+
+    /// The operators' float4 arithmetic, summed in one lane (pgvector's
+    /// scalar loop) or eight (a SIMD back-end).
+    fn op_f4(metric: Metric, a: &[f32], b: &[f32], lanes: usize) -> f64 {
+        let sum = |f: &dyn Fn(f32, f32) -> f32| {
+            let mut acc = vec![0f32; lanes];
+            for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+                acc[i % lanes] += f(x, y);
+            }
+            acc.iter().sum::<f32>()
+        };
+        match metric {
+            Metric::L2 => (sum(&|x, y| (x - y) * (x - y)) as f64).sqrt(),
+            Metric::InnerProduct => -(sum(&|x, y| x * y) as f64),
+            Metric::L1 => sum(&|x, y| (x - y).abs()) as f64,
+            Metric::Cosine => {
+                let (d, na, nb) = (sum(&|x, y| x * y) as f64, sum(&|x, _| x * x) as f64, sum(&|_, y| y * y) as f64);
+                1.0 - (d / (na * nb).sqrt()).clamp(-1.0, 1.0)
+            }
+            Metric::Hamming | Metric::Jaccard => unreachable!("sq8 is float only"),
+        }
+    }
+
+    #[test]
+    fn bounds_allow_for_the_operators_float4_sums() {
+        let n = 16000;
+        let mut big_then_ones = vec![1f32; n];
+        big_then_ones[0] = 1e8;
+        let cases: Vec<(Metric, Vec<f32>, Vec<f32>)> = vec![
+            // cancellation: the float4 dot loses the small term
+            (Metric::InnerProduct, vec![1e8, -1.0, -1e8], vec![1.0, 1.0, 1.0]),
+            (Metric::InnerProduct, vec![1e8, -3.0, -1e8, 0.5], vec![1.0, 1.0, 1.0, 0.9]),
+            // overflow: the float4 dot is +inf, the operator -inf
+            (Metric::InnerProduct, vec![3e38, 3e38], vec![1.0, 1.0]),
+            // 16,000 ones absorbed by a big first term
+            (Metric::L1, big_then_ones.clone(), vec![0f32; n]),
+            (Metric::L2, big_then_ones.iter().map(|v| v.sqrt()).collect(), vec![0f32; n]),
+        ];
+        for (metric, q, x) in cases {
+            let sq = Sq8 { dims: q.len() };
+            let lb = sq.lower_bound(metric, &sq.query(&q), &sq.encode(&x));
+            for lanes in [1, 8] {
+                let op = op_f4(metric, &q, &x, lanes);
+                assert!(lb <= op, "{metric:?} dims {} lanes {lanes}: bound {lb} above the operator's {op}", q.len());
+            }
+        }
+    }
+
+    #[test]
+    fn bounds_hold_against_float4_operators_on_random_data() {
+        let mut rng = Rng::new(3);
+        for dims in [3, 100, 1536] {
+            let sq = Sq8 { dims };
+            for round in 0..100 {
+                // mixed scales and signs, some far from the origin
+                let offset = if round % 3 == 0 { 1000.0 } else { 0.0 };
+                let scale = [1e-3, 1.0, 1e4][round % 3];
+                let x: Vec<f32> = (0..dims).map(|_| (offset + scale * rng.normal()) as f32).collect();
+                let q: Vec<f32> = (0..dims).map(|_| (offset + scale * rng.normal()) as f32).collect();
+                for metric in [Metric::L2, Metric::InnerProduct, Metric::L1] {
+                    let lb = sq.lower_bound(metric, &sq.query(&q), &sq.encode(&x));
+                    for lanes in [1, 8] {
+                        let op = op_f4(metric, &q, &x, lanes);
+                        assert!(lb <= op, "{metric:?} dims {dims} round {round}: bound {lb} above {op}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn l2_is_precise_far_from_the_origin() {
+        // every vector shares an offset of 1000: the distance between two
+        // codes' vectors must still be close to the decoded vectors' own
+        let mut rng = Rng::new(4);
+        let dims = 384;
+        let sq = Sq8 { dims };
+        for _ in 0..50 {
+            let x: Vec<f32> = (0..dims).map(|_| (1000.0 + 0.01 * rng.normal()) as f32).collect();
+            let y: Vec<f32> = (0..dims).map(|_| (1000.0 + 0.01 * rng.normal()) as f32).collect();
+            let code = sq.encode(&y);
+            let dec = sq.decode(&code).unwrap();
+            let want: f64 = x.iter().zip(&dec).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+            let got = sq.distance(Metric::L2, &sq.query(&x), &code);
+            assert!((got - want).abs() <= 1e-2 * want, "query to code: {got} vs {want}");
+            let dec_x = sq.decode(&sq.encode(&x)).unwrap();
+            let want: f64 = dec_x.iter().zip(&dec).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+            let got = sq.between(Metric::L2, &sq.encode(&x), &code);
+            assert!((got - want).abs() <= 1e-2 * want, "code to code: {got} vs {want}");
         }
     }
 }

@@ -44,6 +44,23 @@ pub enum Space {
     },
 }
 
+/// A computed distance as the graph sees it: NaN (Infinity minus Infinity
+/// in a float4 sum) sorts last, as float8 ORDER BY puts NaN after every
+/// number; NaN itself is reserved for elements that cannot be read.
+#[inline]
+fn computed(d: f64) -> f64 {
+    if d.is_nan() {
+        f64::INFINITY
+    } else {
+        d
+    }
+}
+
+/// Whether a quantised code or query of `raw` under `metric` is marked.
+fn risky(metric: Metric, raw: &[f32]) -> bool {
+    metric == Metric::Cosine && !raw.is_empty() && crate::quant::float4_norm_risky(raw)
+}
+
 impl Space {
     /// The metric.
     pub fn metric(&self) -> Metric {
@@ -75,11 +92,26 @@ impl Space {
     /// values are given widened to float4 (exact) and rounded back; bits
     /// as 0 and 1 (a non-zero element is a set bit).
     pub fn encode(&self, x: &[f32]) -> Bytes {
+        self.encode_of(x, &[])
+    }
+
+    /// The stored form of prepared value `x` whose original (as the user
+    /// gave it) is `raw`; a quantised cosine code is marked when the
+    /// original's float4 norm is risky (see [`crate::quant::float4_norm_risky`]).
+    pub fn encode_of(&self, x: &[f32], raw: &[f32]) -> Bytes {
         match *self {
             Space::F32 { .. } => Bytes::from_f32(x),
-            Space::Sq8 { dims, .. } => Sq8 { dims }.encode(x),
+            Space::Sq8 { dims, metric } => Sq8 { dims }.encode_marked(x, risky(metric, raw)),
             Space::F16 { .. } => Bytes::from_f16(&crate::half::from_f32_slice(x)),
             Space::Bit { .. } => Bytes::from_slice(&pack_bits(x)),
+        }
+    }
+
+    /// The query form of prepared query `x` whose original is `raw`.
+    pub fn query_of(&self, x: &[f32], raw: &[f32]) -> Bytes {
+        match *self {
+            Space::Sq8 { dims, metric } => Sq8 { dims }.query_marked(x, risky(metric, raw)),
+            _ => self.encode_of(x, raw),
         }
     }
 
@@ -114,24 +146,25 @@ impl Space {
     }
 
     /// Distance between a query (as [`Space::query`] made it) and a stored
-    /// value; `f64::INFINITY` for a value of the wrong size.
+    /// value; NaN (unreadable, see [`crate::hnsw::UNREADABLE`]) for a value
+    /// of the wrong size.
     #[inline]
     pub fn distance(&self, query: &[u8], value: &[u8]) -> f64 {
         match *self {
             Space::F32 { metric, .. } => match (f32s(query), f32s(value)) {
-                (Some(q), Some(v)) if q.len() == v.len() => index_distance(metric, q, v),
-                _ => f64::INFINITY,
+                (Some(q), Some(v)) if q.len() == v.len() => computed(index_distance(metric, q, v)),
+                _ => f64::NAN,
             },
             Space::Sq8 { metric, dims } => Sq8 { dims }.distance(metric, query, value),
             Space::F16 { metric, .. } => match (u16s(query), u16s(value)) {
-                (Some(q), Some(v)) if q.len() == v.len() => crate::distance::half::index_distance(metric, q, v),
-                _ => f64::INFINITY,
+                (Some(q), Some(v)) if q.len() == v.len() => computed(crate::distance::half::index_distance(metric, q, v)),
+                _ => f64::NAN,
             },
             Space::Bit { metric, .. } if query.len() == value.len() => match metric {
                 Metric::Jaccard => crate::distance::bits::jaccard(query, value),
                 _ => crate::distance::bits::hamming(query, value),
             },
-            Space::Bit { .. } => f64::INFINITY,
+            Space::Bit { .. } => f64::NAN,
         }
     }
 
@@ -295,7 +328,7 @@ mod tests {
         let (a, b) = (Bytes::from_f32(&[1.0, 2.0, 3.0]), Bytes::from_f32(&[2.0, 2.0, 1.0]));
         assert_eq!(s.distance(&a, &b), 5.0);
         assert_eq!(s.between(&a, &a), 0.0);
-        assert_eq!(s.distance(&a, &b[..8]), f64::INFINITY);
+        assert!(s.distance(&a, &b[..8]).is_nan());
         assert_eq!(s.value_bytes(), 12);
     }
 
@@ -306,7 +339,7 @@ mod tests {
         assert_eq!(a.len(), 6);
         assert_eq!(s.distance(&a, &b), 5.0);
         assert_eq!(s.between(&a, &a), 0.0);
-        assert_eq!(s.distance(&a, &b[..4]), f64::INFINITY);
+        assert!(s.distance(&a, &b[..4]).is_nan());
         assert_eq!(s.value_bytes(), 6);
         let c = Space::F16 { metric: Metric::Cosine, dims: 2 };
         assert!(c.distance(&c.encode(&[0.6, 0.8]), &c.encode(&[0.6, 0.8])).abs() < 1e-3);

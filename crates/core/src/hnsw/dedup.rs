@@ -107,27 +107,50 @@ fn hash_bytes(x: &[u8]) -> u64 {
 
 /// Groups rows with identical values (the same bytes): each group lists
 /// row indices in input order, at most [`MAX_GROUP`] per group (further
-/// copies start a new group); groups are ordered by their first row.
+/// copies start a new group). When a value needs several groups, the
+/// first holds the remainder and the later ones are full: the graph breaks
+/// distance ties in favour of later elements, so a search that keeps one
+/// element of a pile (ef_search = 1) gets a full one.
 pub fn group_duplicates(values: &Values) -> Vec<Vec<u32>> {
     let mut groups: Vec<Vec<u32>> = Vec::with_capacity(values.len());
-    // hash -> groups with that hash that still have room
-    let mut open: HashMap<u64, Vec<u32>> = HashMap::with_capacity(values.len());
+    // hash -> (group with room, the first group of its value) per value
+    let mut open: HashMap<u64, Vec<(u32, u32)>> = HashMap::with_capacity(values.len());
+    // first group of a value -> its later groups
+    let mut later: HashMap<u32, Vec<u32>> = HashMap::new();
     for i in 0..values.len() {
         let x = values.get(i);
         let slots = open.entry(hash_bytes(x)).or_default();
-        let hit = slots.iter().position(|&g| values.get(groups[g as usize][0] as usize) == x);
+        let hit = slots.iter().position(|&(g, _)| values.get(groups[g as usize][0] as usize) == x);
         match hit {
             Some(k) => {
-                let g = slots[k] as usize;
-                groups[g].push(i as u32);
-                if groups[g].len() >= MAX_GROUP {
-                    slots.swap_remove(k);
+                let (g, first) = slots[k];
+                if groups[g as usize].len() >= MAX_GROUP {
+                    let next = groups.len() as u32;
+                    groups.push(vec![i as u32]);
+                    later.entry(first).or_default().push(next);
+                    slots[k] = (next, first);
+                } else {
+                    groups[g as usize].push(i as u32);
                 }
             }
             None => {
-                slots.push(groups.len() as u32);
+                slots.push((groups.len() as u32, groups.len() as u32));
                 groups.push(vec![i as u32]);
             }
+        }
+    }
+    for (first, rest) in later {
+        let members: Vec<u32> = std::iter::once(first).chain(rest).collect();
+        let rows: Vec<u32> = members.iter().flat_map(|&g| std::mem::take(&mut groups[g as usize])).collect();
+        let head = match rows.len() % MAX_GROUP {
+            0 => MAX_GROUP,
+            r => r,
+        };
+        let mut at = 0;
+        for (k, &g) in members.iter().enumerate() {
+            let take = if k == 0 { head } else { MAX_GROUP };
+            groups[g as usize] = rows[at..at + take].to_vec();
+            at += take;
         }
     }
     groups
@@ -167,10 +190,13 @@ mod tests {
         v.push(f32_bytes(&[0.0, 0.0]));
         let g = group_duplicates(&v);
         let sizes: Vec<usize> = g.iter().map(Vec::len).collect();
-        // [1,2] x25 -> 10, 10, 5; 25 distinct rows; the two zero vectors together
+        // [1,2] x25 -> 5, 10, 10 (the partial group first); 25 distinct
+        // rows; the two zero vectors together
         assert_eq!(sizes.iter().sum::<usize>(), 52);
         assert_eq!(sizes.iter().filter(|&&s| s == 10).count(), 2);
-        assert!(g.iter().any(|grp| grp.len() == 5 && v.get(grp[0] as usize) == f32_bytes(&[1.0, 2.0])));
+        let pile: Vec<usize> = g.iter().filter(|grp| v.get(grp[0] as usize) == f32_bytes(&[1.0, 2.0])).map(Vec::len).collect();
+        assert_eq!(pile, [5, 10, 10]);
+        assert_eq!(g[0], [0, 2, 4, 6, 8], "the first group keeps the first rows");
         assert!(g.iter().any(|grp| grp.len() == 2 && v.get(grp[0] as usize) == f32_bytes(&[0.0, 0.0])));
         assert!(g.iter().all(|grp| grp.windows(2).all(|w| w[0] < w[1])));
     }

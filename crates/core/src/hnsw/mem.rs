@@ -417,7 +417,7 @@ impl Source for MemStore<'_> {
         match self.graph.levels.get(id as usize) {
             Some(_) if !self.query.is_empty() => self.graph.space.distance(self.query, self.graph.value(id as usize)),
             Some(_) => 0.0,
-            None => f64::INFINITY,
+            None => super::UNREADABLE,
         }
     }
 
@@ -456,7 +456,7 @@ impl GraphStore for MemStore<'_> {
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
         let n = self.graph.len() as NodeId;
         if a >= n || b >= n {
-            return f64::INFINITY;
+            return super::UNREADABLE;
         }
         self.graph.space.between(self.graph.value(a as usize), self.graph.value(b as usize))
     }

@@ -22,7 +22,7 @@ pub mod select;
 pub use idmap::{NodeMap, NodeSet};
 pub use insert::{find_neighbors, link_back, Found, LinkPolicy};
 pub use mem::{BuildError, MemGraph};
-pub use search::{greedy_descent, search_layer, unusable, Candidate, Scratch, StreamSearch};
+pub use search::{greedy_descent, search_layer, unusable, Candidate, Scratch, StreamSearch, UNREADABLE};
 pub use select::select_neighbors;
 
 use crate::distance::Metric;
@@ -36,8 +36,8 @@ pub const MAX_LEVEL: usize = 15;
 
 /// What a graph search reads. The query is bound into the implementation.
 pub trait Source {
-    /// Distance from the query to element `id`; `f64::INFINITY` when `id`
-    /// names no readable element (a stale link), which searches skip. A
+    /// Distance from the query to element `id`; [`UNREADABLE`] (NaN) when
+    /// `id` names no readable element (a stale link), which searches skip. A
     /// result below `bound` means `id` may be expanded on `layer` next, so
     /// a storage may keep that neighbour list at hand.
     fn distance(&mut self, id: NodeId, layer: usize, bound: f64) -> f64;
@@ -71,7 +71,7 @@ pub enum Replace {
 
 /// What insert and repair need besides searching.
 pub trait GraphStore: Source {
-    /// Distance between two stored elements (`f64::INFINITY` if unreadable).
+    /// Distance between two stored elements ([`UNREADABLE`] if unreadable).
     fn between(&mut self, a: NodeId, b: NodeId) -> f64;
     /// Whether `id` may be linked to (live: not deleted, not being removed).
     fn is_live(&mut self, id: NodeId) -> bool;

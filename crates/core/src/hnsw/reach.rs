@@ -97,8 +97,10 @@ fn refresh<S: GraphStore + ?Sized>(store: &mut S, adj: &mut Adjacency, i: u32, b
 }
 
 /// Puts a link `from -> u` into `from`'s list: in a free slot, else in
-/// place of its farthest link whose target has other incoming links (never
-/// one that would lose its last). False if there is no such slot.
+/// place of its farthest link whose target has other incoming links from
+/// live elements (never one that would lose its last). A target replaced
+/// that way is also linked from `u` when `u`'s list has room, so the path
+/// through `from` it lost goes on through `u`. False if there is no slot.
 fn link_into<S: GraphStore + ?Sized>(
     store: &mut S,
     adj: &mut Adjacency,
@@ -137,11 +139,14 @@ fn link_into<S: GraphStore + ?Sized>(
         }
         match store.replace_list(from_id, 0, buf, &list) {
             Replace::Done => {
-                if let Some(t) = victim {
-                    indegree[t as usize] = indegree[t as usize].saturating_sub(1);
-                }
                 indegree[u as usize] += 1;
                 adj.set_list(from, &list);
+                if let Some(t) = victim {
+                    indegree[t as usize] = indegree[t as usize].saturating_sub(1);
+                    if adj.live[t as usize] && t != u {
+                        splice(store, adj, indegree, u, t, cap, buf);
+                    }
+                }
                 return true;
             }
             Replace::Changed => continue,
@@ -150,8 +155,33 @@ fn link_into<S: GraphStore + ?Sized>(
     }
 }
 
+/// Adds `u -> t` to `u`'s list if it has a free slot (no replacement).
+fn splice<S: GraphStore + ?Sized>(store: &mut S, adj: &mut Adjacency, indegree: &mut [u32], u: u32, t: u32, cap: usize, buf: &mut Vec<NodeId>) {
+    let (u_id, t_id) = (adj.ids[u as usize], adj.ids[t as usize]);
+    loop {
+        if !store.read_list(u_id, 0, buf) || buf.contains(&t_id) || buf.len() >= cap {
+            return;
+        }
+        let mut list = buf.clone();
+        list.push(t_id);
+        match store.replace_list(u_id, 0, buf, &list) {
+            Replace::Done => {
+                indegree[t as usize] += 1;
+                adj.set_list(u, &list);
+                return;
+            }
+            Replace::Changed => continue,
+            Replace::Gone => return,
+        }
+    }
+}
+
+/// Passes of [`connect`] at most (each re-marks what the entry reaches;
+/// a link replaced in one pass is mended in the next).
+const PASSES: usize = 8;
+
 /// Links every weakly linked live element (see the module docs), in up to
-/// three passes. Each is linked from its nearest reachable out-neighbour;
+/// [`PASSES`] passes. Each is linked from its nearest reachable out-neighbour;
 /// one without any is handed to `find(store, id)`, which searches for its
 /// neighbours from the entry point (it may also write the element's own
 /// list) and returns them nearest first. `keep_going` is asked between
@@ -175,16 +205,19 @@ pub fn connect<S: GraphStore + ?Sized>(
     }
     let n = adj.len();
     let cap = params.max_neighbors(0);
+    // incoming links from live elements (a dead one's links go with it)
     let mut indegree = vec![0u32; n];
-    for list in &adj.lists {
-        for &t in list {
-            indegree[t as usize] += 1;
+    for (from, list) in adj.lists.iter().enumerate() {
+        if adj.live[from] {
+            for &t in list {
+                indegree[t as usize] += 1;
+            }
         }
     }
     let mut made = 0;
     let mut buf = Vec::new();
     let mut stack = Vec::new();
-    for _pass in 0..3 {
+    for _pass in 0..PASSES {
         let mut reached = vec![false; n];
         adj.mark_from(entry_i, &mut reached, &mut stack);
         let mut progress = false;

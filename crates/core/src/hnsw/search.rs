@@ -34,11 +34,16 @@ impl PartialOrd for Candidate {
     }
 }
 
-/// A distance a search must skip: the element could not be read (+inf) or
-/// has no defined distance (NaN).
+/// What a [`super::Source`] reports for an element it cannot read (a stale
+/// link, a recycled slot): NaN, so that a real distance of +Infinity (a
+/// float4 sum that overflowed) stays an ordinary, farthest distance.
+pub const UNREADABLE: f64 = f64::NAN;
+
+/// A distance a search must skip: the element could not be read, or its
+/// distance is undefined (both NaN). +Infinity is a distance like any other.
 #[inline]
 pub fn unusable(dist: f64) -> bool {
-    dist.is_nan() || dist == f64::INFINITY
+    dist.is_nan()
 }
 
 /// Elements seen by the current search: a generation-stamped array for
@@ -224,17 +229,23 @@ pub struct StreamSearch {
 }
 
 impl StreamSearch {
-    /// Starts a new search of layer 0 from `entry`.
-    pub fn start<S: Source + ?Sized>(&mut self, src: &mut S, entry: Candidate) {
+    /// Starts a new search of layer 0 from `entries` (the end of the
+    /// greedy descent, and the graph's entry point: every live element is
+    /// reachable from the entry point on layer 0, so a descent that ends in
+    /// a closed pocket of the graph cannot hide the rest; the far entry is
+    /// only expanded once the nearer candidates run out).
+    pub fn start<S: Source + ?Sized>(&mut self, src: &mut S, entries: &[Candidate]) {
         self.visited.clear();
         self.frontier.clear();
         self.pending.clear();
         self.results.clear();
-        self.visits = 1;
-        if !unusable(entry.dist) && self.visited.insert(entry.id) {
-            self.frontier.push(Reverse(entry));
-            if src.is_result(entry.id) {
-                self.pending.push(Reverse(entry));
+        self.visits = entries.len();
+        for &entry in entries {
+            if !unusable(entry.dist) && self.visited.insert(entry.id) {
+                self.frontier.push(Reverse(entry));
+                if src.is_result(entry.id) {
+                    self.pending.push(Reverse(entry));
+                }
             }
         }
     }
@@ -304,5 +315,17 @@ impl StreamSearch {
         }
         out.extend(self.results.drain());
         out.sort();
+        // elements tied with the farthest result come too: a pile of
+        // identical vectors spread over several elements (a full one and a
+        // newer partial one) is returned whole, not just its newest part
+        if let Some(worst) = out.last().map(|c| c.dist) {
+            while let Some(&Reverse(c)) = self.pending.peek() {
+                if c.dist > worst {
+                    break;
+                }
+                self.pending.pop();
+                out.push(c);
+            }
+        }
     }
 }

@@ -267,10 +267,14 @@ fn heuristic_prefers_diverse_neighbors() {
     // without dedup (inner product) identical vectors are ordinary candidates
     select_neighbors(&cands, 8, false, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.len(), 8);
-    // unreadable candidates are never chosen
-    let bad = [Candidate { dist: f64::INFINITY, id: 0 }, Candidate { dist: f64::NAN, id: 1 }];
+    // unreadable candidates (NaN) are never chosen; a candidate at +inf (a
+    // distance that overflowed) is a real, farthest one
+    let bad = [Candidate { dist: f64::NAN, id: 1 }];
     select_neighbors(&bad, 2, true, &mut |_, _| 1.0, &mut out);
     assert!(out.is_empty());
+    let far = [Candidate { dist: 1.0, id: 0 }, Candidate { dist: f64::INFINITY, id: 1 }];
+    select_neighbors(&far, 2, true, &mut |_, _| f64::INFINITY, &mut out);
+    assert_eq!(out.len(), 2);
 }
 
 #[test]
