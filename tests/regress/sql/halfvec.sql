@@ -110,3 +110,46 @@ DROP TABLE hv;
 -- even one (Ryu's rule), for vector and halfvec alike
 SELECT '[-7.41015625,0.251953125,-2.66015625,3.72265625]'::vector;
 SELECT '[-7.940245899984921,91.31729044863188,-0.26746369963434447,0.08992239598032192]'::halfvec;
+-- every halfvec and bit user error with its SQLSTATE
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT q, pg_temp.err(q) FROM (VALUES
+  ($q$SELECT '[hello,1]'::halfvec$q$),
+  ($q$SELECT 'x'::halfvec$q$),
+  ($q$SELECT '[1]x'::halfvec$q$),
+  ($q$SELECT '[]'::halfvec$q$),
+  ($q$SELECT '[65520]'::halfvec$q$),
+  ($q$SELECT '[NaN]'::halfvec$q$),
+  ($q$SELECT '[inf]'::halfvec$q$),
+  ($q$SELECT ('[' || repeat('1,', 16000) || '1]')::halfvec$q$),
+  ($q$SELECT '[1,2]'::halfvec(3)$q$),
+  ($q$SELECT '[1]'::halfvec(1,2)$q$),
+  ($q$SELECT '[1]'::halfvec(0)$q$),
+  ($q$SELECT '[1]'::halfvec(16001)$q$),
+  ($q$SELECT '[1,2]'::halfvec <-> '[1]'$q$),
+  ($q$SELECT '[1,2]'::halfvec <#> '[1]'$q$),
+  ($q$SELECT '[1,2]'::halfvec <=> '[1]'$q$),
+  ($q$SELECT '[1,2]'::halfvec <+> '[1]'$q$),
+  ($q$SELECT '[65504]'::halfvec + '[65504]'$q$),
+  ($q$SELECT '[1e-7]'::halfvec * '[1e-7]'$q$),
+  ($q$SELECT ARRAY[[1]]::halfvec$q$),
+  ($q$SELECT ARRAY[1,NULL]::halfvec$q$),
+  ($q$SELECT ARRAY[1]::halfvec(2)$q$),
+  ($q$SELECT ARRAY[1e5]::real[]::halfvec$q$),
+  ($q$SELECT '{4e38}'::float8[]::halfvec$q$),
+  ($q$SELECT '[1e5]'::vector::halfvec$q$),
+  ($q$SELECT '[1,2]'::halfvec::vector(3)$q$),
+  ($q$SELECT subvector('[1,2]'::halfvec, 3, 1)$q$),
+  ($q$SELECT avg(v) FROM (VALUES ('[1]'::halfvec), ('[1,2]')) t(v)$q$),
+  ($q$SELECT avg(v) FROM (VALUES ('[65504]'::halfvec), ('[65504]'), ('[65504]')) t(v)$q$),
+  ($q$SELECT halfvec_avg('{1,1e6}')$q$),
+  ($q$SELECT halfvec_avg('{1,1e39}')$q$),
+  ($q$SELECT ('[' || repeat('1,', 8000) || '1]')::halfvec || ('[' || repeat('1,', 8000) || '1]')::halfvec$q$),
+  ($q$SELECT hamming_distance('101', '10')$q$),
+  ($q$SELECT '101'::bit(3) <%> '10'::bit(2)$q$)
+) t(q);
