@@ -12,12 +12,14 @@ pub mod storage;
 pub mod types;
 
 /// The pure core, re-exported under the names the extension has always used.
-pub use vecstore_core::{distance, hnsw, quant, rng, space};
+pub use vecstore_core::{distance, half, hnsw, quant, rng, space};
 
 // The hand-written SQL surface, in dependency order: types first, then the
 // access methods and their operator classes.
 pgrx::extension_sql_file!("../sql/vector.sql", name = "vector_type", bootstrap);
-pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_am", requires = ["vector_type"]);
+pgrx::extension_sql_file!("../sql/halfvec.sql", name = "halfvec_type", requires = ["vector_type"]);
+pgrx::extension_sql_file!("../sql/bit.sql", name = "bit_functions", requires = ["vector_type"]);
+pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_am", requires = ["vector_type", "halfvec_type", "bit_functions"]);
 
 /// Library load: index options and the `hnsw.*` settings.
 #[pgrx::pg_guard]

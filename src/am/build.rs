@@ -7,8 +7,8 @@
 //! at once and the remaining rows go through the on-disk insert.
 
 use super::insert::{random_level, with_scratch};
-use super::options::{index_options, Quantize};
-use super::{disk_tid, index_dims, index_metric, prepare_vector};
+use super::options::index_options;
+use super::{disk_tid, index_dims, prepare_vector, Element};
 use crate::hnsw::dedup::{group_duplicates, Values};
 use crate::hnsw::{BuildError, MemGraph, Params};
 use crate::storage::buffer::{nblocks, needs_wal, PageGuard};
@@ -17,7 +17,6 @@ use crate::storage::insert::insert;
 use crate::storage::layout::*;
 use crate::storage::meta::Meta;
 use crate::storage::pages;
-use crate::types::Vector;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -72,13 +71,10 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
             "ef_construction must be greater than or equal to 2 * m"
         );
     }
-    let dims = index_dims(index);
-    let params = Params { m, ef_construction, metric: index_metric(index), max_level: max_level(m) };
-    let kind = match quantize {
-        Quantize::None => ValueKind::F32,
-        Quantize::Sq8 => ValueKind::Sq8,
-    };
-    Meta::new(dims, params, kind)
+    let element = Element::of_index(index);
+    let dims = index_dims(index, element);
+    let params = Params { m, ef_construction, metric: element.metric(index), max_level: max_level(m) };
+    Meta::new(dims, params, element.value_kind(quantize))
 }
 
 /// Heap bytes one collected row costs until its part of the index is
@@ -170,20 +166,21 @@ unsafe extern "C-unwind" fn build_callback(
     // SAFETY: `tid` points at the heap tuple's item pointer.
     let heap_tid = disk_tid(unsafe { &*tid });
     let datum = unsafe { *values };
-    let (dims, metric, space) = (state.meta.dims, state.meta.params.metric, state.space);
+    let (dims, metric, kind, space) = (state.meta.dims, state.meta.params.metric, state.meta.value_kind, state.space);
     // detoast into a context reset after every row: out-of-line vectors
     // (above ~500 dimensions) must not pile up in the build's context
     // SAFETY: the context is ours and outlives the closure; nothing
     // allocated in it is used after the reset (the vector is copied out).
     let prepared = unsafe {
         state.row_ctx.switch_to(|_| {
-            // SAFETY: a non-null datum of the indexed vector column.
-            let v = Vector::from_datum(datum);
-            if v.dim() != dims {
-                crate::types::raise(crate::types::VectorError::ExpectedDims { expected: dims as i32, got: v.dim() as i32 }, None);
+            // SAFETY: a non-null datum of the indexed column, whose type
+            // the index's value kind was chosen for.
+            let v = Element::of_kind(kind).read(datum);
+            if v.len() != dims {
+                crate::types::raise(crate::types::VectorError::ExpectedDims { expected: dims as i32, got: v.len() as i32 }, None);
             }
-            prepare_vector(metric, v.as_slice()).map(|x| {
-                let code = space.encode_of(&x, v.as_slice());
+            prepare_vector(metric, &v).map(|x| {
+                let code = space.encode_of(&x, &v);
                 (x, code)
             })
         })

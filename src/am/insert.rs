@@ -1,12 +1,12 @@
 //! `aminsert`: one heap row into the on-disk graph (see
 //! [`crate::storage::insert`] for the algorithm and its locking).
 
-use super::{disk_tid, prepare_vector};
+use super::{disk_tid, prepare_vector, Element};
 use crate::hnsw::{Params, Scratch};
 use crate::rng::Rng;
 use crate::storage::insert::{insert, insert_unchanged};
 use crate::storage::meta::Meta;
-use crate::types::{raise, Vector, VectorError};
+use crate::types::{raise, VectorError};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -53,14 +53,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     if unsafe { *isnull } {
         return false;
     }
-    // SAFETY: a non-null datum of the indexed vector column.
-    let v = unsafe { Vector::from_datum(*values) };
     let meta = Meta::read(index);
-    if v.dim() != meta.dims {
-        raise(VectorError::ExpectedDims { expected: meta.dims as i32, got: v.dim() as i32 }, None);
+    // SAFETY: a non-null datum of the indexed column, whose type the
+    // index's value kind was chosen for.
+    let v = unsafe { Element::of_kind(meta.value_kind).read(*values) };
+    if v.len() != meta.dims {
+        raise(VectorError::ExpectedDims { expected: meta.dims as i32, got: v.len() as i32 }, None);
     }
-    let Some(x) = prepare_vector(meta.params.metric, v.as_slice()) else { return false };
-    let code = meta.space().encode_of(&x, v.as_slice());
+    let Some(x) = prepare_vector(meta.params.metric, &v) else { return false };
+    let code = meta.space().encode_of(&x, &v);
     // SAFETY: heap_tid points at the new row's item pointer.
     let tid = disk_tid(unsafe { &*heap_tid });
     let level = random_level(&meta.params);

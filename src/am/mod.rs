@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod cost;
+pub mod element;
 pub mod insert;
 pub mod options;
 pub mod scan;
@@ -12,8 +13,9 @@ pub mod vacuum;
 mod tests;
 
 use crate::distance::Metric;
-use crate::storage::layout::{DiskTid, MAX_DIMS};
-use crate::types::{OrRaise, RawDatum, VectorBuf};
+use crate::storage::layout::DiskTid;
+use crate::types::RawDatum;
+pub use element::Element;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -75,59 +77,35 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
     true
 }
 
-/// The index column's declared dimensions, checked against the limits.
-pub fn index_dims(index: pg_sys::Relation) -> usize {
+/// The index column's declared dimensions, checked against the limits
+/// of its element type (a `varbit` column has none: refused as pgvector).
+pub fn index_dims(index: pg_sys::Relation, element: Element) -> usize {
     // SAFETY: an index relation has a tuple descriptor with one attribute.
-    let typmod = unsafe { (*(*(*index).rd_att).attrs.as_ptr()).atttypmod };
+    let (typmod, typid) = unsafe {
+        let att = &*(*(*index).rd_att).attrs.as_ptr();
+        (att.atttypmod, att.atttypid)
+    };
+    if typid == pg_sys::VARBITOID {
+        ereport!(ERROR, PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "type not supported for hnsw index");
+    }
     let code = PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE;
     if typmod < 1 {
         ereport!(ERROR, code, "column does not have dimensions");
     }
-    if typmod as usize > MAX_DIMS {
+    let max = element.max_dims();
+    if typmod as usize > max {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!("column cannot have more than {MAX_DIMS} dimensions for hnsw index")
+            format!("column cannot have more than {max} dimensions for hnsw index")
         );
     }
     typmod as usize
 }
 
-/// Calls support function `proc` on two vectors.
-fn call_distance(proc: pg_sys::Oid, collation: pg_sys::Oid, a: &[f32], b: &[f32]) -> f64 {
-    let (x, y) = (VectorBuf::from_slice(a).or_raise().into_datum(), VectorBuf::from_slice(b).or_raise().into_datum());
-    // SAFETY: `proc` is the opclass's FUNCTION 1, declared (vector, vector)
-    // -> float8 by the opclass; both arguments are valid vector datums.
-    let r = unsafe { pg_sys::OidFunctionCall2Coll(proc, collation, x, y) };
-    f64::from_bits(r.value() as u64)
-}
-
-/// The metric of the index's opclass, found through its support functions:
-/// FUNCTION 1 (the distance the graph orders by) is evaluated on probe
-/// vectors and must agree with exactly one of the kernels; FUNCTION 2 (a
-/// norm) marks the cosine opclass, whose values are normalised.
+/// The metric of the index's opclass (see [`Element::metric`]).
 pub fn index_metric(index: pg_sys::Relation) -> Metric {
-    // SAFETY: index_getprocid reads the relation's cached opclass support
-    // procs (InvalidOid when absent); rd_indcollation has one entry.
-    let (f1, f2, collation) =
-        unsafe { (pg_sys::index_getprocid(index, 1, 1), pg_sys::index_getprocid(index, 1, 2), *(*index).rd_indcollation) };
-    let probes: [(&[f32], &[f32]); 3] =
-        [(&[3.0, 0.0, 1.0], &[0.0, 4.0, 1.0]), (&[1.0, -2.0, 0.5], &[-0.25, 1.5, 2.0]), (&[0.0, 0.0, 0.0], &[1.0, 1.0, 1.0])];
-    let candidates = [Metric::L2, Metric::InnerProduct, Metric::L1];
-    let found = (f1 != pg_sys::InvalidOid).then(|| {
-        candidates.into_iter().find(|&m| {
-            probes.iter().all(|(a, b)| {
-                let got = call_distance(f1, collation, a, b);
-                let want = crate::distance::index_distance(m, a, b);
-                (got - want).abs() <= 1e-6 * (1.0 + want.abs())
-            })
-        })
-    });
-    match (found.flatten(), f2 != pg_sys::InvalidOid) {
-        (Some(Metric::InnerProduct), true) => Metric::Cosine,
-        (Some(m), false) => m,
-        _ => unsupported_opclass(),
-    }
+    Element::of_index(index).metric(index)
 }
 
 fn unsupported_opclass() -> ! {
@@ -135,7 +113,7 @@ fn unsupported_opclass() -> ! {
         ERROR,
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         "hnsw does not support this operator class",
-        "Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops."
+        "Use an opclass of vector, halfvec or bit (e.g. vector_l2_ops, halfvec_cosine_ops, bit_hamming_ops)."
     );
 }
 

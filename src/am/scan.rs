@@ -13,13 +13,12 @@
 //! rows the search reaches in no particular order.
 
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
-use super::{item_pointer, prepare_vector};
+use super::{item_pointer, prepare_vector, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
 use crate::space::Bytes;
 use crate::storage::graph::DiskGraph;
 use crate::storage::layout::DiskTid;
 use crate::storage::meta::Meta;
-use crate::types::{raise, Vector, VectorError};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -119,12 +118,13 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
         return None;
     }
-    // SAFETY: a non-null key argument of the opclass's type, vector.
-    let q = unsafe { Vector::from_datum(key.sk_argument) };
-    if q.dim() != meta.dims {
-        raise(VectorError::DifferentDims(q.dim(), meta.dims), None);
+    let element = Element::of_kind(meta.value_kind);
+    // SAFETY: a non-null key argument of the opclass's type.
+    let q = unsafe { element.read(key.sk_argument) };
+    if q.len() != meta.dims {
+        element.raise_different(q.len(), meta.dims);
     }
-    prepare_vector(meta.params.metric, q.as_slice()).map(|x| meta.space().query_of(&x, q.as_slice()))
+    prepare_vector(meta.params.metric, &q).map(|x| meta.space().query_of(&x, &q))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.

@@ -22,7 +22,7 @@ mod tests {
 
     #[pg_test]
     fn worked_example() {
-        let ip = one::<f64>("SELECT inner_product('[2,3,4]', '[1,2,3]')");
+        let ip = one::<f64>("SELECT inner_product('[2,3,4]'::vector, '[1,2,3]')");
         assert_eq!(ip, 20.0);
         let l2 = one::<f64>("SELECT '[2,3,4]'::vector <-> '[1,2,3]'");
         assert!((l2 - 3f64.sqrt()).abs() < 1e-7, "{l2}");
@@ -108,12 +108,12 @@ mod tests {
     fn float4_edges() {
         assert_eq!(one::<f32>("SELECT vector_norm('[3e37,4e37]')::real"), 5e37);
         assert_eq!(one::<f32>("SELECT vector_norm('[1e-30]')::real"), 1e-30);
-        assert_eq!(one::<String>("SELECT l2_normalize('[3e38]')::text"), "[1]");
-        assert_eq!(one::<String>("SELECT l2_normalize('[3e37,4e37]')::text"), "[0.6,0.8]");
-        assert_eq!(one::<f64>("SELECT l2_distance('[3e38]', '[-3e38]')"), f64::INFINITY);
-        assert_eq!(one::<f64>("SELECT inner_product('[3e38]', '[3e38]')"), f64::INFINITY);
-        assert_eq!(one::<f64>("SELECT l1_distance('[3e38]', '[-3e38]')"), f64::INFINITY);
-        assert!(one::<f64>("SELECT cosine_distance('[3e38]', '[3e38]')").is_nan());
+        assert_eq!(one::<String>("SELECT l2_normalize('[3e38]'::vector)::text"), "[1]");
+        assert_eq!(one::<String>("SELECT l2_normalize('[3e37,4e37]'::vector)::text"), "[0.6,0.8]");
+        assert_eq!(one::<f64>("SELECT l2_distance('[3e38]'::vector, '[-3e38]')"), f64::INFINITY);
+        assert_eq!(one::<f64>("SELECT inner_product('[3e38]'::vector, '[3e38]')"), f64::INFINITY);
+        assert_eq!(one::<f64>("SELECT l1_distance('[3e38]'::vector, '[-3e38]')"), f64::INFINITY);
+        assert!(one::<f64>("SELECT cosine_distance('[3e38]'::vector, '[3e38]')").is_nan());
         assert_eq!(one::<String>("SELECT avg(v)::text FROM (VALUES ('[3e38]'::vector), ('[3e38]')) t(v)"), "[3e+38]");
     }
 

@@ -70,6 +70,12 @@ pub enum ValueKind {
     F32 = 1,
     /// 8-bit scalar codes with a 16-byte header (`vecstore_quantize = sq8`).
     Sq8 = 2,
+    /// `dims` IEEE half-precision values (halfvec opclasses; for cosine:
+    /// normalised), native byte order.
+    F16 = 3,
+    /// A bit string of `dims` bits, packed as PostgreSQL's `bit(n)`
+    /// (bit opclasses).
+    Bit = 4,
 }
 
 impl ValueKind {
@@ -78,14 +84,32 @@ impl ValueKind {
         match b {
             1 => Some(ValueKind::F32),
             2 => Some(ValueKind::Sq8),
+            3 => Some(ValueKind::F16),
+            4 => Some(ValueKind::Bit),
             _ => None,
         }
+    }
+    /// Most dimensions an index of this kind holds (values span chunks,
+    /// so the limit is the type's, not the page's).
+    pub fn max_dims(self) -> usize {
+        match self {
+            ValueKind::F32 | ValueKind::Sq8 | ValueKind::F16 => MAX_DIMS,
+            ValueKind::Bit => MAX_BIT_DIMS,
+        }
+    }
+    /// Whether `metric` is one this kind is compared with (bits: Hamming
+    /// and Jaccard only; the rest: the float metrics).
+    pub fn pairs_with(self, metric: Metric) -> bool {
+        let bit_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
+        bit_metric == (self == ValueKind::Bit)
     }
     /// Bytes of a value of `dims` dimensions.
     pub fn value_bytes(self, dims: usize) -> usize {
         match self {
             ValueKind::F32 => 4 * dims,
             ValueKind::Sq8 => crate::quant::HEADER + dims,
+            ValueKind::F16 => 2 * dims,
+            ValueKind::Bit => dims.div_ceil(8),
         }
     }
 }
@@ -100,8 +124,10 @@ pub const ITEM_ID: usize = 4;
 pub const PAGE_FREE: usize = BLOCK_SIZE - PAGE_HEADER - std::mem::size_of::<PageOpaque>();
 /// Most heap rows one element stands for (identical vectors share one).
 pub const MAX_HEAP_TIDS: usize = 10;
-/// Most dimensions an indexed vector may have.
+/// Most dimensions an indexed vector or halfvec may have.
 pub const MAX_DIMS: usize = 16_000;
+/// Most bits an indexed bit string may have (pgvector's limit).
+pub const MAX_BIT_DIMS: usize = 64_000;
 
 /// `MAXALIGN` (8 on every platform Postgres 15 supports here).
 pub const fn maxalign(n: usize) -> usize {
@@ -274,6 +300,8 @@ pub fn metric_code(m: Metric) -> u8 {
         Metric::InnerProduct => 2,
         Metric::Cosine => 3,
         Metric::L1 => 4,
+        Metric::Hamming => 5,
+        Metric::Jaccard => 6,
     }
 }
 
@@ -284,6 +312,8 @@ pub fn metric_from_code(c: u8) -> Option<Metric> {
         2 => Metric::InnerProduct,
         3 => Metric::Cosine,
         4 => Metric::L1,
+        5 => Metric::Hamming,
+        6 => Metric::Jaccard,
         _ => return None,
     })
 }
@@ -364,6 +394,30 @@ impl Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// New value kinds and metric codes decode; existing codes keep their
+    /// meaning (vector indexes of format 2 read unchanged); kinds pair only
+    /// with their metrics.
+    #[test]
+    fn half_and_bit_kinds_and_metrics() {
+        assert_eq!(ValueKind::from_byte(1), Some(ValueKind::F32));
+        assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
+        assert_eq!(ValueKind::from_byte(3), Some(ValueKind::F16));
+        assert_eq!(ValueKind::from_byte(4), Some(ValueKind::Bit));
+        assert_eq!(ValueKind::from_byte(5), None);
+        assert_eq!(ValueKind::F16.value_bytes(384), 768);
+        assert_eq!(ValueKind::Bit.value_bytes(385), 49);
+        assert_eq!(ValueKind::Bit.max_dims(), 64_000);
+        for (m, c) in [(Metric::L2, 1), (Metric::InnerProduct, 2), (Metric::Cosine, 3), (Metric::L1, 4), (Metric::Hamming, 5), (Metric::Jaccard, 6)] {
+            assert_eq!(metric_code(m), c);
+            assert_eq!(metric_from_code(c), Some(m));
+        }
+        assert!(ValueKind::F16.pairs_with(Metric::Cosine) && !ValueKind::F16.pairs_with(Metric::Hamming));
+        assert!(ValueKind::Bit.pairs_with(Metric::Jaccard) && !ValueKind::Bit.pairs_with(Metric::L2));
+        assert!(ValueKind::F32.pairs_with(Metric::L1) && !ValueKind::Sq8.pairs_with(Metric::Hamming));
+        let shape = Shape::new(16, ValueKind::Bit.value_bytes(64_000));
+        assert!(shape.inline_bytes <= shape.value_bytes);
+    }
 
     #[test]
     fn every_tuple_of_every_shape_fits_a_page() {

@@ -76,7 +76,7 @@ impl Meta {
         let metric = metric_from_code(m.metric)?;
         let value_kind = ValueKind::from_byte(m.value_kind)?;
         let (dims, mm) = (m.dims as usize, m.m as usize);
-        if dims == 0 || dims > MAX_DIMS || !(2..=100).contains(&mm) {
+        if dims == 0 || dims > value_kind.max_dims() || !value_kind.pairs_with(metric) || !(2..=100).contains(&mm) {
             return None;
         }
         let params = Params { m: mm, ef_construction: m.ef_construction as usize, metric, max_level: max_level(mm) };
@@ -93,6 +93,8 @@ impl Meta {
         match self.value_kind {
             ValueKind::F32 => Space::F32 { metric: self.params.metric, dims: self.dims },
             ValueKind::Sq8 => Space::Sq8 { metric: self.params.metric, dims: self.dims },
+            ValueKind::F16 => Space::F16 { metric: self.params.metric, dims: self.dims },
+            ValueKind::Bit => Space::Bit { metric: self.params.metric, dims: self.dims },
         }
     }
 

@@ -6,6 +6,35 @@ use super::error::{check_dims, check_element, check_expected_dims, VectorError};
 /// Decodes a binary vector from the front of `buf`, checking the typmod.
 /// Returns the elements and the number of bytes consumed.
 pub fn decode(buf: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), VectorError> {
+    decode_with(buf, typmod, 4, |b| check_element(f32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+/// Decodes a binary halfvec (int16 dim, int16 unused, dim big-endian
+/// binary16 bit patterns); NaN and infinite halves are refused.
+pub fn decode_half(buf: &[u8], typmod: i32) -> Result<(Vec<u16>, usize), VectorError> {
+    decode_with(buf, typmod, 2, |b| {
+        let h = u16::from_be_bytes([b[0], b[1]]);
+        check_element(crate::half::to_f32(h)).map(|_| h)
+    })
+}
+
+/// Encodes halves in the binary form.
+pub fn encode_half(x: &[u16], out: &mut Vec<u8>) {
+    out.reserve(4 + 2 * x.len());
+    out.extend_from_slice(&(x.len() as u16).to_be_bytes());
+    out.extend_from_slice(&0i16.to_be_bytes());
+    for v in x {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// The binary header and `size`-byte elements read by `element`.
+fn decode_with<T>(
+    buf: &[u8],
+    typmod: i32,
+    size: usize,
+    element: impl Fn(&[u8]) -> Result<T, VectorError>,
+) -> Result<(Vec<T>, usize), VectorError> {
     // Both header words are unsigned, as Postgres's pq_getmsgint reads them:
     // 0xffff is 65535 dimensions (too many), not -1.
     let word = |at: usize| -> Result<u16, VectorError> {
@@ -24,11 +53,11 @@ pub fn decode(buf: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), VectorError>
     // short message is reported as the bad value.
     let mut out = Vec::with_capacity(dim);
     for i in 0..dim {
-        let at = 4 + 4 * i;
-        let b = buf.get(at..at + 4).ok_or(VectorError::Truncated)?;
-        out.push(check_element(f32::from_be_bytes([b[0], b[1], b[2], b[3]]))?);
+        let at = 4 + size * i;
+        let b = buf.get(at..at + size).ok_or(VectorError::Truncated)?;
+        out.push(element(b)?);
     }
-    Ok((out, 4 + 4 * dim))
+    Ok((out, 4 + size * dim))
 }
 
 /// Encodes `x` in the binary form.
@@ -89,6 +118,21 @@ mod tests {
         let mut inf = Vec::new();
         encode(&[f32::NEG_INFINITY], &mut inf);
         assert_eq!(decode(&inf, -1), Err(VectorError::Infinite));
+    }
+
+    /// pgvector raises `expected unused to be 0, not N` as data_exception
+    /// (22000) for vector and halfvec alike.
+    #[test]
+    fn unused_not_zero_is_a_data_exception() {
+        use crate::types::error::SqlState;
+        assert_eq!(VectorError::UnusedNotZero(1).sqlstate(), SqlState::Data);
+        let mut bad = Vec::new();
+        encode_half(&[0x3c00], &mut bad);
+        bad[3] = 2;
+        assert_eq!(decode_half(&bad, -1), Err(VectorError::UnusedNotZero(2)));
+        assert_eq!(decode_half(&[0, 1, 0, 0, 0x7c, 0], -1), Err(VectorError::Infinite));
+        assert_eq!(decode_half(&[0, 1, 0, 0, 0x7e, 0], -1), Err(VectorError::NaN));
+        assert_eq!(decode_half(&[0, 1, 0, 0, 0, 1], -1).unwrap().0, vec![1]); // subnormal accepted
     }
 
     /// Random bytes never panic; anything accepted re-encodes to the bytes read.

@@ -23,6 +23,11 @@ struct Header {
 /// Raises `err` as a Postgres ERROR with pgvector's wording and SQLSTATE.
 /// `input` is the original text, for syntax errors.
 pub fn raise(err: VectorError, input: Option<&str>) -> ! {
+    raise_as(err, "vector", input)
+}
+
+/// Raises `err` for a value of type `ty` (`vector`, `halfvec`).
+pub fn raise_as(err: VectorError, ty: &str, input: Option<&str>) -> ! {
     let code = match err.sqlstate() {
         SqlState::InvalidText => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
         SqlState::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
@@ -31,7 +36,7 @@ pub fn raise(err: VectorError, input: Option<&str>) -> ! {
         SqlState::InvalidParameter => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         SqlState::Protocol => PgSqlErrorCode::ERRCODE_PROTOCOL_VIOLATION,
     };
-    let message = err.message(input);
+    let message = err.message_for(ty, input);
     match err.detail() {
         Some(detail) => {
             ereport!(ERROR, code, message, detail);
@@ -46,11 +51,16 @@ pub fn raise(err: VectorError, input: Option<&str>) -> ! {
 pub trait OrRaise<T> {
     /// The value, or an ERROR.
     fn or_raise(self) -> T;
+    /// The value, or an ERROR worded for type `ty`.
+    fn or_raise_as(self, ty: &str) -> T;
 }
 
 impl<T> OrRaise<T> for Result<T, VectorError> {
     fn or_raise(self) -> T {
         self.unwrap_or_else(|e| raise(e, None))
+    }
+    fn or_raise_as(self, ty: &str) -> T {
+        self.unwrap_or_else(|e| raise_as(e, ty, None))
     }
 }
 

@@ -53,21 +53,27 @@ pub enum SqlState {
 impl VectorError {
     /// The message pgvector prints, given the original text input if any.
     pub fn message(&self, input: Option<&str>) -> String {
+        self.message_for("vector", input)
+    }
+
+    /// The message pgvector prints for a value of type `ty` (`vector`,
+    /// `halfvec`), given the original text input if any.
+    pub fn message_for(&self, ty: &str, input: Option<&str>) -> String {
         match self {
             VectorError::Syntax { .. } => {
-                format!("invalid input syntax for type vector: \"{}\"", input.unwrap_or(""))
+                format!("invalid input syntax for type {ty}: \"{}\"", input.unwrap_or(""))
             }
-            VectorError::OutOfRange(tok) => format!("\"{tok}\" is out of range for type vector"),
-            VectorError::NaN => "NaN not allowed in vector".into(),
-            VectorError::Infinite => "infinite value not allowed in vector".into(),
-            VectorError::TooFewDims => "vector must have at least 1 dimension".into(),
+            VectorError::OutOfRange(tok) => format!("\"{tok}\" is out of range for type {ty}"),
+            VectorError::NaN => format!("NaN not allowed in {ty}"),
+            VectorError::Infinite => format!("infinite value not allowed in {ty}"),
+            VectorError::TooFewDims => format!("{ty} must have at least 1 dimension"),
             VectorError::TooManyDims => {
-                format!("vector cannot have more than {VECTOR_MAX_DIM} dimensions")
+                format!("{ty} cannot have more than {VECTOR_MAX_DIM} dimensions")
             }
             VectorError::ExpectedDims { expected, got } => {
                 format!("expected {expected} dimensions, not {got}")
             }
-            VectorError::DifferentDims(a, b) => format!("different vector dimensions {a} and {b}"),
+            VectorError::DifferentDims(a, b) => format!("different {ty} dimensions {a} and {b}"),
             VectorError::UnusedNotZero(u) => format!("expected unused to be 0, not {u}"),
             VectorError::Truncated => "insufficient data left in message".into(),
             VectorError::Overflow => "value out of range: overflow".into(),
@@ -91,7 +97,6 @@ impl VectorError {
                 SqlState::OutOfRange
             }
             VectorError::TooManyDims => SqlState::Limit,
-            VectorError::UnusedNotZero(_) => SqlState::InvalidParameter,
             VectorError::Truncated => SqlState::Protocol,
             _ => SqlState::Data,
         }

@@ -1,11 +1,13 @@
-//! The `vector` type: errors, text and binary codecs (pure), and the
-//! Postgres datum layout (`datum`, the only unsafe part).
+//! The `vector` and `halfvec` types: errors, text and binary codecs (pure),
+//! and the Postgres datum layouts (`datum`, `halfvec`: the unsafe parts).
 
 pub mod binary;
 pub mod datum;
 pub mod error;
+pub mod halfvec;
 pub mod raw;
 pub mod text;
 
-pub use datum::{raise, OrRaise, RawDatum, Vector, VectorBuf};
+pub use datum::{raise, raise_as, OrRaise, RawDatum, Vector, VectorBuf};
 pub use error::{VectorError, VECTOR_MAX_DIM};
+pub use halfvec::{HalfVec, HalfVecBuf, HALFVEC};

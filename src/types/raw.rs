@@ -160,3 +160,15 @@ pub fn varbit(bits: &[bool]) -> RawDatum {
         RawDatum(pg_sys::Datum::from(raw))
     }
 }
+
+/// The bit length and packed bytes (most significant bit first) of a
+/// `bit`/`varbit` argument, detoasted; valid for the call.
+pub fn varbit_bits(arg: &RawDatum) -> (usize, &[u8]) {
+    // SAFETY: the SQL signature declares the argument bit; the detoasted
+    // VarBit is a varlena header, int32 bit length, then ceil(len/8) bytes.
+    unsafe {
+        let raw = pg_sys::pg_detoast_datum(arg.0.cast_mut_ptr()).cast::<u8>();
+        let bit_len = raw.add(4).cast::<i32>().read_unaligned().max(0) as usize;
+        (bit_len, std::slice::from_raw_parts(raw.add(8), bit_len.div_ceil(8)))
+    }
+}

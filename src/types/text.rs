@@ -20,6 +20,37 @@ fn skip_space(s: &[u8], mut i: usize) -> usize {
 
 /// Parses a vector literal, checking the typmod (-1 for none).
 pub fn parse_vector(input: &str, typmod: i32) -> Result<Vec<f32>, VectorError> {
+    parse_with(input, typmod, |token, value| match value {
+        Float::Number(v) if v.is_infinite() => Err(VectorError::OutOfRange(token.to_string())),
+        Float::Number(v) | Float::Special(v) => check_element(v),
+    })
+}
+
+/// Parses a halfvec literal (same grammar as vector): each token is read
+/// as float4, then rounded to half; a finite number that rounds to
+/// infinity is out of range, like a float4 overflow.
+pub fn parse_halfvec(input: &str, typmod: i32) -> Result<Vec<u16>, VectorError> {
+    use crate::half::{from_f32, is_inf, to_f32};
+    parse_with(input, typmod, |token, value| {
+        let (v, number) = match value {
+            Float::Number(v) => (v, true),
+            Float::Special(v) => (v, false),
+        };
+        let h = from_f32(v);
+        if number && (v.is_infinite() || is_inf(h)) {
+            return Err(VectorError::OutOfRange(token.to_string()));
+        }
+        check_element(to_f32(h)).map(|_| h)
+    })
+}
+
+/// The literal grammar shared by vector and halfvec; `element` turns each
+/// scanned token into an element (or its error).
+fn parse_with<T>(
+    input: &str,
+    typmod: i32,
+    element: impl Fn(&str, Float) -> Result<T, VectorError>,
+) -> Result<Vec<T>, VectorError> {
     let s = input.as_bytes();
     let mut i = skip_space(s, 0);
     if s.get(i) != Some(&b'[') {
@@ -43,13 +74,7 @@ pub fn parse_vector(input: &str, typmod: i32) -> Result<Vec<f32>, VectorError> {
             return Err(SYNTAX);
         }
         let token = &input[i..i + len];
-        let value = match value {
-            Float::Number(v) if v.is_infinite() => {
-                return Err(VectorError::OutOfRange(token.to_string()))
-            }
-            Float::Number(v) | Float::Special(v) => v,
-        };
-        out.push(check_element(value)?);
+        out.push(element(token, value)?);
         i = skip_space(s, i + len);
         match s.get(i) {
             Some(b',') => i += 1,
@@ -207,7 +232,9 @@ pub fn write_float(out: &mut String, v: f32) {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut exp = exp;
+    round_tie_to_even(v, &mut digits, &mut exp);
     if neg {
         out.push('-');
     }
@@ -239,6 +266,44 @@ pub fn write_float(out: &mut String, v: f32) {
         }
         let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     }
+}
+
+/// Postgres prints floats with Ryu, which breaks an exact tie between the
+/// two shortest candidates towards the even last digit; Rust's shortest
+/// form rounds such ties up (-7.41015625: Ryu -7.4101562, Rust -7.4101563).
+/// When `v` lies exactly halfway (its exact decimal is the shortest digits
+/// plus a final 5), the even candidate replaces Rust's.
+fn round_tie_to_even(v: f32, digits: &mut String, exp: &mut i32) {
+    let n = digits.len();
+    // a float4 is exact in float8, and fixed-precision formatting is exact
+    let exact = format!("{:.60e}", (v as f64).abs());
+    let Some((mantissa, e)) = exact.split_once('e') else { return };
+    let Ok(e) = e.parse::<i32>() else { return };
+    let all: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let sig = all.trim_end_matches('0');
+    if sig.len() != n + 1 || !sig.ends_with('5') {
+        return;
+    }
+    let lower = &sig[..n];
+    if lower.ends_with(['0', '2', '4', '6', '8']) && !lower.ends_with('0') {
+        *digits = lower.to_string();
+        *exp = e;
+    }
+}
+
+/// Formats a halfvec as `[x,y,...]`: each half widened to float4 and
+/// printed in float4's shortest form, as pgvector.
+pub fn format_halfvec(x: &[u16]) -> String {
+    let widened: Vec<f32> = x.iter().map(|&h| crate::half::to_f32(h)).collect();
+    format_vector(&widened)
+}
+
+/// Float4's shortest text form of `v` (how pgvector quotes a value that
+/// does not fit in a half).
+pub fn float_text(v: f32) -> String {
+    let mut s = String::new();
+    write_float(&mut s, v);
+    s
 }
 
 /// Formats a vector as `[x,y,...]`.

@@ -4,6 +4,7 @@
 //! implements the storage trait on index pages.
 
 pub mod distance;
+pub mod half;
 pub mod hnsw;
 pub mod quant;
 pub mod rng;

@@ -150,6 +150,8 @@ impl Sq8 {
             Metric::InnerProduct => -terms.map(|(v, x)| v * x).sum::<f64>(),
             Metric::Cosine => 1.0 - terms.map(|(v, x)| v * x).sum::<f64>(),
             Metric::L1 => terms.map(|(v, x)| (v - x).abs()).sum(),
+            // sq8 codes are float vectors only
+            Metric::Hamming | Metric::Jaccard => f64::NAN,
         }
     }
 
@@ -161,6 +163,8 @@ impl Sq8 {
             Metric::InnerProduct => -(c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes)),
             Metric::Cosine => 1.0 - (c.lo as f64 * q.sum as f64 + c.step as f64 * dot_u8(q.x, c.codes)),
             Metric::L1 => q.x.iter().zip(c.codes).map(|(&v, &k)| (v - (c.lo + c.step * k as f32)).abs() as f64).sum(),
+            // sq8 codes are float vectors only
+            Metric::Hamming | Metric::Jaccard => f64::NAN,
         }
     }
 
@@ -203,6 +207,7 @@ impl Sq8 {
                 }
                 (acc.iter().sum::<f32>() + tail) as f64
             }
+            Metric::Hamming | Metric::Jaccard => f64::NAN,
         }
     }
 
@@ -263,6 +268,7 @@ impl Sq8 {
                     -(upper + gamma * magnitude)
                 }
             }
+            Metric::Hamming | Metric::Jaccard => f64::NEG_INFINITY,
         };
         if bound.is_nan() {
             f64::NEG_INFINITY
@@ -379,6 +385,7 @@ mod tests {
                         Metric::InnerProduct => -exact::inner_product(&x, &dec),
                         Metric::Cosine => 1.0 - exact::inner_product(&x, &dec),
                         Metric::L1 => exact::l1_distance(&x, &dec),
+                        Metric::Hamming | Metric::Jaccard => unreachable!(),
                     };
                     let got = sq.distance(metric, &query, &code);
                     assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{metric:?} dims {dims}: {got} vs {want}");
@@ -388,6 +395,7 @@ mod tests {
                         Metric::InnerProduct => -exact::inner_product(&x, &y),
                         Metric::Cosine => 1.0 - exact::inner_product(&x, &y),
                         Metric::L1 => exact::l1_distance(&x, &y),
+                        Metric::Hamming | Metric::Jaccard => unreachable!(),
                     };
                     let lb = sq.lower_bound(metric, &query, &code);
                     assert!(lb <= truth + 1e-9 * (1.0 + truth.abs()), "{metric:?} dims {dims}: bound {lb} above {truth}");
@@ -416,6 +424,7 @@ mod tests {
                 let (d, na, nb) = (sum(&|x, y| x * y) as f64, sum(&|x, _| x * x) as f64, sum(&|_, y| y * y) as f64);
                 1.0 - (d / (na * nb).sqrt()).clamp(-1.0, 1.0)
             }
+            Metric::Hamming | Metric::Jaccard => unreachable!("sq8 is float only"),
         }
     }
 

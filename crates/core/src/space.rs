@@ -1,6 +1,6 @@
 //! What an index stores for each element and how two of them compare: the
-//! element type (float4 today; half precision, sparse, bits and quantised
-//! codes plug in here) together with the metric. The graph algorithm sees
+//! element type (float4, half precision, bits, quantised codes; sparse
+//! plugs in here too) together with the metric. The graph algorithm sees
 //! only bytes and this type: values are kept as stored bytes in memory and
 //! on pages, queries in the form [`Space::query`] makes.
 
@@ -26,6 +26,22 @@ pub enum Space {
         /// Number of elements.
         dims: usize,
     },
+    /// `dims` IEEE half-precision values (bit patterns; cosine: normalised
+    /// in float4, then rounded, as pgvector), queries alike.
+    F16 {
+        /// The metric.
+        metric: Metric,
+        /// Number of elements.
+        dims: usize,
+    },
+    /// A `bit(dims)` string, packed most significant bit first, queries
+    /// alike; Hamming or Jaccard.
+    Bit {
+        /// The metric.
+        metric: Metric,
+        /// Number of bits.
+        dims: usize,
+    },
 }
 
 /// A computed distance as the graph sees it: NaN (Infinity minus Infinity
@@ -49,7 +65,10 @@ impl Space {
     /// The metric.
     pub fn metric(&self) -> Metric {
         match *self {
-            Space::F32 { metric, .. } | Space::Sq8 { metric, .. } => metric,
+            Space::F32 { metric, .. }
+            | Space::Sq8 { metric, .. }
+            | Space::F16 { metric, .. }
+            | Space::Bit { metric, .. } => metric,
         }
     }
 
@@ -58,6 +77,8 @@ impl Space {
         match *self {
             Space::F32 { dims, .. } => 4 * dims,
             Space::Sq8 { dims, .. } => Sq8 { dims }.value_bytes(),
+            Space::F16 { dims, .. } => 2 * dims,
+            Space::Bit { dims, .. } => crate::distance::bits::bytes_for(dims),
         }
     }
 
@@ -67,7 +88,9 @@ impl Space {
         matches!(self, Space::Sq8 { .. })
     }
 
-    /// The stored form of a value (prepared: normalised for cosine).
+    /// The stored form of a value (prepared: normalised for cosine). Half
+    /// values are given widened to float4 (exact) and rounded back; bits
+    /// as 0 and 1 (a non-zero element is a set bit).
     pub fn encode(&self, x: &[f32]) -> Bytes {
         self.encode_of(x, &[])
     }
@@ -79,22 +102,24 @@ impl Space {
         match *self {
             Space::F32 { .. } => Bytes::from_f32(x),
             Space::Sq8 { dims, metric } => Sq8 { dims }.encode_marked(x, risky(metric, raw)),
+            Space::F16 { .. } => Bytes::from_f16(&crate::half::from_f32_slice(x)),
+            Space::Bit { .. } => Bytes::from_slice(&pack_bits(x)),
         }
     }
 
     /// The query form of prepared query `x` whose original is `raw`.
     pub fn query_of(&self, x: &[f32], raw: &[f32]) -> Bytes {
         match *self {
-            Space::F32 { .. } => Bytes::from_f32(x),
             Space::Sq8 { dims, metric } => Sq8 { dims }.query_marked(x, risky(metric, raw)),
+            _ => self.encode_of(x, raw),
         }
     }
 
     /// The query form of a query (prepared like values).
     pub fn query(&self, x: &[f32]) -> Bytes {
         match *self {
-            Space::F32 { .. } => Bytes::from_f32(x),
             Space::Sq8 { dims, .. } => Sq8 { dims }.query(x),
+            _ => self.encode(x),
         }
     }
 
@@ -102,7 +127,7 @@ impl Space {
     /// neighbours).
     pub fn query_of_value(&self, value: &[u8]) -> Bytes {
         match *self {
-            Space::F32 { .. } => Bytes::from_slice(value),
+            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } => Bytes::from_slice(value),
             Space::Sq8 { dims, .. } => {
                 let sq = Sq8 { dims };
                 sq.query(&sq.decode(value).unwrap_or_default())
@@ -115,7 +140,7 @@ impl Space {
     /// [`Sq8::lower_bound`]); None for exact spaces.
     pub fn lower_bound(&self, query: &[u8], value: &[u8]) -> Option<f64> {
         match *self {
-            Space::F32 { .. } => None,
+            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } => None,
             Space::Sq8 { metric, dims } => Some(Sq8 { dims }.lower_bound(metric, query, value)),
         }
     }
@@ -131,6 +156,15 @@ impl Space {
                 _ => f64::NAN,
             },
             Space::Sq8 { metric, dims } => Sq8 { dims }.distance(metric, query, value),
+            Space::F16 { metric, .. } => match (u16s(query), u16s(value)) {
+                (Some(q), Some(v)) if q.len() == v.len() => computed(crate::distance::half::index_distance(metric, q, v)),
+                _ => f64::NAN,
+            },
+            Space::Bit { metric, .. } if query.len() == value.len() => match metric {
+                Metric::Jaccard => crate::distance::bits::jaccard(query, value),
+                _ => crate::distance::bits::hamming(query, value),
+            },
+            Space::Bit { .. } => f64::NAN,
         }
     }
 
@@ -138,7 +172,7 @@ impl Space {
     #[inline]
     pub fn between(&self, a: &[u8], b: &[u8]) -> f64 {
         match *self {
-            Space::F32 { .. } => self.distance(a, b),
+            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } => self.distance(a, b),
             Space::Sq8 { metric, dims } => Sq8 { dims }.between(metric, a, b),
         }
     }
@@ -168,6 +202,12 @@ impl Bytes {
     /// The bytes of float4 values.
     pub fn from_f32(x: &[f32]) -> Self {
         Self::from_slice(f32_bytes(x))
+    }
+
+    /// The bytes of halves (bit patterns, native byte order).
+    pub fn from_f16(x: &[u16]) -> Self {
+        // SAFETY: any u16 slice is readable as bytes.
+        Self::from_slice(unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<u8>(), std::mem::size_of_val(x)) })
     }
 
     /// Replaces the contents with `b`.
@@ -239,6 +279,26 @@ pub fn f32s(b: &[u8]) -> Option<&[f32]> {
     Some(unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), b.len() / 4) })
 }
 
+/// Half bit patterns in `b`, if `b` is 2-aligned and of even length.
+#[inline]
+pub fn u16s(b: &[u8]) -> Option<&[u16]> {
+    if !b.len().is_multiple_of(2) || !(b.as_ptr() as usize).is_multiple_of(2) {
+        return None;
+    }
+    // SAFETY: alignment and length checked; every bit pattern is a u16.
+    Some(unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<u16>(), b.len() / 2) })
+}
+
+/// Packs elements into a bit string as PostgreSQL lays out `bit(n)`: bit i
+/// (most significant first) set where `x[i]` is non-zero.
+pub fn pack_bits(x: &[f32]) -> Vec<u8> {
+    let mut out = vec![0u8; x.len().div_ceil(8)];
+    for (i, _) in x.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+        out[i / 8] |= 0x80 >> (i % 8);
+    }
+    out
+}
+
 /// The bytes of float4 values (native byte order, as stored).
 pub fn f32_bytes(x: &[f32]) -> &[u8] {
     // SAFETY: any f32 slice is readable as bytes.
@@ -270,5 +330,27 @@ mod tests {
         assert_eq!(s.between(&a, &a), 0.0);
         assert!(s.distance(&a, &b[..8]).is_nan());
         assert_eq!(s.value_bytes(), 12);
+    }
+
+    #[test]
+    fn half_and_bit_spaces() {
+        let s = Space::F16 { metric: Metric::L2, dims: 3 };
+        let (a, b) = (s.encode(&[1.0, 2.0, 3.0]), s.encode(&[2.0, 2.0, 1.0]));
+        assert_eq!(a.len(), 6);
+        assert_eq!(s.distance(&a, &b), 5.0);
+        assert_eq!(s.between(&a, &a), 0.0);
+        assert!(s.distance(&a, &b[..4]).is_nan());
+        assert_eq!(s.value_bytes(), 6);
+        let c = Space::F16 { metric: Metric::Cosine, dims: 2 };
+        assert!(c.distance(&c.encode(&[0.6, 0.8]), &c.encode(&[0.6, 0.8])).abs() < 1e-3);
+        let h = Space::Bit { metric: Metric::Hamming, dims: 10 };
+        let (x, y) = (h.encode(&[1., 1., 0., 0., 0., 0., 0., 0., 0., 1.]), h.encode(&[1., 0., 0., 0., 0., 0., 0., 0., 0., 0.]));
+        assert_eq!(&x[..], &[0xc0, 0x40]);
+        assert_eq!(h.value_bytes(), 2);
+        assert_eq!(h.distance(&x, &y), 2.0);
+        let j = Space::Bit { metric: Metric::Jaccard, dims: 10 };
+        assert!((j.distance(&x, &y) - (1.0 - 1.0 / 3.0)).abs() < 1e-12);
+        assert_eq!(j.distance(&y, &y), 0.0);
+        assert_eq!(j.distance(&j.encode(&[0.0; 10]), &j.encode(&[0.0; 10])), 1.0);
     }
 }

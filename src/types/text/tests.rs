@@ -76,6 +76,28 @@ fn prints_like_postgres_float4() {
     assert_eq!(format_vector(&[1.0, 2.5, -3.0]), "[1,2.5,-3]");
 }
 
+/// Postgres prints with Ryu: when the value lies exactly halfway between
+/// the two shortest candidates, the even last digit wins (halves hit this
+/// often: -7.41015625 has shortest forms -7.4101562 and -7.4101563).
+#[test]
+fn shortest_ties_round_to_even_like_ryu() {
+    let cases: &[(f32, &str)] = &[
+        (-7.41015625, "-7.4101562"),
+        (0.251953125, "0.25195312"),
+        (-2.66015625, "-2.6601562"),
+        (7.44140625, "7.4414062"),
+        (-0.267578125, "-0.26757812"),
+        (3.72265625, "3.7226562"),
+        (0.6171875, "0.6171875"),
+        (65504.0, "65504"),
+    ];
+    for (v, want) in cases {
+        let mut s = String::new();
+        write_float(&mut s, *v);
+        assert_eq!(&s, want, "printing {v:e}");
+    }
+}
+
 #[test]
 fn random_floats_round_trip() {
     let seed = 0x71e7_u64;

@@ -29,7 +29,7 @@ SELECT q, pg_temp.err(q) FROM (VALUES
   ($q$SELECT ARRAY[[1]]::vector$q$),
   ($q$SELECT ARRAY[1,NULL]::vector$q$),
   ($q$SELECT ARRAY[1]::vector(2)$q$),
-  ($q$SELECT subvector('[1,2]', 3, 1)$q$),
+  ($q$SELECT subvector('[1,2]'::vector, 3, 1)$q$),
   ($q$SELECT avg(v) FROM (VALUES ('[1]'::vector), ('[1,2]')) t(v)$q$),
   ($q$SELECT ('[' || repeat('1,', 8000) || '1]')::vector || ('[' || repeat('1,', 8000) || '1]')::vector$q$)
 ) t(q);

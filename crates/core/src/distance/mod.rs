@@ -4,11 +4,13 @@
 //! No Postgres here. Callers check that both slices have the same length;
 //! every function below assumes it (debug builds assert it).
 
+pub mod bits;
+pub mod half;
 pub mod scalar;
 
 use simsimd::SpatialSimilarity;
 
-/// The four metrics pgvector's operators expose.
+/// The metrics pgvector's operators expose (the last two for `bit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
     /// `<->`: Euclidean distance.
@@ -19,6 +21,10 @@ pub enum Metric {
     Cosine,
     /// `<+>`: taxicab distance.
     L1,
+    /// `<~>`: Hamming distance between bit strings.
+    Hamming,
+    /// `<%>`: Jaccard distance between bit strings.
+    Jaccard,
 }
 
 /// A SIMD sum as pgvector returns it: a float4 value widened to float8.
@@ -27,7 +33,7 @@ pub enum Metric {
 /// recomputed with the plain float4 loop pgvector runs. That costs one
 /// comparison on ordinary inputs.
 #[inline]
-fn float4_sum(fast: f64, scalar: impl FnOnce() -> f64) -> f64 {
+pub(crate) fn float4_sum(fast: f64, scalar: impl FnOnce() -> f64) -> f64 {
     let sum = fast as f32;
     if sum.is_finite() {
         sum as f64
@@ -113,6 +119,9 @@ pub fn index_distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
         Metric::InnerProduct => -inner_product(a, b),
         Metric::Cosine => 1.0 - inner_product(a, b),
         Metric::L1 => l1_distance(a, b),
+        // bit metrics never pair with float values (the metapage check
+        // ties them to the bit value kind)
+        Metric::Hamming | Metric::Jaccard => f64::NAN,
     }
 }
 
@@ -174,3 +183,6 @@ pub fn simd_capabilities() -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_half_bits;
