@@ -1,7 +1,7 @@
 """Adversarial review of the halfvec / bit merge (7068d7a), each outcome
 compared with pgvector 0.8 (extension `pgvector`) in the same cluster.
 
-Confirmed defect (xfail strict):
+Confirmed defect (xfail, not strict: pgvector's own sum order depends on how it was compiled, so on another machine the two may agree):
 
 - test_halfvec_ip_and_cosine_match_pgvector: on an 8-dim pair of halfvecs
   (one full FMA lane block, no tail) `inner_product` / `<#>` and
@@ -77,7 +77,7 @@ C8X = "[0.052365,-1.7064,1.5636,-1.8993,1.0749,0.25144,-1.7582,0.65322]"
 C8Y = "[1.9423,-0.15066,-0.34978,0.58983,1.1331,-0.87073,-1.3865,-0.23258]"
 
 
-@pytest.mark.xfail(strict=True, reason="halfvec inner product / cosine differ from pgvector in the last bits "
+@pytest.mark.xfail(strict=False, reason="halfvec inner product / cosine differ from pgvector in the last bits "
                    "(8-dim F16C lane path, crates/core/src/distance/half.rs)")
 def test_halfvec_ip_and_cosine_match_pgvector(dbs):
     assert same(dbs, [
