@@ -2,12 +2,16 @@
 through a real migration."""
 import numpy as np
 import psycopg
+import pytest
 import django
 from django.conf import settings
-from conftest import HOST, ROWS, QUERY, L2_ORDER, dsn
+from conftest import (HOST, ROWS, QUERY, L2_ORDER, dsn, HV_ROWS, HV_QUERY, HV_L2_ORDER, HV_COSINE_ORDER,
+                      BIT_ROWS, BIT_QUERY, BIT_HAMMING_ORDER, hv_l2, hv_cosine, bit_hamming, check_order)
 
 
-def test_django(dbname):
+@pytest.fixture(scope="module")
+def migrated(dbname):
+    """Django configured once per process (settings.configure), vsapp migrated."""
     with psycopg.connect(dsn(dbname), autocommit=True) as c:
         c.execute("DROP EXTENSION vecstore")  # the migration creates it
     settings.configure(
@@ -15,9 +19,13 @@ def test_django(dbname):
         INSTALLED_APPS=["vsapp"], DEFAULT_AUTO_FIELD="django.db.models.AutoField", USE_TZ=True)
     django.setup()
     from django.core.management import call_command
+    call_command("migrate", "vsapp", verbosity=0)
+    return dbname
+
+
+def test_django(migrated):
     from pgvector.django import CosineDistance, L2Distance
     from vsapp.models import Item
-    call_command("migrate", "vsapp", verbosity=0)
     Item.objects.bulk_create([Item(id=i, embedding=np.array(r)) for i, r in enumerate(ROWS, start=1)])
     ids = list(Item.objects.order_by(L2Distance("embedding", QUERY)).values_list("id", flat=True)[:5])
     assert ids == L2_ORDER
@@ -28,3 +36,38 @@ def test_django(dbname):
     with connection.cursor() as cur:
         cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'vsapp_item_embedding_idx'")
         assert "USING hnsw (embedding vector_l2_ops)" in cur.fetchone()[0]
+
+
+def test_django_halfvec_bit(migrated):
+    """HalfVectorField / BitField, HnswIndex with halfvec_l2_ops,
+    halfvec_cosine_ops, bit_hamming_ops (migration 0002), and L2Distance,
+    CosineDistance, HammingDistance answered by those indexes."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from pgvector import HalfVector
+    from pgvector.django import CosineDistance, HammingDistance, L2Distance
+    from vsapp.models import HalfItem
+    call_command("makemigrations", "vsapp", check=True, dry_run=True, verbosity=0)  # migrations match the models
+    HalfItem.objects.bulk_create([
+        HalfItem(id=i, embedding=(HalfVector(r) if i % 2 else np.array(r, dtype=np.float16)), bits=b)
+        for i, (r, b) in enumerate(zip(HV_ROWS, BIT_ROWS), start=1)])
+    for i in range(1, 7):
+        item = HalfItem.objects.get(id=i)
+        assert item.embedding == [float(x) for x in HV_ROWS[i - 1]]  # HalfVectorField gives list[float] in 0.5.1
+        assert item.bits == BIT_ROWS[i - 1]
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vsapp_halfitem'")
+        defs = dict(cur.fetchall())
+    assert "USING hnsw (embedding halfvec_l2_ops)" in defs["vsapp_halfitem_l2_idx"]
+    assert "USING hnsw (embedding halfvec_cosine_ops)" in defs["vsapp_halfitem_cos_idx"]
+    assert "USING hnsw (bits bit_hamming_ops)" in defs["vsapp_halfitem_ham_idx"]
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")
+        for func, order, dist, idx in [(L2Distance("embedding", HalfVector(HV_QUERY)), HV_L2_ORDER, hv_l2, "l2"),
+                                       (CosineDistance("embedding", HalfVector(HV_QUERY)), HV_COSINE_ORDER, hv_cosine, "cos"),
+                                       (HammingDistance("bits", BIT_QUERY), BIT_HAMMING_ORDER, bit_hamming, "ham")]:
+            qs = HalfItem.objects.annotate(d=func).order_by("d").values_list("id", "d")[:6]
+            check_order(list(qs), order, dist)
+            plan = qs.explain()
+            assert f"Index Scan using vsapp_halfitem_{idx}_idx" in plan, plan

@@ -1,6 +1,6 @@
 """A Django model as pgvector's docs show it."""
 from django.db import models
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import BitField, HalfVectorField, HnswIndex, VectorField
 
 
 class Item(models.Model):
@@ -11,4 +11,21 @@ class Item(models.Model):
         indexes = [
             HnswIndex(name="vsapp_item_embedding_idx", fields=["embedding"], m=16, ef_construction=64,
                       opclasses=["vector_l2_ops"]),
+        ]
+
+
+class HalfItem(models.Model):
+    """halfvec and bit columns with their HNSW indexes (issue 9 item 6)."""
+    embedding = HalfVectorField(dimensions=3)
+    bits = BitField(length=8)
+
+    class Meta:
+        app_label = "vsapp"
+        indexes = [
+            HnswIndex(name="vsapp_halfitem_l2_idx", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["halfvec_l2_ops"]),
+            HnswIndex(name="vsapp_halfitem_cos_idx", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=["halfvec_cosine_ops"]),
+            HnswIndex(name="vsapp_halfitem_ham_idx", fields=["bits"], m=16, ef_construction=64,
+                      opclasses=["bit_hamming_ops"]),
         ]
