@@ -251,7 +251,8 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             st.tid_pos += 1;
             // strict order: nothing nearer than what was already reported
             // (for a quantised index, the bounds the executor orders by)
-            let key = st.bounds.get(st.pos).copied().unwrap_or(c.dist);
+            let bound = st.bounds.get(st.pos).copied();
+            let key = bound.unwrap_or(c.dist);
             if strict && key < st.last_dist {
                 continue;
             }
@@ -261,7 +262,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             unsafe {
                 (*scan).xs_heaptid = item_pointer(tid);
                 (*scan).xs_recheck = false;
-                match st.bounds.get(st.pos).copied() {
+                match bound {
                     // A quantised index knows only a lower bound of the
                     // distance: the executor computes the exact one from
                     // the row and returns rows in exact order. The bound is

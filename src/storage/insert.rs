@@ -11,7 +11,6 @@ use super::graph::DiskGraph;
 use super::layout::DiskTid;
 use super::meta::{update_meta, Meta, UpdateLock};
 use super::place::{add_duplicate, place, NewElement};
-use crate::space::Bytes;
 use crate::hnsw::{find_neighbors, greedy_descent, link_back, search_layer, unusable, Candidate, Found, LinkPolicy, Scratch, Source};
 use pgrx::pg_sys;
 
@@ -25,8 +24,8 @@ pub fn insert_unchanged(index: pg_sys::Relation, heap: DiskTid, x: &[f32], code:
     let meta = Meta::read(index);
     let Some((ep, top)) = meta.entry else { return false };
     let space = meta.space();
-    let (bytes, query) = (Bytes::from_slice(code), space.query(x));
-    let own = space.distance(&query, &bytes);
+    let query = space.query(x);
+    let own = space.distance(&query, code);
     let mut graph = DiskGraph::new(index, meta, false);
     graph.reset(Some(&query), None);
     let start = Candidate { dist: graph.distance(ep, top, f64::INFINITY), id: ep };
@@ -36,7 +35,7 @@ pub fn insert_unchanged(index: pg_sys::Relation, heap: DiskTid, x: &[f32], code:
     let entry = greedy_descent(&mut graph, start, top, 0, scratch);
     search_layer(&mut graph, &[entry], UNCHANGED_EF, 0, scratch);
     let tolerance = 1e-6 * (1.0 + own.abs());
-    scratch.found.iter().any(|c| (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, &bytes))
+    scratch.found.iter().any(|c| (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, code))
 }
 
 /// Candidate list of the search for an unchanged row's element.
@@ -56,7 +55,7 @@ pub fn insert(index: pg_sys::Relation, heap: DiskTid, x: &[f32], code: &[u8], le
     }
     let level = level.min(meta.params.max_level);
     let space = meta.space();
-    let (bytes, query) = (Bytes::from_slice(code), space.query(x));
+    let query = space.query(x);
     let mut graph = DiskGraph::new(index, meta, false);
     graph.reset(Some(&query), None);
     let found = match meta.entry {
@@ -64,16 +63,16 @@ pub fn insert(index: pg_sys::Relation, heap: DiskTid, x: &[f32], code: &[u8], le
         None => Found::default(),
     };
     // an identical vector shares an element with room (as pgvector does)
-    let own = space.distance(&query, &bytes);
+    let own = space.distance(&query, code);
     let tolerance = 1e-6 * (1.0 + own.abs());
     for c in found.candidates.first().map(Vec::as_slice).unwrap_or(&[]) {
-        if (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, &bytes) {
+        if (c.dist - own).abs() <= tolerance && add_duplicate(index, &meta, c.id, heap, code) {
             return;
         }
     }
     let lists: Vec<Vec<DiskTid>> =
         found.selected.iter().map(|l| l.iter().map(|c| DiskTid::from_node(c.id)).collect()).collect();
-    let id = place(index, &meta, &NewElement { heap, value: &bytes, level, lists: &lists });
+    let id = place(index, &meta, &NewElement { heap, value: code, level, lists: &lists });
     link_back(&mut graph, id, &found.selected, found.candidates.first().map_or(&[], Vec::as_slice), &meta.params, &LinkPolicy::DISK);
     if raises(&meta) {
         // we hold the update lock exclusive: nobody moved the entry meanwhile

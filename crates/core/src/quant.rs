@@ -11,9 +11,10 @@
 //! below: what lets an index return codes' rows for the executor to
 //! re-check and re-order exactly.
 //!
-//! Stored layout: `lo`, `s`, `|x̂|²` as float4, one float4 of padding,
-//! then `dims` bytes. Query layout (see [`Sq8::query`]): `Σq`, `|q|²`,
-//! `Σ|q|`, padding, then `dims` float4.
+//! Stored layout: `lo`, `s`, `|x̂|²` (written, no longer read: L2 sums
+//! differences) and a mark (1.0: see [`float4_norm_risky`]) as float4, then
+//! `dims` bytes. Query layout (see [`Sq8::query`]): `Σq`, an unused float4,
+//! `Σ|q|`, the mark, then `dims` float4.
 
 use crate::distance::Metric;
 use crate::space::{f32_bytes, f32s, Bytes};
@@ -110,13 +111,12 @@ impl Sq8 {
 
     /// The query form, marked when the original's norm is risky.
     pub fn query_marked(&self, q: &[f32], wide: bool) -> Bytes {
-        let (mut sum, mut norm2, mut abs) = (0f64, 0f64, 0f64);
+        let (mut sum, mut abs) = (0f64, 0f64);
         for &v in q {
             sum += v as f64;
-            norm2 += v as f64 * v as f64;
             abs += (v as f64).abs();
         }
-        let mut out = Bytes::from_f32(&[sum as f32, norm2 as f32, abs as f32, if wide { 1.0 } else { 0.0 }]);
+        let mut out = Bytes::from_f32(&[sum as f32, 0.0, abs as f32, if wide { 1.0 } else { 0.0 }]);
         out.extend(f32_bytes(q));
         out
     }

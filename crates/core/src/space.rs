@@ -117,10 +117,7 @@ impl Space {
 
     /// The query form of a query (prepared like values).
     pub fn query(&self, x: &[f32]) -> Bytes {
-        match *self {
-            Space::Sq8 { dims, .. } => Sq8 { dims }.query(x),
-            _ => self.encode(x),
-        }
+        self.query_of(x, &[])
     }
 
     /// The query form of a stored value (to search for an element's own
