@@ -100,6 +100,65 @@ impl Drop for PageGuard {
     }
 }
 
+/// A pinned buffer, not locked: a scan pins the pages of a hop's
+/// neighbours first, lets the CPU prefetch their tuples, then locks each
+/// page in turn ([`Pin::share`]).
+pub struct Pin {
+    buffer: pg_sys::Buffer,
+}
+
+impl Pin {
+    /// Pins `block` of `index` (through `strategy`, if not null).
+    pub fn new(index: pg_sys::Relation, block: u32, strategy: pg_sys::BufferAccessStrategy) -> Self {
+        // SAFETY: as in `PageGuard::lock_with`: an open relation, a block
+        // below its size (else ReadBufferExtended raises an ERROR).
+        let buffer = unsafe {
+            pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, block, pg_sys::ReadBufferMode::RBM_NORMAL, strategy)
+        };
+        Pin { buffer }
+    }
+
+    /// The page image; its contents may only be read under [`Pin::share`]
+    /// (before that, addresses in it serve as prefetch hints only).
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned, so its page address is stable.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    /// Share-locks the page until the returned guard is dropped.
+    pub fn share(&self) -> Shared<'_> {
+        // SAFETY: we hold a pin and no lock on this buffer.
+        unsafe { pg_sys::LockBuffer(self.buffer, pg_sys::BUFFER_LOCK_SHARE as i32) };
+        Shared { pin: self }
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        // SAFETY: we own one pin (and, once Shared is dropped, no lock).
+        unsafe { pg_sys::ReleaseBuffer(self.buffer) }
+    }
+}
+
+/// A share lock on a pinned page.
+pub struct Shared<'a> {
+    pin: &'a Pin,
+}
+
+impl Shared<'_> {
+    /// The page image, readable while this guard lives.
+    pub fn page(&self) -> pg_sys::Page {
+        self.pin.page()
+    }
+}
+
+impl Drop for Shared<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we hold the share lock taken in `Pin::share`.
+        unsafe { pg_sys::LockBuffer(self.pin.buffer, pg_sys::BUFFER_LOCK_UNLOCK as i32) };
+    }
+}
+
 /// Blocks in the main fork of `index`.
 pub fn nblocks(index: pg_sys::Relation) -> u32 {
     // SAFETY: counting blocks of an open relation.

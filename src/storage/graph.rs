@@ -11,7 +11,7 @@
 //! that does not lead to a well-formed element of this index reads as
 //! unreachable (infinite distance), never as an error.
 
-use super::buffer::{nblocks, Lock, PageGuard, WalGuard};
+use super::buffer::{nblocks, Lock, PageGuard, Pin, WalGuard};
 use super::layout::*;
 use super::meta::Meta;
 use super::pages;
@@ -21,6 +21,7 @@ use pgrx::pg_sys;
 use std::rc::Rc;
 
 const NONE: u32 = u32::MAX;
+const COPY_LISTS: bool = false;
 
 /// What a search learned about an element.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +69,33 @@ pub struct DiskGraph {
     value_buf: Bytes,
     /// (block, position) pairs: neighbours grouped by page.
     order: Vec<(u32, u32)>,
+    /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
+    groups: Vec<(usize, usize, Option<Pin>)>,
+}
+
+/// A graph's per-search memory, kept between statements by a backend so
+/// that a query does not grow its tables from scratch every time.
+#[derive(Default)]
+pub struct Caches {
+    info: Option<NodeMap<u32>>,
+    entries: Vec<Entry>,
+    tids: Vec<DiskTid>,
+    nbrs: Vec<NodeId>,
+    vecs: Bytes,
+    value_buf: Bytes,
+    order: Vec<(u32, u32)>,
+}
+
+impl Caches {
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.info.as_ref().map_or(0, |i| i.heap_bytes())
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.tids.capacity() * 6
+            + self.nbrs.capacity() * 8
+            + self.vecs.len()
+            + self.value_buf.len()
+    }
 }
 
 impl DiskGraph {
@@ -94,6 +122,32 @@ impl DiskGraph {
             vecs: Bytes::default(),
             value_buf: Bytes::default(),
             order: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// As [`DiskGraph::new`], reusing the memory of an earlier search.
+    pub fn with_caches(index: pg_sys::Relation, meta: Meta, keep_tids: bool, c: Caches) -> Self {
+        let mut g = Self::new(index, meta, keep_tids);
+        if let Some(info) = c.info {
+            g.info = info;
+        }
+        (g.entries, g.tids, g.nbrs, g.vecs, g.value_buf, g.order) = (c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
+        g.reset(None, None);
+        g
+    }
+
+    /// This graph's memory, for a later search.
+    pub fn into_caches(mut self) -> Caches {
+        self.reset(None, None);
+        Caches {
+            info: Some(std::mem::replace(&mut self.info, NodeMap::new(NONE))),
+            entries: std::mem::take(&mut self.entries),
+            tids: std::mem::take(&mut self.tids),
+            nbrs: std::mem::take(&mut self.nbrs),
+            vecs: std::mem::take(&mut self.vecs),
+            value_buf: std::mem::take(&mut self.value_buf),
+            order: std::mem::take(&mut self.order),
         }
     }
 
@@ -396,7 +450,7 @@ impl DiskGraph {
             e.ntids = view.heap_tids().len() as u8;
             self.tids.extend_from_slice(view.heap_tids());
         }
-        if d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
+        if COPY_LISTS && d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
             if let Some(mut n) = pages::neighbors(page, e.neighbors.offset, m) {
                 let before = self.nbrs.len();
                 self.nbrs.extend(n.layer(m, layer).iter().filter(|t| t.is_valid() && t.block() != 0).map(|t| t.node()));
@@ -441,13 +495,17 @@ impl Source for DiskGraph {
             }
             return;
         }
-        // neighbours that share a page are read under one lock
+        // neighbours that share a page are read under one lock; every page
+        // of the hop is pinned first and its tuples prefetched, so the
+        // cache misses of the hop overlap instead of following each other
         let base = out.len();
         out.resize(base + ids.len(), hnsw::UNREADABLE);
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
         order.sort_unstable();
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
         let mut i = 0;
         while i < order.len() {
             let block = order[i].0;
@@ -455,18 +513,41 @@ impl Source for DiskGraph {
             while j < order.len() && order[j].0 == block {
                 j += 1;
             }
-            if self.in_range(DiskTid::from_node(ids[order[i].1 as usize])) {
-                let g = self.lock(block, Lock::Share);
-                for &(_, k) in &order[i..j] {
-                    out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
-                }
-            } else {
-                for &(_, k) in &order[i..j] {
-                    self.record(ids[k as usize], UNREADABLE);
-                }
-            }
+            let pin = self.in_range(DiskTid::from_node(ids[order[i].1 as usize])).then(|| Pin::new(self.index, block, self.strategy));
+            groups.push((i, j, pin));
             i = j;
         }
+        let size = self.meta.shape.element_size();
+        for (i, j, pin) in &groups {
+            if let Some(p) = pin {
+                for &(_, k) in &order[*i..*j] {
+                    pages::prefetch_line_pointer(p.page(), DiskTid::from_node(ids[k as usize]).offset);
+                }
+            }
+        }
+        for (i, j, pin) in &groups {
+            if let Some(p) = pin {
+                for &(_, k) in &order[*i..*j] {
+                    pages::prefetch_item(p.page(), DiskTid::from_node(ids[k as usize]).offset, size);
+                }
+            }
+        }
+        for (i, j, pin) in groups.drain(..) {
+            match pin {
+                Some(p) => {
+                    let g = p.share();
+                    for &(_, k) in &order[i..j] {
+                        out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
+                    }
+                }
+                None => {
+                    for &(_, k) in &order[i..j] {
+                        self.record(ids[k as usize], UNREADABLE);
+                    }
+                }
+            }
+        }
+        self.groups = groups;
         self.order = order;
     }
 
@@ -498,7 +579,7 @@ impl GraphStore for DiskGraph {
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {
-        !self.removed.contains(id) && matches!(self.state(id), Some((ElementState::Live, _)))
+        (self.removed.is_empty() || !self.removed.contains(id)) && matches!(self.state(id), Some((ElementState::Live, _)))
     }
 
     fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
