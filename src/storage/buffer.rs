@@ -20,6 +20,19 @@ pub struct PageGuard {
 }
 
 impl PageGuard {
+    /// Locks a buffer this guard takes the pin of.
+    pub fn lock_pinned(pin: Pin, mode: Lock) -> Self {
+        let buffer = pin.buffer;
+        std::mem::forget(pin);
+        let mode = match mode {
+            Lock::Exclusive => pg_sys::BUFFER_LOCK_EXCLUSIVE,
+            Lock::Share => pg_sys::BUFFER_LOCK_SHARE,
+        };
+        // SAFETY: the pin is ours (moved in) and the buffer is not locked.
+        unsafe { pg_sys::LockBuffer(buffer, mode as i32) };
+        PageGuard { buffer }
+    }
+
     /// Pins `block` of `index` and locks it.
     pub fn lock(index: pg_sys::Relation, block: u32, mode: Lock) -> Self {
         Self::lock_with(index, block, mode, std::ptr::null_mut())
@@ -116,6 +129,53 @@ impl Pin {
             pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, block, pg_sys::ReadBufferMode::RBM_NORMAL, strategy)
         };
         Pin { buffer }
+    }
+
+    /// Pins `block` of `index` if `hint` (a buffer that held it before, 0:
+    /// none) still holds it, skipping the buffer mapping lookup (PostgreSQL's
+    /// `ReadRecentBuffer`); the hit is counted in the index's statistics as
+    /// ReadBuffer would.
+    pub fn recent(index: pg_sys::Relation, block: u32, hint: pg_sys::Buffer) -> Option<Self> {
+        if hint <= 0 {
+            return None;
+        }
+        // SAFETY: an open relation; ReadRecentBuffer checks under the buffer
+        // header lock that `hint` still holds this block before pinning it.
+        unsafe {
+            let rel = &*index;
+            if !pg_sys::ReadRecentBuffer(rel.rd_node, pg_sys::ForkNumber::MAIN_FORKNUM, block, hint) {
+                return None;
+            }
+            if !rel.pgstat_info.is_null() {
+                (*rel.pgstat_info).t_counts.t_blocks_fetched += 1;
+                (*rel.pgstat_info).t_counts.t_blocks_hit += 1;
+            }
+        }
+        Some(Pin { buffer: hint })
+    }
+
+    /// The buffer.
+    pub fn buffer(&self) -> pg_sys::Buffer {
+        self.buffer
+    }
+
+    /// Hints the CPU at the buffer header of `buffer` (a shared buffer
+    /// number, or anything: nothing is read).
+    pub fn prefetch_header(buffer: pg_sys::Buffer) {
+        if buffer <= 0 {
+            return;
+        }
+        // SAFETY: only the address of the descriptor array entry is formed
+        // (wrapping arithmetic), never dereferenced.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            let base = pg_sys::BufferDescriptors;
+            if base.is_null() || buffer > pg_sys::NBuffers {
+                return;
+            }
+            let p = base.wrapping_add(buffer as usize - 1);
+            std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+        }
     }
 
     /// The page image; its contents may only be read under [`Pin::share`]

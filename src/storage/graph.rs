@@ -69,6 +69,8 @@ pub struct DiskGraph {
     value_buf: Bytes,
     /// (block, position) pairs: neighbours grouped by page.
     order: Vec<(u32, u32)>,
+    /// Per block, the shared buffer it was last found in (0: unknown).
+    hints: Vec<pg_sys::Buffer>,
     /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
     groups: Vec<(usize, usize, Option<Pin>)>,
 }
@@ -84,6 +86,9 @@ pub struct Caches {
     vecs: Bytes,
     value_buf: Bytes,
     order: Vec<(u32, u32)>,
+    /// The buffer hints and the relfilenode they are for.
+    hints: Vec<pg_sys::Buffer>,
+    hints_of: Option<(u32, u32, u32)>,
 }
 
 impl Caches {
@@ -95,7 +100,15 @@ impl Caches {
             + self.nbrs.capacity() * 8
             + self.vecs.len()
             + self.value_buf.len()
+            + self.hints.capacity() * 4
     }
+}
+
+/// An index's relfilenode (buffer hints are only good for the same file).
+fn file_of(index: pg_sys::Relation) -> (u32, u32, u32) {
+    // SAFETY: an open relation.
+    let n = unsafe { (*index).rd_node };
+    (n.spcNode.into(), n.dbNode.into(), n.relNode.into())
 }
 
 impl DiskGraph {
@@ -122,6 +135,7 @@ impl DiskGraph {
             vecs: Bytes::default(),
             value_buf: Bytes::default(),
             order: Vec::new(),
+            hints: Vec::new(),
             groups: Vec::new(),
         }
     }
@@ -133,6 +147,9 @@ impl DiskGraph {
             g.info = info;
         }
         (g.entries, g.tids, g.nbrs, g.vecs, g.value_buf, g.order) = (c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
+        if c.hints_of == Some(file_of(index)) {
+            g.hints = c.hints;
+        }
         g.reset(None, None);
         g
     }
@@ -148,6 +165,8 @@ impl DiskGraph {
             vecs: std::mem::take(&mut self.vecs),
             value_buf: std::mem::take(&mut self.value_buf),
             order: std::mem::take(&mut self.order),
+            hints_of: Some(file_of(self.index)),
+            hints: std::mem::take(&mut self.hints),
         }
     }
 
@@ -210,8 +229,29 @@ impl DiskGraph {
             + self.vecs.len()
     }
 
-    fn lock(&self, block: u32, mode: Lock) -> PageGuard {
-        PageGuard::lock_with(self.index, block, mode, self.strategy)
+    fn lock(&mut self, block: u32, mode: Lock) -> PageGuard {
+        if !self.strategy.is_null() {
+            return PageGuard::lock_with(self.index, block, mode, self.strategy);
+        }
+        PageGuard::lock_pinned(self.pin(block), mode)
+    }
+
+    /// Pins `block`, through the buffer it was last found in if that still
+    /// holds it (most pages of a search were read by earlier searches).
+    fn pin(&mut self, block: u32) -> Pin {
+        if !self.strategy.is_null() {
+            return Pin::new(self.index, block, self.strategy);
+        }
+        let hint = self.hints.get(block as usize).copied().unwrap_or(0);
+        if let Some(p) = Pin::recent(self.index, block, hint) {
+            return p;
+        }
+        let p = Pin::new(self.index, block, self.strategy);
+        if self.hints.len() <= block as usize {
+            self.hints.resize(block as usize + 1, 0);
+        }
+        self.hints[block as usize] = p.buffer();
+        p
     }
 
     /// Whether `tid` can name an item of this index's graph pages.
@@ -513,9 +553,17 @@ impl Source for DiskGraph {
             while j < order.len() && order[j].0 == block {
                 j += 1;
             }
-            let pin = self.in_range(DiskTid::from_node(ids[order[i].1 as usize])).then(|| Pin::new(self.index, block, self.strategy));
-            groups.push((i, j, pin));
+            if let Some(&h) = self.hints.get(block as usize) {
+                Pin::prefetch_header(h);
+            }
+            groups.push((i, j, None));
             i = j;
+        }
+        for g in groups.iter_mut() {
+            let block = order[g.0].0;
+            if self.in_range(DiskTid::from_node(ids[order[g.0].1 as usize])) {
+                g.2 = Some(self.pin(block));
+            }
         }
         let size = self.meta.shape.element_size();
         for (i, j, pin) in &groups {
