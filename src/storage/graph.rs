@@ -22,6 +22,9 @@ use std::rc::Rc;
 
 const NONE: u32 = u32::MAX;
 const COPY_LISTS: bool = false;
+/// Pages of a hop pinned at once (below PostgreSQL's 8 array-tracked pins,
+/// leaving room for the caller's own).
+const PIN_WINDOW: usize = 6;
 
 /// What a search learned about an element.
 #[derive(Clone, Copy, Debug)]
@@ -559,42 +562,47 @@ impl Source for DiskGraph {
             groups.push((i, j, None));
             i = j;
         }
-        for g in groups.iter_mut() {
-            let block = order[g.0].0;
-            if self.in_range(DiskTid::from_node(ids[order[g.0].1 as usize])) {
-                g.2 = Some(self.pin(block));
-            }
-        }
+        // at most PIN_WINDOW pages pinned at once: PostgreSQL tracks a
+        // backend's first 8 pins in an array, more go to a hash table
         let size = self.meta.shape.element_size();
-        for (i, j, pin) in &groups {
-            if let Some(p) = pin {
-                for &(_, k) in &order[*i..*j] {
-                    pages::prefetch_line_pointer(p.page(), DiskTid::from_node(ids[k as usize]).offset);
+        for window in groups.chunks_mut(PIN_WINDOW) {
+            for g in window.iter_mut() {
+                let block = order[g.0].0;
+                if self.in_range(DiskTid::from_node(ids[order[g.0].1 as usize])) {
+                    g.2 = Some(self.pin(block));
                 }
             }
-        }
-        for (i, j, pin) in &groups {
-            if let Some(p) = pin {
-                for &(_, k) in &order[*i..*j] {
-                    pages::prefetch_item(p.page(), DiskTid::from_node(ids[k as usize]).offset, size);
-                }
-            }
-        }
-        for (i, j, pin) in groups.drain(..) {
-            match pin {
-                Some(p) => {
-                    let g = p.share();
-                    for &(_, k) in &order[i..j] {
-                        out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
-                    }
-                }
-                None => {
-                    for &(_, k) in &order[i..j] {
-                        self.record(ids[k as usize], UNREADABLE);
+            for (i, j, pin) in window.iter() {
+                if let Some(p) = pin {
+                    for &(_, k) in &order[*i..*j] {
+                        pages::prefetch_line_pointer(p.page(), DiskTid::from_node(ids[k as usize]).offset);
                     }
                 }
             }
+            for (i, j, pin) in window.iter() {
+                if let Some(p) = pin {
+                    for &(_, k) in &order[*i..*j] {
+                        pages::prefetch_item(p.page(), DiskTid::from_node(ids[k as usize]).offset, size);
+                    }
+                }
+            }
+            for (i, j, pin) in window.iter_mut() {
+                match pin.take() {
+                    Some(p) => {
+                        let g = p.share();
+                        for &(_, k) in &order[*i..*j] {
+                            out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
+                        }
+                    }
+                    None => {
+                        for &(_, k) in &order[*i..*j] {
+                            self.record(ids[k as usize], UNREADABLE);
+                        }
+                    }
+                }
+            }
         }
+        groups.clear();
         self.groups = groups;
         self.order = order;
     }
