@@ -1,15 +1,17 @@
 //! [`DiskGraph`]: the HNSW graph on index pages, implementing the core's
 //! [`Source`] and [`GraphStore`] traits for scans, inserts and VACUUM.
 //!
-//! Reads take one buffer share lock at a time. When an element's distance
-//! is computed, what the search will want next (its neighbour list on the
-//! layer being searched, if the element may be expanded, and its heap rows)
-//! is copied under that same lock, so expanding it costs no second buffer
-//! access. Values stored in chunks are copied out and the element's lock
-//! released before the chunks are read, one lock at a time. List updates
-//! are compare-and-set under an exclusive lock in one WAL record. Any link
-//! that does not lead to a well-formed element of this index reads as
-//! unreachable (infinite distance), never as an error.
+//! Reads take one buffer share lock at a time. The neighbours of a hop are
+//! read page by page: up to six pages are pinned first (through the buffer
+//! each was last found in, which skips the buffer mapping table), the CPU
+//! is told to prefetch their tuples, then each page is share-locked once
+//! and every neighbour on it scored, its state and heap rows remembered; an
+//! element's neighbour list is read when the search expands it. Values
+//! stored in chunks are copied out and the element's lock released before
+//! the chunks are read, one lock at a time. List updates are compare-and-set
+//! under an exclusive lock in one WAL record. Any link that does not lead to
+//! a well-formed element of this index reads as unreachable (infinite
+//! distance), never as an error.
 
 use super::buffer::{nblocks, Lock, PageGuard, Pin, WalGuard};
 use super::layout::*;
@@ -21,7 +23,6 @@ use pgrx::pg_sys;
 use std::rc::Rc;
 
 const NONE: u32 = u32::MAX;
-const COPY_LISTS: bool = false;
 /// Pages of a hop pinned at once (below PostgreSQL's 8 array-tracked pins,
 /// leaving room for the caller's own).
 const PIN_WINDOW: usize = 6;
@@ -472,11 +473,10 @@ impl DiskGraph {
 
 impl DiskGraph {
     /// The common case of [`Source::distance`], with the element's page
-    /// already locked: one share lock covers the value, the heap rows and,
-    /// if the element may be expanded, its neighbour list.
-    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId, layer: usize, bound: f64) -> f64 {
+    /// already locked: one share lock covers the value and the heap rows.
+    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId) -> f64 {
         let tid = DiskTid::from_node(id);
-        let (shape, m) = (self.meta.shape, self.meta.params.m);
+        let shape = self.meta.shape;
         let Some(view) = pages::element(page, tid.offset, &shape) else {
             self.record(id, UNREADABLE);
             return hnsw::UNREADABLE;
@@ -492,15 +492,6 @@ impl DiskGraph {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
             self.tids.extend_from_slice(view.heap_tids());
-        }
-        if COPY_LISTS && d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
-            if let Some(mut n) = pages::neighbors(page, e.neighbors.offset, m) {
-                let before = self.nbrs.len();
-                self.nbrs.extend(n.layer(m, layer).iter().filter(|t| t.is_valid() && t.block() != 0).map(|t| t.node()));
-                e.nbrs_at = before as u32;
-                e.nbrs_len = (self.nbrs.len() - before) as u16;
-                e.nbrs_layer = layer as u8;
-            }
         }
         if let Some(old) = self.entry(id) {
             // keep a cached value across re-reads
@@ -527,7 +518,7 @@ impl Source for DiskGraph {
             return d;
         }
         let g = self.lock(tid.block(), Lock::Share);
-        self.visit_locked(g.page(), id, layer, bound)
+        self.visit_locked(g.page(), id)
     }
 
     fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
@@ -591,7 +582,7 @@ impl Source for DiskGraph {
                     Some(p) => {
                         let g = p.share();
                         for &(_, k) in &order[*i..*j] {
-                            out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
+                            out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize]);
                         }
                     }
                     None => {
