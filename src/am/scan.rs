@@ -16,7 +16,7 @@ use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, 
 use super::{item_pointer, prepare_vector, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
 use crate::space::Bytes;
-use crate::storage::graph::{Caches, DiskGraph};
+use crate::storage::graph::DiskGraph;
 use crate::storage::layout::DiskTid;
 use crate::storage::meta::Meta;
 use pgrx::pg_sys;
@@ -40,8 +40,6 @@ struct ScanState {
     /// which the executor re-checks (empty: exact distances).
     bounds: Vec<f64>,
     last_dist: f64,
-    /// Memory of an earlier scan, for this scan's graph.
-    caches: Option<Caches>,
 }
 
 /// What a finished scan leaves for the backend's next one: its tables and
@@ -50,7 +48,6 @@ struct Pooled {
     stream: StreamSearch,
     scratch: Scratch,
     batch: Vec<Candidate>,
-    caches: Caches,
 }
 
 /// Scans keep at most this much memory between statements (a query at
@@ -75,9 +72,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
     // SAFETY: standard scan descriptor allocation.
     let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
     let pooled = POOL.with(|p| p.borrow_mut().take());
-    let (stream, scratch, batch, caches) = match pooled {
-        Some(p) => (p.stream, p.scratch, p.batch, Some(p.caches)),
-        None => (StreamSearch::default(), Scratch::hashed(), Vec::new(), None),
+    let (stream, scratch, batch) = match pooled {
+        Some(p) => (p.stream, p.scratch, p.batch),
+        None => (StreamSearch::default(), Scratch::hashed(), Vec::new()),
     };
     let st = ScanState {
         query: None,
@@ -91,7 +88,6 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         tid_pos: 0,
         bounds: Vec::new(),
         last_dist: f64::NEG_INFINITY,
-        caches,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
     // SAFETY: scan is a fresh descriptor we own; the order-by value arrays
@@ -195,7 +191,7 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
             g.set_meta(meta);
             g
         }
-        _ => DiskGraph::with_caches(index, meta, true, st.caches.take().unwrap_or_default()),
+        _ => DiskGraph::new(index, meta, true),
     };
     graph.reset(st.query.as_deref(), None);
     let start = Candidate { dist: graph.distance(ep, top, f64::INFINITY), id: ep };
@@ -318,18 +314,15 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let st = state(scan);
-    let caches = match st.graph.take() {
-        Some(g) => g.into_caches(),
-        None => st.caches.take().unwrap_or_default(),
-    };
+    // the graph leaves its memory to the backend's next graph when dropped
+    st.graph = None;
     let mut stream = std::mem::take(&mut st.stream);
-    let bytes = caches.heap_bytes() + stream.heap_bytes();
-    if bytes <= POOL_LIMIT {
+    if stream.heap_bytes() <= POOL_LIMIT {
         stream.forget();
         let mut batch = std::mem::take(&mut st.batch);
         batch.clear();
         let scratch = std::mem::replace(&mut st.scratch, Scratch::hashed());
-        POOL.with(|p| *p.borrow_mut() = Some(Pooled { stream, scratch, batch, caches }));
+        POOL.with(|p| *p.borrow_mut() = Some(Pooled { stream, scratch, batch }));
     }
     st.batch = Vec::new();
 }

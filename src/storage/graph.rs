@@ -75,14 +75,19 @@ pub struct DiskGraph {
     order: Vec<(u32, u32)>,
     /// Per block, the shared buffer it was last found in (0: unknown).
     hints: Vec<pg_sys::Buffer>,
+    /// The index's relfilenode, which the hints are for (read when the
+    /// graph is opened: a graph may be dropped after its relation closed).
+    file: (u32, u32, u32),
     /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
     groups: Vec<(usize, usize, Option<Pin>)>,
 }
 
-/// A graph's per-search memory, kept between statements by a backend so
-/// that a query does not grow its tables from scratch every time.
+/// A graph's per-search memory. When a graph is dropped its memory stays
+/// with the backend (up to [`SPARE_LIMIT`]) for the next graph, so a query
+/// or an insert does not grow its tables from scratch every time, and pages
+/// are found through the buffers they were last seen in.
 #[derive(Default)]
-pub struct Caches {
+struct Caches {
     info: Option<NodeMap<u32>>,
     entries: Vec<Entry>,
     tids: Vec<DiskTid>,
@@ -95,9 +100,19 @@ pub struct Caches {
     hints_of: Option<(u32, u32, u32)>,
 }
 
+/// A backend keeps at most this much graph memory between statements (a
+/// search at ef_search 100 over a million rows needs about a megabyte).
+const SPARE_LIMIT: usize = 2 << 20;
+
+thread_local! {
+    /// A backend is one thread; a second graph open at the same time (a
+    /// nested scan) simply starts without spare memory.
+    static SPARE: std::cell::RefCell<Option<Caches>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Caches {
     /// Bytes held.
-    pub fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         self.info.as_ref().map_or(0, |i| i.heap_bytes())
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.tids.capacity() * 6
@@ -119,7 +134,7 @@ impl DiskGraph {
     /// A graph over `index` with parameters `meta`; `keep_tids` makes it
     /// remember the heap rows of live elements it reads (scans).
     pub fn new(index: pg_sys::Relation, meta: Meta, keep_tids: bool) -> Self {
-        DiskGraph {
+        let mut g = DiskGraph {
             index,
             meta,
             strategy: std::ptr::null_mut(),
@@ -140,38 +155,25 @@ impl DiskGraph {
             value_buf: Bytes::default(),
             order: Vec::new(),
             hints: Vec::new(),
+            file: file_of(index),
             groups: Vec::new(),
+        };
+        if let Some(c) = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten() {
+            g.adopt(c);
         }
-    }
-
-    /// As [`DiskGraph::new`], reusing the memory of an earlier search.
-    pub fn with_caches(index: pg_sys::Relation, meta: Meta, keep_tids: bool, c: Caches) -> Self {
-        let mut g = Self::new(index, meta, keep_tids);
-        if let Some(info) = c.info {
-            g.info = info;
-        }
-        (g.entries, g.tids, g.nbrs, g.vecs, g.value_buf, g.order) = (c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
-        if c.hints_of == Some(file_of(index)) {
-            g.hints = c.hints;
-        }
-        g.reset(None, None);
         g
     }
 
-    /// This graph's memory, for a later search.
-    pub fn into_caches(mut self) -> Caches {
-        self.reset(None, None);
-        Caches {
-            info: Some(std::mem::replace(&mut self.info, NodeMap::new(NONE))),
-            entries: std::mem::take(&mut self.entries),
-            tids: std::mem::take(&mut self.tids),
-            nbrs: std::mem::take(&mut self.nbrs),
-            vecs: std::mem::take(&mut self.vecs),
-            value_buf: std::mem::take(&mut self.value_buf),
-            order: std::mem::take(&mut self.order),
-            hints_of: Some(file_of(self.index)),
-            hints: std::mem::take(&mut self.hints),
+    /// Takes over the memory a dropped graph left.
+    fn adopt(&mut self, c: Caches) {
+        if let Some(info) = c.info {
+            self.info = info;
         }
+        (self.entries, self.tids, self.nbrs, self.vecs, self.value_buf, self.order) = (c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
+        if c.hints_of == Some(self.file) {
+            self.hints = c.hints;
+        }
+        self.reset(None, None);
     }
 
     /// Takes newer parameters (a rescan re-reads the metapage).
@@ -468,6 +470,26 @@ impl DiskGraph {
             None => self.read_element(id, false, None)?,
         };
         (e.state != ElementState::Reusable as u8).then_some(e.neighbors)
+    }
+}
+
+impl Drop for DiskGraph {
+    fn drop(&mut self) {
+        self.reset(None, None);
+        let c = Caches {
+            info: Some(std::mem::replace(&mut self.info, NodeMap::new(NONE))),
+            entries: std::mem::take(&mut self.entries),
+            tids: std::mem::take(&mut self.tids),
+            nbrs: std::mem::take(&mut self.nbrs),
+            vecs: std::mem::take(&mut self.vecs),
+            value_buf: std::mem::take(&mut self.value_buf),
+            order: std::mem::take(&mut self.order),
+            hints_of: Some(self.file),
+            hints: std::mem::take(&mut self.hints),
+        };
+        if c.heap_bytes() <= SPARE_LIMIT {
+            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(c));
+        }
     }
 }
 
