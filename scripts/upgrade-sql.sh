@@ -23,7 +23,7 @@ if [[ ${1:-} == --schema ]]; then
 else
   schema=$(mktemp)
   trap 'rm -f "$schema"' EXIT
-  cargo pgrx schema --release pg15 --pg-config "$PG_CONFIG" -o "$schema" >&2
+  cargo pgrx schema --release --pg-config "$PG_CONFIG" -o "$schema" >&2
 fi
 manual=()
 [[ -f sql/upgrade-manual/vecstore--$from--$to.sql ]] && manual=("sql/upgrade-manual/vecstore--$from--$to.sql")
