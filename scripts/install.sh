@@ -18,7 +18,7 @@
 #                                           puts a backed-up pgvector back
 #
 # The alias is vector.control (default_version 'vecstore-X.Y.Z', comment
-# "vecstore X.Y.Z ...", module_pathname '$libdir/vecstore') and copies of
+# "vecstore X.Y.Z ...", vecstore.control's module_pathname) and copies of
 # vecstore's install and upgrade scripts named vector--vecstore-*.sql; a
 # marker line in vector.control tells it from pgvector's. pgvector's vector.so
 # is never touched. Exit status 3: the name "vector" belongs to a real
@@ -120,13 +120,14 @@ for f in "$extdir"/vecstore--*--*.sql; do
   pair=${pair%.sql}
   cp "$f" "$extdir/vector--vecstore-${pair%%--*}--vecstore-${pair##*--}.sql"
 done
-comment=$(sed -n "s/^comment = '\(.*\)'$/\1/p" vecstore.control)
+comment=$(sed -n "s/^comment = '\(.*\)'$/\1/p" "$extdir/vecstore.control")
+library=$(sed -n "s/^module_pathname = '\(.*\)'$/\1/p" "$extdir/vecstore.control")
 cat >"$extdir/vector.control" <<EOF
 $MARKER
 # (scripts/install.sh --remove-vector-alias removes it and restores a backed-up pgvector)
 comment = 'vecstore $version under the name vector: $comment'
 default_version = 'vecstore-$version'
-module_pathname = '\$libdir/vecstore'
+module_pathname = '$library'
 relocatable = false
 superuser = true
 trusted = false

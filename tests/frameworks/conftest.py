@@ -3,6 +3,8 @@ with no extension (the frameworks create `vector` themselves), deterministic
 fake embeddings and exact nearest-neighbour answers computed here."""
 import hashlib
 import os
+import re
+import subprocess
 
 import numpy as np
 import psycopg
@@ -16,6 +18,10 @@ HOST = os.environ["PGHOST"]
 PORT = os.environ["PGPORT"]
 USER = os.environ["PGUSER"]
 VERSION = os.environ["VECSTORE_VERSION"]  # Cargo.toml's, from run.sh
+_CONTROL = os.path.join(subprocess.check_output([os.environ["PG_CONFIG"], "--sharedir"], text=True).strip(),
+                        "extension", "vecstore.control")
+# the library vecstore's functions name (vecstore.control's module_pathname)
+LIBRARY = re.search(r"^module_pathname = '(.*)'$", open(_CONTROL).read(), re.M).group(1)
 DIM = 16
 
 

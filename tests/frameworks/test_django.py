@@ -5,7 +5,7 @@ import numpy as np
 import django
 from django.conf import settings
 
-from conftest import HOST, PORT, VERSION, extension_row
+from conftest import HOST, LIBRARY, PORT, VERSION, extension_row
 
 ROWS = [[1, 1, 1], [2, 2, 2], [1, 1, 2], [-1, 0, 5], [10, -3, 1], [0.5, 0.25, -1.5]]
 QUERY = [1, 1, 1]
@@ -25,7 +25,7 @@ def test_vector_extension_migration(dbname):
     from django.core.management import call_command
     call_command("migrate", "fwapp", verbosity=0)
     call_command("makemigrations", "fwapp", check=True, dry_run=True, verbosity=0)  # the migration matches the model
-    assert extension_row(dbname) == ("vector", f"vecstore-{VERSION}", "$libdir/vecstore")
+    assert extension_row(dbname) == ("vector", f"vecstore-{VERSION}", LIBRARY)
 
     from django.db import connection, transaction
     from pgvector.django import CosineDistance, L2Distance, MaxInnerProduct

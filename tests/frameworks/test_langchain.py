@@ -8,7 +8,8 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from langchain_postgres import PGVector
 
-from conftest import DIM, TEXTS, VERSION, cosine_order, dsn, embed, extension_row, fresh_db, has_extension, topic
+from conftest import (DIM, LIBRARY, TEXTS, VERSION, cosine_order, dsn, embed, extension_row, fresh_db,
+                      has_extension, topic)
 
 QUERY = "which fruit is sweet"
 
@@ -63,7 +64,7 @@ def test_create_extension_true(dbname):
     """The framework's own CREATE EXTENSION IF NOT EXISTS vector creates vecstore."""
     assert extension_row(dbname) is None
     s = store(dbname, create_extension=True)
-    assert extension_row(dbname) == ("vector", f"vecstore-{VERSION}", "$libdir/vecstore")
+    assert extension_row(dbname) == ("vector", f"vecstore-{VERSION}", LIBRARY)
     got = scenario(s)
     check_exact(got)
     # a second store on the same database runs IF NOT EXISTS against the existing extension

@@ -12,7 +12,7 @@ from llama_index.core.vector_stores.types import (FilterOperator, MetadataFilter
                                                   VectorStoreQuery)
 from llama_index.vector_stores.postgres import PGVectorStore
 
-from conftest import DIM, TEXTS, VERSION, cosine_order, dsn, embed, extension_row, sa_url, topic
+from conftest import DIM, LIBRARY, TEXTS, VERSION, cosine_order, dsn, embed, extension_row, sa_url, topic
 
 QUERY = "something to build a shed with"
 HNSW = {"hnsw_m": 16, "hnsw_ef_construction": 64, "hnsw_ef_search": 100, "hnsw_dist_method": "vector_cosine_ops"}
@@ -51,7 +51,7 @@ def test_pgvectorstore(dbname):
     s = store(dbname)
     ids = s.add(nodes(TEXTS))
     assert ids == [f"node-{i}" for i in range(len(TEXTS))]
-    assert extension_row(dbname) == ("vector", f"vecstore-{VERSION}", "$libdir/vecstore")
+    assert extension_row(dbname) == ("vector", f"vecstore-{VERSION}", LIBRARY)
     with psycopg.connect(dsn(dbname)) as c:
         (indexdef,) = c.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'data_notes' "
                                 "AND indexdef LIKE '%USING hnsw%'").fetchone()

@@ -37,7 +37,7 @@ listing() { (cd "$share" && find . -type f -exec md5sum {} + | sort -k2); }
 run --as-vector --no-build
 check "alias: vector.control is vecstore's" grep -q "^default_version = 'vecstore-$version'$" "$ext/vector.control"
 check "alias: comment says vecstore" grep -q "^comment = 'vecstore $version under the name vector: " "$ext/vector.control"
-check "alias: same library" grep -qF "module_pathname = '\$libdir/vecstore'" "$ext/vector.control"
+check "alias: same library" grep -qxF "$(grep '^module_pathname' "$ext/vecstore.control")" "$ext/vector.control"
 check "alias: install script is vecstore's plus a guard" \
   cmp -s <(tail -n +"$(($(grep -n '^\$guard\$;$' "$ext/vector--vecstore-$version.sql" | cut -d: -f1) + 1))" "$ext/vector--vecstore-$version.sql") "$ext/vecstore--$version.sql"
 for f in "$ext"/vecstore--*--*.sql; do
