@@ -3,7 +3,8 @@
 # ($PG_CONFIG, default Debian's /usr/lib/postgresql/15/bin/pg_config).
 #
 #   scripts/install.sh                      extension "vecstore" (+ old release
-#                                           scripts, so ALTER EXTENSION UPDATE works)
+#                                           scripts, so ALTER EXTENSION UPDATE works;
+#                                           an alias installed earlier is refreshed)
 #   scripts/install.sh --as-vector          the same, and the same library and
 #                                           objects also under the name "vector",
 #                                           so CREATE EXTENSION [IF NOT EXISTS] vector
@@ -87,7 +88,12 @@ if ((build)); then
   install -m 644 sql/releases/vecstore--*.sql "$extdir"/
 fi
 
-((as_vector)) || exit 0
+# an alias installed earlier follows the new build (never left pointing at
+# an older version's scripts)
+if ((!as_vector)); then
+  [[ -e $extdir/vector.control ]] && ! foreign_vector || exit 0
+  echo "install.sh: refreshing the alias \"vector\" installed earlier" >&2
+fi
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 [[ -f $extdir/vecstore--$version.sql ]] || { echo "install.sh: $extdir/vecstore--$version.sql missing" >&2; exit 1; }

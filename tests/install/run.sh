@@ -48,6 +48,13 @@ for f in "$ext"/vecstore--*--*.sql; do
 done
 run --as-vector --no-build
 check "alias: rerun keeps one copy" test "$(grep -c 'vecstore alias' "$ext/vector.control")" = 1
+echo "-- a newer build" >>"$ext/vecstore--$version.sql"
+run --no-build
+check "plain install refreshes an existing alias" grep -qx -- "-- a newer build" "$ext/vector--vecstore-$version.sql"
+run --remove-vector-alias
+run --no-build
+check "plain install adds no alias" test ! -e "$ext/vector.control"
+run --as-vector --no-build
 run --remove-vector-alias
 check "remove: no vector files left" test -z "$(find "$ext" -name 'vector*')"
 
