@@ -37,7 +37,7 @@ progress_mode() {
   esac
 }
 # build_index TABLE "CREATE INDEX ...": runs it while polling
-# pg_stat_progress_create_index (phase, tuples done/total, rate).
+# pg_stat_progress_create_index (phase, tuples done/total, seconds so far).
 build_index() {
   local table=$1 sql=$2 mode start pid line
   mode=$(progress_mode)

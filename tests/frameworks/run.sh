@@ -26,5 +26,5 @@ eval "$(bash "$here/../tmp-cluster.sh" start frameworks)"
 trap 'rc=$?; ((rc)) && tail -20 "$VECSTORE_TMP_CLUSTER/server.log"; bash "$here/../tmp-cluster.sh" stop "$VECSTORE_TMP_CLUSTER"; exit $rc' EXIT
 cd "$here"
 # no network: nothing may fetch models, tokenizers or telemetry
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TIKTOKEN_CACHE_DIR="$VECSTORE_TMP_CLUSTER/tiktoken" NLTK_DATA="$VECSTORE_TMP_CLUSTER/nltk"
+export LANGSMITH_TRACING=false LANGCHAIN_TRACING_V2=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TIKTOKEN_CACHE_DIR="$VECSTORE_TMP_CLUSTER/tiktoken" NLTK_DATA="$VECSTORE_TMP_CLUSTER/nltk"
 "$venv/bin/pytest" -q -p no:cacheprovider "$@"
