@@ -66,3 +66,25 @@ def test_removed_or_redefined_objects_stop_the_generator(tmp_path):
     r = subprocess.run(gen + [str(tmp_path / "manual.sql")], capture_output=True, text=True)
     assert r.returncode == 0
     assert r.stdout.index("DROP OPERATOR CLASS c USING hnsw;") < r.stdout.index("OPERATOR 1 <=> (vector, vector)")
+
+
+OPS = """
+CREATE OPERATOR <> (LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_ne,
+    COMMUTATOR = <>, NEGATOR = =, RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR <#> (LEFTARG = vector, RIGHTARG = vector, PROCEDURE = ip, COMMUTATOR = '<#>');
+"""
+
+
+def test_an_operator_whose_estimators_changed_is_altered():
+    new = OPS.replace("RESTRICT = neqsel, JOIN = neqjoinsel", "RESTRICT = eqsel, JOIN = eqjoinsel")
+    script, removed = upgrade_sql.upgrade(OPS, new, "0.1.0", "0.2.0")
+    assert removed == []
+    assert "ALTER OPERATOR <> (vector, vector) SET (RESTRICT = eqsel, JOIN = eqjoinsel);" in script
+    assert "CREATE OPERATOR" not in script
+
+
+def test_an_operator_redefined_otherwise_needs_a_hand_written_part():
+    new = OPS.replace("PROCEDURE = ip", "PROCEDURE = ip2")
+    script, removed = upgrade_sql.upgrade(OPS, new, "0.1.0", "0.2.0")
+    assert len(removed) == 1 and "PROCEDURE = ip," in removed[0]
+    assert "CREATE OPERATOR" not in script
