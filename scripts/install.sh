@@ -19,7 +19,8 @@
 #                                           puts a backed-up pgvector back
 #
 # The alias is vector.control (default_version 'vecstore-X.Y.Z', comment
-# "vecstore X.Y.Z ...", vecstore.control's module_pathname) and copies of
+# "vecstore X.Y.Z ...", vecstore.control's module_pathname, relocatable like
+# pgvector's so ALTER EXTENSION vector SET SCHEMA works) and copies of
 # vecstore's install and upgrade scripts named vector--vecstore-*.sql; a
 # marker line in vector.control tells it from pgvector's. pgvector's vector.so
 # is never touched. Exit status 3: the name "vector" belongs to a real
@@ -145,7 +146,7 @@ $MARKER
 comment = 'vecstore $version under the name vector: $comment'
 default_version = 'vecstore-$version'
 module_pathname = '$library'
-relocatable = false
+relocatable = true
 superuser = true
 trusted = false
 EOF
