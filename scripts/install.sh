@@ -19,7 +19,8 @@
 #                                           puts a backed-up pgvector back
 #
 # The alias is vector.control (default_version 'vecstore-X.Y.Z', comment
-# "vecstore X.Y.Z ...", vecstore.control's module_pathname) and copies of
+# "vecstore X.Y.Z ...", vecstore.control's module_pathname, relocatable like
+# pgvector's so ALTER EXTENSION vector SET SCHEMA works) and copies of
 # vecstore's install and upgrade scripts named vector--vecstore-*.sql; a
 # marker line in vector.control tells it from pgvector's. pgvector's vector.so
 # is never touched. Exit status 3: the name "vector" belongs to a real
@@ -47,8 +48,20 @@ done
 extdir="$("$PG_CONFIG" --sharedir)/extension"
 backup="$("$PG_CONFIG" --sharedir)/vecstore-pgvector-backup"
 
-# vector.control exists and is not ours: a real pgvector (or something else)
-foreign_vector() { [[ -e $extdir/vector.control ]] && ! grep -qxF "$MARKER" "$extdir/vector.control"; }
+# pgvector's own files: vector.control unless it is ours, and every
+# vector--*.sql but the alias's vector--vecstore-*.sql
+pgvector_files() {
+  local f
+  if [[ -e $extdir/vector.control ]] && ! grep -qxF "$MARKER" "$extdir/vector.control"; then
+    echo "$extdir/vector.control"
+  fi
+  for f in "$extdir"/vector--*.sql; do
+    if [[ -e $f && ${f##*/} != vector--vecstore-* ]]; then echo "$f"; fi
+  done
+}
+# the name "vector" is taken by something not ours: a real pgvector's
+# vector.control, or only some of its scripts (a half-removed package)
+foreign_vector() { [[ -n $(pgvector_files) ]]; }
 
 remove_alias() {
   if [[ -e $extdir/vector.control ]] && ! grep -qxF "$MARKER" "$extdir/vector.control"; then
@@ -72,7 +85,7 @@ fi
 
 if ((as_vector)) && foreign_vector && ((!replace)); then
   cat >&2 <<EOF
-install.sh: the extension name "vector" is taken: $extdir/vector.control
+install.sh: the extension name "vector" is taken: $(pgvector_files | head -1)
 is not vecstore's (a real pgvector?). Nothing was changed. To install vecstore
 under the name "vector" anyway, pass --as-vector --replace-pgvector: pgvector's
 vector.control and vector--*.sql are then moved to $backup
@@ -91,19 +104,18 @@ fi
 # an alias installed earlier follows the new build (never left pointing at
 # an older version's scripts)
 if ((!as_vector)); then
-  [[ -e $extdir/vector.control ]] && ! foreign_vector || exit 0
+  grep -qxsF "$MARKER" "$extdir/vector.control" && ! foreign_vector || exit 0
   echo "install.sh: refreshing the alias \"vector\" installed earlier" >&2
 fi
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 [[ -f $extdir/vecstore--$version.sql ]] || { echo "install.sh: $extdir/vecstore--$version.sql missing" >&2; exit 1; }
-if foreign_vector; then
-  mkdir -p "$backup"
-  mv "$extdir/vector.control" "$backup"/
-  for f in "$extdir"/vector--*.sql; do [[ -e $f ]] && mv "$f" "$backup"/; done
-  echo "install.sh: pgvector's vector.control and vector--*.sql moved to $backup" >&2
-fi
-rm -f "$extdir"/vector--vecstore-*.sql
+# The alias is written into a temporary directory beside the extension
+# directory and moved into place at the end, vector.control last: an
+# interrupted run (a full disk, ^C) never leaves vector.control naming a
+# missing or truncated install script.
+tmpd=$(mktemp -d "$extdir/../.vecstore-alias.XXXXXX")
+trap 'rm -rf "$tmpd"' EXIT
 {
   echo "-- vecstore $version installed under the extension name \"vector\" (scripts/install.sh --as-vector)"
   cat <<'SQL'
@@ -118,25 +130,36 @@ END
 $guard$;
 SQL
   cat "$extdir/vecstore--$version.sql"
-} >"$extdir/vector--vecstore-$version.sql"
+} >"$tmpd/vector--vecstore-$version.sql"
 # upgrade paths follow vecstore's: vector--vecstore-A--vecstore-B.sql
 for f in "$extdir"/vecstore--*--*.sql; do
   [[ -e $f ]] || continue
   pair=${f##*/vecstore--}
   pair=${pair%.sql}
-  cp "$f" "$extdir/vector--vecstore-${pair%%--*}--vecstore-${pair##*--}.sql"
+  cp "$f" "$tmpd/vector--vecstore-${pair%%--*}--vecstore-${pair##*--}.sql"
 done
 comment=$(sed -n "s/^comment = '\(.*\)'$/\1/p" "$extdir/vecstore.control")
 library=$(sed -n "s/^module_pathname = '\(.*\)'$/\1/p" "$extdir/vecstore.control")
-cat >"$extdir/vector.control" <<EOF
+cat >"$tmpd/vector.control" <<EOF
 $MARKER
 # (scripts/install.sh --remove-vector-alias removes it and restores a backed-up pgvector)
 comment = 'vecstore $version under the name vector: $comment'
 default_version = 'vecstore-$version'
 module_pathname = '$library'
-relocatable = false
+relocatable = true
 superuser = true
 trusted = false
 EOF
-chmod 644 "$extdir"/vector.control "$extdir"/vector--vecstore-*.sql
+chmod 644 "$tmpd/vector.control" "$tmpd"/vector--vecstore-*.sql
+if foreign_vector; then
+  mkdir -p "$backup"
+  pgvector_files | while read -r f; do mv "$f" "$backup"/; done
+  echo "install.sh: pgvector's vector.control and vector--*.sql moved to $backup" >&2
+fi
+# scripts of an earlier alias that this one has not
+for f in "$extdir"/vector--vecstore-*.sql; do
+  if [[ -e $f && ! -e $tmpd/${f##*/} ]]; then rm -f "$f"; fi
+done
+mv "$tmpd"/vector--vecstore-*.sql "$extdir"/
+mv "$tmpd/vector.control" "$extdir"/
 echo "install.sh: vecstore $version is also available as CREATE EXTENSION vector (version vecstore-$version)" >&2

@@ -27,7 +27,7 @@ OLD = "0.1.0"
 EXTDIR = os.path.join(subprocess.check_output([PG_CONFIG, "--sharedir"], text=True).strip(), "extension")
 
 # Every member of the extension with what defines it: functions by their
-# attributes, types by their I/O functions and storage, operators by their
+# attributes (language, arguments with defaults, SET clauses, privileges), types by their I/O functions and storage, operators by their
 # procedures and estimators, operator classes by their operators and support
 # functions, casts, access methods, comments.
 CATALOG = r"""
@@ -38,14 +38,20 @@ WITH m AS (
 SELECT pg_describe_object(m.classid, m.objid, m.objsubid),
   concat_ws(' | ',
     (SELECT row(p.prokind, p.prosrc, p.probin, p.provolatile, p.proisstrict, p.proparallel, p.prorettype::regtype,
-                p.proargtypes::regtype[], p.procost, p.prorows, p.proretset, p.proleakproof, p.proargnames)::text
+                p.proargtypes::regtype[], p.procost, p.prorows, p.proretset, p.proleakproof, p.proargnames,
+                (SELECT lanname FROM pg_language WHERE oid = p.prolang), pg_get_function_arguments(p.oid),
+                p.prosecdef, p.prosupport::regproc, p.proconfig, p.proacl)::text
        FROM pg_proc p WHERE m.classid = 'pg_proc'::regclass AND p.oid = m.objid),
     (SELECT row(a.aggkind, a.aggtransfn::regprocedure, a.aggfinalfn::regproc, a.aggcombinefn::regproc,
-                a.aggserialfn::regproc, a.aggdeserialfn::regproc, a.aggtranstype::regtype, a.agginitval)::text
+                a.aggserialfn::regproc, a.aggdeserialfn::regproc, a.aggtranstype::regtype, a.agginitval,
+                a.aggnumdirectargs, a.aggmtransfn::regproc, a.aggminvtransfn::regproc, a.aggmfinalfn::regproc,
+                a.aggfinalextra, a.aggfinalmodify, a.aggsortop::regoperator, a.aggtransspace, a.aggmtranstype::regtype,
+                a.aggminitval)::text
        FROM pg_aggregate a WHERE m.classid = 'pg_proc'::regclass AND a.aggfnoid = m.objid),
     (SELECT row(t.typlen, t.typbyval, t.typtype, t.typalign, t.typstorage, t.typinput::regproc, t.typoutput::regproc,
                 t.typreceive::regproc, t.typsend::regproc, t.typmodin::regproc, t.typmodout::regproc,
-                t.typanalyze::regproc, t.typelem::regtype, t.typcategory, t.typispreferred)::text
+                t.typanalyze::regproc, t.typelem::regtype, t.typcategory, t.typispreferred,
+                t.typdelim, t.typsubscript::regproc, t.typdefault, t.typcollation, t.typacl)::text
        FROM pg_type t WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid),
     (SELECT row(o.oprleft::regtype, o.oprright::regtype, o.oprresult::regtype, o.oprcode::regproc,
                 o.oprcom::regoperator, o.oprnegate::regoperator, o.oprrest::regproc, o.oprjoin::regproc,
@@ -53,10 +59,11 @@ SELECT pg_describe_object(m.classid, m.objid, m.objsubid),
        FROM pg_operator o WHERE m.classid = 'pg_operator'::regclass AND o.oid = m.objid),
     (SELECT row((SELECT amname FROM pg_am WHERE oid = c.opcmethod), c.opcintype::regtype, c.opcdefault,
                 c.opckeytype::regtype, (SELECT opfname FROM pg_opfamily WHERE oid = c.opcfamily),
-                (SELECT string_agg(format('op %s %s %s %s', ao.amopstrategy, ao.amopopr::regoperator, ao.amoppurpose,
-                                          ao.amopsortfamily), ', ' ORDER BY ao.amopstrategy)
+                (SELECT string_agg(format('op %s %s %s %s %s %s', ao.amopstrategy, ao.amopopr::regoperator, ao.amoppurpose,
+                                          ao.amopsortfamily, ao.amoplefttype::regtype, ao.amoprighttype::regtype), ', ' ORDER BY ao.amopstrategy)
                    FROM pg_amop ao WHERE ao.amopfamily = c.opcfamily),
-                (SELECT string_agg(format('fn %s %s', ap.amprocnum, ap.amproc::regprocedure), ', ' ORDER BY ap.amprocnum)
+                (SELECT string_agg(format('fn %s %s %s %s', ap.amprocnum, ap.amproc::regprocedure, ap.amproclefttype::regtype,
+                                          ap.amprocrighttype::regtype), ', ' ORDER BY ap.amprocnum)
                    FROM pg_amproc ap WHERE ap.amprocfamily = c.opcfamily))::text
        FROM pg_opclass c WHERE m.classid = 'pg_opclass'::regclass AND c.oid = m.objid),
     (SELECT row(c.castcontext, c.castmethod, c.castfunc::regprocedure)::text
@@ -156,6 +163,20 @@ def test_upgrade_catalog_check_sees_a_difference(cluster):
     ca, cb = catalog(cluster, a), catalog(cluster, b)
     assert ca["function vector_dims(vector)"] != cb["function vector_dims(vector)"]
     assert set(ca) - set(cb) == {"cast from integer[] to vector"}
+
+
+def test_upgrade_catalog_check_sees_settings_privileges_and_defaults(cluster):
+    """What an upgrade script can get wrong beyond CREATE: a function's SET
+    clause, its privileges, a type's privileges, an argument default."""
+    a, b = cluster.create_db("cmp_c"), cluster.create_db("cmp_d")
+    cluster.psql("""
+ALTER FUNCTION l2_normalize(vector) SET search_path = pg_catalog;
+REVOKE EXECUTE ON FUNCTION vector_norm(vector) FROM PUBLIC;
+REVOKE USAGE ON TYPE halfvec FROM PUBLIC;
+""", b)
+    ca, cb = catalog(cluster, a), catalog(cluster, b)
+    for obj in ("function l2_normalize(vector)", "function vector_norm(vector)", "type halfvec"):
+        assert ca[obj] != cb[obj], obj
 
 
 def _metapage_version(cluster, db, index, new=None):

@@ -54,3 +54,27 @@ def test_drop_and_create_again():
         assert c.execute("SELECT count(*) FROM pg_am WHERE amname = 'hnsw'").fetchone()[0] == 0
         c.execute("CREATE EXTENSION vector")
         assert c.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0] == f"vecstore-{VERSION}"
+
+
+def test_set_schema_as_for_pgvector():
+    """pgvector is relocatable: ALTER EXTENSION vector SET SCHEMA extensions
+    (Supabase's advice for extensions in public, many migrations) works, and
+    the moved types, operators, operator classes and index keep answering."""
+    db = fresh_db("fw_alias_schema")
+    with psycopg.connect(dsn(db), autocommit=True) as c:
+        c.execute("CREATE SCHEMA extensions")
+        c.execute("CREATE EXTENSION vector")
+        c.execute("CREATE TABLE t (id int, v vector(3))")
+        c.execute("INSERT INTO t SELECT i, ARRAY[i, i % 7, 1] FROM generate_series(1, 300) i")
+        c.execute("ALTER EXTENSION vector SET SCHEMA extensions")
+        c.execute("SET search_path = public")
+        assert c.execute("SELECT to_regtype('vector'), to_regtype('extensions.vector')::text").fetchone() == (
+            None, "extensions.vector")
+        c.execute("CREATE INDEX ON t USING hnsw (v extensions.vector_cosine_ops)")
+        c.execute("SET enable_seqscan = off")
+        q = "SELECT id FROM t ORDER BY v OPERATOR(extensions.<=>) '[1,1,1]'::extensions.vector LIMIT 3"
+        assert "Index Scan" in "\n".join(r[0] for r in c.execute("EXPLAIN " + q))
+        assert sorted(r[0] for r in c.execute(q)) == [1, 2, 3]
+        c.execute("ALTER EXTENSION vector SET SCHEMA public")
+        c.execute("INSERT INTO t VALUES (0, '[2,2,2]')")
+        assert c.execute("SELECT id FROM t ORDER BY v <=> '[1,1,1]', id LIMIT 1").fetchone()[0] in (0, 1)

@@ -83,6 +83,30 @@ def test_create_extension_false():
     assert extension_row(db)[:2] == ("vector", f"vecstore-{VERSION}")
 
 
+def test_answers_from_an_hnsw_index():
+    """LangChain creates no index; its users add the one langchain-postgres'
+    docs show. With sequential scans off the same exact answers come from that
+    HNSW index (the other tests here read the table: a broken index would
+    pass them)."""
+    import time
+    db = fresh_db("fw_langchain_hnsw", extension="vector")
+    from conftest import sa_url
+    s = PGVector(embeddings=FakeEmbeddings(), connection=sa_url("psycopg", db), collection_name="notes",
+                 embedding_length=DIM, use_jsonb=True, create_extension=False,
+                 engine_args={"connect_args": {"options": "-c enable_seqscan=off -c hnsw.ef_search=100"}})
+    with psycopg.connect(dsn(db), autocommit=True) as c:
+        c.execute("CREATE INDEX notes_hnsw ON langchain_pg_embedding USING hnsw (embedding vector_cosine_ops)")
+
+    def scans():
+        with psycopg.connect(dsn(db)) as c:
+            return c.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'notes_hnsw'").fetchone()[0]
+    check_exact(scenario(s))
+    deadline = time.time() + 10
+    while scans() < 4 and time.time() < deadline:
+        time.sleep(0.2)  # statistics reach the view within a second of the query
+    assert scans() >= 4  # every search of the scenario went through the index
+
+
 def test_database_with_vecstore_needs_create_extension_false():
     """A database that already has extension vecstore: CREATE EXTENSION vector
     is refused with a hint (the type exists once), create_extension=False works."""

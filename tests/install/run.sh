@@ -82,5 +82,49 @@ check "remove: backup gone" test ! -e "$share/vecstore-pgvector-backup"
 run --remove-vector-alias
 check "remove: leaves a foreign vector.control alone" test "$before" = "$(listing)"
 
+# 4. interrupted midway (a full disk while the alias is refreshed): the alias
+# never points at a truncated install script, and no temporary file is left
+rm -f "$ext"/vector.control "$ext"/vector--*.sql
+run --as-vector --no-build
+rc=0
+(ulimit -f 20; run --as-vector --no-build) || rc=$?
+check "interrupted: the run failed" test "$rc" != 0
+alias_intact() { # vector.control absent, or its install script whole
+  [[ ! -e $ext/vector.control ]] && return 0
+  local s=$ext/vector--vecstore-$version.sql
+  [[ -f $s ]] && cmp -s <(tail -n +"$(($(grep -n '^\$guard\$;$' "$s" | cut -d: -f1) + 1))" "$s") "$ext/vecstore--$version.sql"
+}
+check "interrupted: the alias is whole or absent" alias_intact
+check "interrupted: no temporary files left" test -z "$(find "$share" -name '*.tmp*' -o -name '.vecstore-alias*')"
+run --remove-vector-alias
+
+# 5. only some of pgvector's files: vector--*.sql without vector.control (a
+# half-removed package) also mean the name is taken; the scripts are backed
+# up with --replace-pgvector and restored byte for byte
+echo "-- pgvector 0.8.0 (stray)" >"$ext/vector--0.8.0.sql"
+before=$(listing)
+rc=0
+run --as-vector --no-build || rc=$?
+check "stray scripts: refused (exit 3)" test "$rc" = 3
+check "stray scripts: nothing changed" test "$before" = "$(listing)"
+run --as-vector --replace-pgvector --no-build
+check "stray scripts: moved to the backup" test ! -e "$ext/vector--0.8.0.sql" -a -f "$share/vecstore-pgvector-backup/vector--0.8.0.sql"
+run --remove-vector-alias
+check "stray scripts: restored byte for byte" test "$before" = "$(listing)"
+rm -f "$ext/vector--0.8.0.sql"
+
+# 6. pgvector reinstalled over the alias (its package rewrote vector.control;
+# the alias's scripts are still there): --replace-pgvector backs up only
+# pgvector's files, and removal leaves pgvector's files only
+run --as-vector --no-build
+printf "comment = 'vector data type and ivfflat and hnsw access methods'\ndefault_version = '0.8.0'\nmodule_pathname = '\$libdir/vector'\nrelocatable = true\n" >"$ext/vector.control"
+echo "-- pgvector 0.8.0" >"$ext/vector--0.8.0.sql"
+run --as-vector --replace-pgvector --no-build
+check "reinstalled pgvector: backup holds pgvector's files only" \
+  test -z "$(find "$share/vecstore-pgvector-backup" -name 'vector--vecstore-*')"
+run --remove-vector-alias
+check "reinstalled pgvector: removal leaves no alias scripts" test -z "$(find "$ext" -name 'vector--vecstore-*')"
+check "reinstalled pgvector: pgvector's control back" grep -q "^default_version = '0.8.0'$" "$ext/vector.control"
+
 echo "$passed passed, $failed failed"
 ((failed == 0))
