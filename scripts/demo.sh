@@ -31,8 +31,8 @@ psql_demo() { psql -X -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 # anyway, 0: never); tools/embed does the same while embedding.
 progress_mode() {
   case ${VECSTORE_PROGRESS:-} in
-  0) echo off ;;
-  1) [[ -t 2 ]] && echo live || echo lines ;;
+  0 | off | false | no) echo off ;;
+  1 | on | true | yes) [[ -t 2 ]] && echo live || echo lines ;;
   *) [[ -t 2 ]] && echo live || echo off ;;
   esac
 }
@@ -47,10 +47,11 @@ build_index() {
   if [[ $mode != off ]]; then
     while kill -0 "$pid" 2>/dev/null; do
       line=$(psql -X -d "$DB" -tA -v t="$table" -v s="$start" 2>/dev/null <<'SQL' || true
-SELECT format('building HNSW index: %s, %s/%s tuples (%s%%)%s', replace(phase, 'building index: ', ''),
-              to_char(tuples_done, 'FM999,999,990'), to_char(tuples_total, 'FM999,999,990'),
-              CASE WHEN tuples_total > 0 THEN tuples_done * 100 / tuples_total ELSE 0 END,
-              format(', %s s', round((extract(epoch FROM clock_timestamp()) - :s)::numeric)))
+SELECT format('building HNSW index: %s, %s%s tuples%s, %s s', replace(phase, 'building index: ', ''),
+              to_char(tuples_done, 'FM999,999,990'),
+              CASE WHEN tuples_total > 0 THEN '/' || to_char(tuples_total, 'FM999,999,990') ELSE '' END,
+              CASE WHEN tuples_total > 0 THEN format(' (%s%%)', tuples_done * 100 / tuples_total) ELSE '' END,
+              round((extract(epoch FROM clock_timestamp()) - :s)::numeric))
 FROM pg_stat_progress_create_index WHERE relid = :'t'::regclass
 SQL
 )

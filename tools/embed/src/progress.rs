@@ -1,7 +1,7 @@
 //! A progress line on stderr, as command-line tools show one: rewritten in
 //! place on a terminal, absent otherwise (logs stay as they were).
 //! `VECSTORE_PROGRESS=1` forces it on (one line per second when stderr is not
-//! a terminal), `VECSTORE_PROGRESS=0` off.
+//! a terminal; also on/true/yes), `VECSTORE_PROGRESS=0` off (also off/false/no).
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -31,8 +31,8 @@ impl Progress {
     pub fn new(label: &'static str, unit: &'static str, total: usize) -> Progress {
         let tty = std::io::stderr().is_terminal();
         let mode = match std::env::var("VECSTORE_PROGRESS").as_deref() {
-            Ok("0") => Mode::Off,
-            Ok("1") if !tty => Mode::Lines,
+            Ok("0" | "off" | "false" | "no") => Mode::Off,
+            Ok("1" | "on" | "true" | "yes") if !tty => Mode::Lines,
             _ if tty => Mode::Live,
             _ => Mode::Off,
         };
