@@ -128,3 +128,28 @@ def test_same_objects_as_pgvector(cluster, dbs, what):
         + "\n"
         + "\n".join(f"  + {e}" for e in extra[:40])
     )
+
+
+def test_relocatable_as_pgvector(cluster):
+    """pgvector's control file says relocatable = true: ALTER EXTENSION ...
+    SET SCHEMA (Supabase's advice for extensions in public) moves every object
+    and the index keeps answering."""
+    db = ext_db(cluster, "cat_move", "vecstore")
+    with cluster.connect(db) as c:
+        c.execute("CREATE SCHEMA extensions")
+        c.execute("CREATE TABLE t (id int, v vector(3), h halfvec(3))")
+        c.execute("INSERT INTO t SELECT i, ARRAY[i, i % 7, 1], ARRAY[i, i % 7, 1] FROM generate_series(1, 300) i")
+        c.execute("ALTER EXTENSION vecstore SET SCHEMA extensions")
+        c.execute("SET search_path = public")
+        assert c.execute("SELECT to_regtype('vector'), to_regtype('extensions.vector')::text").fetchone() == (
+            None, "extensions.vector")
+        left = c.execute(
+            "SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'vecstore' "
+            "WHERE d.deptype = 'e' AND pg_describe_object(d.classid, d.objid, 0) LIKE '%public.%'").fetchone()[0]
+        assert left == 0
+        c.execute("CREATE INDEX ON t USING hnsw (v extensions.vector_cosine_ops)")
+        c.execute("SET enable_seqscan = off")
+        q = "SELECT id FROM t ORDER BY v OPERATOR(extensions.<=>) '[1,1,1]'::extensions.vector LIMIT 3"
+        assert "Index Scan" in "\n".join(r[0] for r in c.execute("EXPLAIN " + q))
+        assert sorted(r[0] for r in c.execute(q)) == [1, 2, 3]
+        assert c.execute("SELECT extensions.l2_distance(h, '[1,1,1]') FROM t WHERE id = 1").fetchone()[0] == 0
