@@ -1,0 +1,245 @@
+//! Kernels over sparse vectors: strictly ascending 0-based `indices` with
+//! their non-zero `values`. Two vectors are merged on their index lists
+//! (never expanded to dense); sums run in float4 in ascending index order,
+//! as pgvector's sparsevec.c does, so results agree to the last bit.
+
+use std::cmp::Ordering;
+
+/// A borrowed sparse vector (indices strictly ascending, same length as
+/// values).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sparse<'a> {
+    /// Number of dimensions.
+    pub dim: i32,
+    /// 0-based positions of the non-zero values, ascending.
+    pub indices: &'a [i32],
+    /// The non-zero values.
+    pub values: &'a [f32],
+}
+
+/// One step of the merge of two index lists.
+enum Step {
+    /// Index only in `a` (value).
+    A(f32),
+    /// Index only in `b` (value).
+    B(f32),
+    /// Index in both.
+    Both(f32, f32),
+}
+
+/// Calls `f` for every index of `a` or `b`, ascending.
+#[inline]
+fn merge(a: &Sparse, b: &Sparse, mut f: impl FnMut(Step)) {
+    let (mut i, mut j) = (0, 0);
+    let (na, nb) = (a.indices.len().min(a.values.len()), b.indices.len().min(b.values.len()));
+    while i < na && j < nb {
+        match a.indices[i].cmp(&b.indices[j]) {
+            Ordering::Less => {
+                f(Step::A(a.values[i]));
+                i += 1;
+            }
+            Ordering::Greater => {
+                f(Step::B(b.values[j]));
+                j += 1;
+            }
+            Ordering::Equal => {
+                f(Step::Both(a.values[i], b.values[j]));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    a.values[i..na].iter().for_each(|&v| f(Step::A(v)));
+    b.values[j..nb].iter().for_each(|&v| f(Step::B(v)));
+}
+
+/// Squared Euclidean distance (float4 sum).
+pub fn l2_squared(a: &Sparse, b: &Sparse) -> f64 {
+    let mut d = 0f32;
+    merge(a, b, |s| match s {
+        Step::A(x) | Step::B(x) => d += x * x,
+        Step::Both(x, y) => {
+            let diff = x - y;
+            d += diff * diff
+        }
+    });
+    d as f64
+}
+
+/// Inner product (float4 sum over the common indices).
+pub fn inner_product(a: &Sparse, b: &Sparse) -> f64 {
+    dot(a, b) as f64
+}
+
+fn dot(a: &Sparse, b: &Sparse) -> f32 {
+    let mut d = 0f32;
+    merge(a, b, |s| {
+        if let Step::Both(x, y) = s {
+            d += x * y
+        }
+    });
+    d
+}
+
+/// Cosine distance `1 - cos`, clamped to [0, 2]; NaN when a norm is 0
+/// (norms summed in float4, their product in float8, as pgvector).
+pub fn cosine_distance(a: &Sparse, b: &Sparse) -> f64 {
+    let sq = |v: &[f32]| v.iter().fold(0f32, |s, &x| s + x * x);
+    let similarity = dot(a, b) as f64 / ((sq(a.values) as f64) * (sq(b.values) as f64)).sqrt();
+    1.0 - similarity.clamp(-1.0, 1.0)
+}
+
+/// Taxicab distance (float4 sum).
+pub fn l1_distance(a: &Sparse, b: &Sparse) -> f64 {
+    let mut d = 0f32;
+    merge(a, b, |s| match s {
+        Step::A(x) | Step::B(x) => d += x.abs(),
+        Step::Both(x, y) => d += (x - y).abs(),
+    });
+    d as f64
+}
+
+/// Euclidean norm (float8 sum).
+pub fn norm(values: &[f32]) -> f64 {
+    values.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+}
+
+/// `l2_normalize`: values divided by the norm in float8 and rounded to
+/// float4; values that become 0 are dropped with their indices. A zero
+/// vector stays as it is. None when a value overflows float4.
+pub fn normalize(indices: &[i32], values: &[f32]) -> Option<(Vec<i32>, Vec<f32>)> {
+    let n = norm(values);
+    if !(n > 0.0) {
+        return Some((indices.to_vec(), values.to_vec()));
+    }
+    let mut out = (Vec::with_capacity(values.len()), Vec::with_capacity(values.len()));
+    for (&i, &x) in indices.iter().zip(values) {
+        let v = (x as f64 / n) as f32;
+        if v.is_infinite() {
+            return None;
+        }
+        if v != 0.0 {
+            out.0.push(i);
+            out.1.push(v);
+        }
+    }
+    Some(out)
+}
+
+/// Btree order: as the dense expansions compared element by element over
+/// the common length, then the smaller dimension first.
+pub fn compare(a: &Sparse, b: &Sparse) -> Ordering {
+    let sign = |x: f32| if x < 0.0 { Ordering::Less } else { Ordering::Greater };
+    let n = a.values.len().min(b.values.len());
+    for i in 0..n {
+        let (ai, bi) = (a.indices[i], b.indices[i]);
+        if ai < bi {
+            return sign(a.values[i]);
+        }
+        if ai > bi {
+            return sign(b.values[i]).reverse();
+        }
+        match a.values[i].partial_cmp(&b.values[i]) {
+            Some(Ordering::Less) => return Ordering::Less,
+            Some(Ordering::Greater) => return Ordering::Greater,
+            _ => {}
+        }
+    }
+    if a.values.len() < b.values.len() && b.indices[n] < a.dim {
+        return sign(b.values[n]).reverse();
+    }
+    if a.values.len() > b.values.len() && a.indices[n] < b.dim {
+        return sign(a.values[n]);
+    }
+    a.dim.cmp(&b.dim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn dense(s: &Sparse) -> Vec<f32> {
+        let mut out = vec![0f32; s.dim as usize];
+        for (&i, &v) in s.indices.iter().zip(s.values) {
+            out[i as usize] = v;
+        }
+        out
+    }
+
+    fn random(rng: &mut Rng, dim: i32) -> (Vec<i32>, Vec<f32>) {
+        let mut idx = Vec::new();
+        let mut val = Vec::new();
+        for i in 0..dim {
+            if rng.uniform() < 0.3 {
+                idx.push(i);
+                val.push((rng.uniform() * 4.0 - 2.0) as f32);
+            }
+        }
+        (idx, val)
+    }
+
+    /// The merge kernels equal the float4 loops over the dense expansions
+    /// (summing zeros changes nothing), bit for bit.
+    #[test]
+    fn kernels_match_dense_float4_loops() {
+        let seed = 42;
+        let mut rng = Rng::new(seed);
+        for round in 0..500 {
+            let dim = 1 + (round % 37);
+            let (ai, av) = random(&mut rng, dim);
+            let (bi, bv) = random(&mut rng, dim);
+            let a = Sparse { dim, indices: &ai, values: &av };
+            let b = Sparse { dim, indices: &bi, values: &bv };
+            let (x, y) = (dense(&a), dense(&b));
+            let l2 = x.iter().zip(&y).fold(0f32, |s, (p, q)| s + (p - q) * (p - q));
+            let ip = x.iter().zip(&y).filter(|(p, q)| **p != 0.0 && **q != 0.0).fold(0f32, |s, (p, q)| s + p * q);
+            let l1 = x.iter().zip(&y).fold(0f32, |s, (p, q)| s + (p - q).abs());
+            assert_eq!(l2_squared(&a, &b), l2 as f64, "seed {seed} round {round}");
+            assert_eq!(inner_product(&a, &b), ip as f64, "seed {seed} round {round}");
+            assert_eq!(l1_distance(&a, &b), l1 as f64, "seed {seed} round {round}");
+            let dn = crate::distance::norm(&x);
+            assert!((norm(&av) - dn).abs() <= 1e-12 * (1.0 + dn));
+            let c = cosine_distance(&a, &b);
+            assert!(c.is_nan() || (0.0..=2.0).contains(&c));
+            let want = x.partial_cmp(&y).unwrap();
+            assert_eq!(compare(&a, &b), want, "seed {seed} round {round}: {x:?} {y:?}");
+        }
+    }
+
+    #[test]
+    fn cosine_and_edges() {
+        let a = Sparse { dim: 3, indices: &[0, 2], values: &[1.0, 1.0] };
+        let z = Sparse { dim: 3, indices: &[], values: &[] };
+        assert_eq!(cosine_distance(&a, &a), 0.0);
+        assert!(cosine_distance(&a, &z).is_nan());
+        assert_eq!(l2_squared(&a, &z), 2.0);
+        assert_eq!(l1_distance(&z, &a), 2.0);
+        let big = Sparse { dim: 1, indices: &[0], values: &[3e38] };
+        let neg = Sparse { dim: 1, indices: &[0], values: &[-3e38] };
+        assert_eq!(l2_squared(&big, &neg), f64::INFINITY);
+        assert!(cosine_distance(&big, &big).is_nan());
+    }
+
+    #[test]
+    fn compare_dims_and_prefixes() {
+        let e3 = Sparse { dim: 3, indices: &[], values: &[] };
+        let ones = Sparse { dim: 3, indices: &[0, 1, 2], values: &[1.0, 1.0, 1.0] };
+        assert_eq!(compare(&e3, &ones), Ordering::Less);
+        let a = Sparse { dim: 2, indices: &[0, 1], values: &[1.0, 2.0] };
+        let b = Sparse { dim: 3, indices: &[0, 1, 2], values: &[1.0, 2.0, 3.0] };
+        let c = Sparse { dim: 2, indices: &[0, 1], values: &[2.0, 3.0] };
+        assert_eq!(compare(&a, &b), Ordering::Less);
+        assert_eq!(compare(&c, &b), Ordering::Greater);
+        assert_eq!(compare(&b, &b), Ordering::Equal);
+    }
+
+    #[test]
+    fn normalize_drops_underflow_and_keeps_zero() {
+        let (i, v) = normalize(&[0, 5], &[3.0, 4.0]).unwrap();
+        assert_eq!((i, v), (vec![0, 5], vec![0.6, 0.8]));
+        assert_eq!(normalize(&[], &[]).unwrap(), (vec![], vec![]));
+        let (i, v) = normalize(&[0, 1], &[1e38, 1e-38]).unwrap();
+        assert_eq!((i, v), (vec![0], vec![1.0]));
+    }
+}
