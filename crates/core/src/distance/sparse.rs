@@ -154,6 +154,72 @@ pub fn compare(a: &Sparse, b: &Sparse) -> Ordering {
     a.dim.cmp(&b.dim)
 }
 
+/// Bytes of an encoded sparse value with room for `cap` non-zeros: u32
+/// nnz, i32 dim, `cap` int32 indices, `cap` float4 values.
+pub const fn encoded_bytes(cap: usize) -> usize {
+    8 + 8 * cap
+}
+
+/// The encoded form (as float4 words, the index's element type): nnz and
+/// dim as bit patterns, the indices as bit patterns, then the values.
+pub fn encode(dim: i32, indices: &[i32], values: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(2 + 2 * indices.len());
+    out.push(f32::from_bits(indices.len() as u32));
+    out.push(f32::from_bits(dim as u32));
+    out.extend(indices.iter().map(|&i| f32::from_bits(i as u32)));
+    out.extend_from_slice(values);
+    out
+}
+
+/// An encoded value laid out with room for `cap` non-zeros (zeros after
+/// the indices and after the values); unchanged when it holds more.
+pub fn pad(w: &[f32], cap: usize) -> Vec<f32> {
+    let Some(v) = decode(w) else { return w.to_vec() };
+    if v.indices.len() > cap {
+        return w.to_vec();
+    }
+    let mut out = vec![0f32; 2 + 2 * cap];
+    out[..2].copy_from_slice(&w[..2]);
+    for (k, (&i, &x)) in v.indices.iter().zip(v.values).enumerate() {
+        out[2 + k] = f32::from_bits(i as u32);
+        out[2 + cap + k] = x;
+    }
+    out
+}
+
+/// The dimensions of an encoded value (None if too short).
+pub fn encoded_dim(w: &[f32]) -> Option<i32> {
+    w.get(1).map(|d| d.to_bits() as i32)
+}
+
+/// Views an encoded value (padded or not); None when malformed.
+pub fn decode(w: &[f32]) -> Option<Sparse<'_>> {
+    let nnz = w.first()?.to_bits() as usize;
+    let dim = w.get(1)?.to_bits() as i32;
+    if w.len() < 2 + 2 * nnz {
+        return None;
+    }
+    let half = &w[2..];
+    // SAFETY: a slice of f32 holds the same bytes as i32s of the same length,
+    // with the same alignment; every bit pattern is a valid i32.
+    let all = unsafe { std::slice::from_raw_parts(half.as_ptr().cast::<i32>(), half.len()) };
+    let stride = (w.len() - 2) / 2;
+    Some(Sparse { dim, indices: &all[..nnz], values: &half[stride..stride + nnz] })
+}
+
+/// The distance an index orders by (see [`super::index_distance`]) between
+/// two encoded values; None when one is malformed.
+pub fn index_distance(metric: super::Metric, a: &[f32], b: &[f32]) -> Option<f64> {
+    let (a, b) = (decode(a)?, decode(b)?);
+    Some(match metric {
+        super::Metric::L2 => l2_squared(&a, &b),
+        super::Metric::InnerProduct => -inner_product(&a, &b),
+        super::Metric::Cosine => 1.0 - inner_product(&a, &b),
+        super::Metric::L1 => l1_distance(&a, &b),
+        super::Metric::Hamming | super::Metric::Jaccard => f64::NAN,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +271,22 @@ mod tests {
             let want = x.partial_cmp(&y).unwrap();
             assert_eq!(compare(&a, &b), want, "seed {seed} round {round}: {x:?} {y:?}");
         }
+    }
+
+    /// Padded and unpadded encodings decode alike and give the kernels'
+    /// distances.
+    #[test]
+    fn encoding_round_trips_padded() {
+        let w = encode(9, &[1, 4, 8], &[0.5, -2.0, 3.0]);
+        let p = pad(&w, 5);
+        assert_eq!(p.len() * 4, encoded_bytes(5));
+        assert_eq!(decode(&w), decode(&p));
+        assert_eq!(decode(&p).unwrap().indices, &[1, 4, 8]);
+        assert_eq!(encoded_dim(&p), Some(9));
+        let q = encode(9, &[4], &[1.0]);
+        assert_eq!(index_distance(super::super::Metric::InnerProduct, &q, &p), Some(2.0));
+        assert_eq!(index_distance(super::super::Metric::L2, &q, &p), Some(0.25 + 9.0 + 9.0));
+        assert_eq!(decode(&w[..3]), None);
     }
 
     #[test]
