@@ -414,8 +414,15 @@ mod tests {
         assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
         assert_eq!(ValueKind::from_byte(3), Some(ValueKind::F16));
         assert_eq!(ValueKind::from_byte(4), Some(ValueKind::Bit));
-        assert_eq!(ValueKind::from_byte(5), None);
+        assert_eq!(ValueKind::from_byte(5), Some(ValueKind::Sparse));
+        assert_eq!(ValueKind::from_byte(6), None);
         assert_eq!(ValueKind::F16.value_bytes(384), 768);
+        // sparse: the metapage's dims is the room for non-zeros
+        assert_eq!(ValueKind::Sparse.value_bytes(1000), 8008);
+        assert_eq!(ValueKind::Sparse.max_dims(), 16_000);
+        assert!(ValueKind::Sparse.pairs_with(Metric::InnerProduct) && !ValueKind::Sparse.pairs_with(Metric::Hamming));
+        let big = Shape::new(16, ValueKind::Sparse.value_bytes(16_000));
+        assert_eq!(big.inline_bytes + big.chunk_sizes().iter().map(|c| c - CHUNK_HEADER).sum::<usize>(), 128_008);
         assert_eq!(ValueKind::Bit.value_bytes(385), 49);
         assert_eq!(ValueKind::Bit.max_dims(), 64_000);
         for (m, c) in [(Metric::L2, 1), (Metric::InnerProduct, 2), (Metric::Cosine, 3), (Metric::L1, 4), (Metric::Hamming, 5), (Metric::Jaccard, 6)] {

@@ -371,4 +371,24 @@ mod tests {
         assert_eq!(j.distance(&y, &y), 0.0);
         assert_eq!(j.distance(&j.encode(&[0.0; 10]), &j.encode(&[0.0; 10])), 1.0);
     }
+
+    /// Sparse values are padded to the room for non-zeros; queries are
+    /// not; distances are the merge kernels' (cosine on normalised values).
+    #[test]
+    fn sparse_space() {
+        use crate::distance::sparse::encode;
+        let s = Space::Sparse { metric: Metric::L2, cap: 4 };
+        assert_eq!(s.value_bytes(), 40);
+        let a = s.encode(&encode(10, &[1, 7], &[3.0, 4.0]));
+        assert_eq!(a.len(), 40);
+        let q = s.query(&encode(10, &[7], &[4.0]));
+        assert_eq!(q.len(), 16);
+        assert_eq!(s.distance(&q, &a), 9.0);
+        assert_eq!(s.between(&a, &a), 0.0);
+        assert!(s.distance(&q, &a[..8]).is_nan());
+        let ip = Space::Sparse { metric: Metric::InnerProduct, cap: 4 };
+        assert_eq!(ip.distance(&q, &a), -16.0);
+        let big = Space::Sparse { metric: Metric::L1, cap: 2 };
+        assert_eq!(big.distance(&big.query(&encode(3, &[0, 1, 2], &[1.0, 1.0, 1.0])), &big.encode(&encode(3, &[0], &[1.0]))), 2.0);
+    }
 }
