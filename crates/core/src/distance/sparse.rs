@@ -17,53 +17,37 @@ pub struct Sparse<'a> {
     pub values: &'a [f32],
 }
 
-/// One step of the merge of two index lists.
-enum Step {
-    /// Index only in `a` (value).
-    A(f32),
-    /// Index only in `b` (value).
-    B(f32),
-    /// Index in both.
-    Both(f32, f32),
-}
-
-/// Calls `f` for every index of `a` or `b`, ascending.
+/// Folds `f(x, y)` over the union of the two index lists in ascending
+/// order, where `x` and `y` are the values at that index (0 where a list
+/// lacks it): the same terms in the same order as pgvector's loops, so the
+/// float4 sum is identical (`x - 0` and `0 - y` are exact). Branch-free
+/// steps: which list advances is data, not a jump the CPU must guess.
 #[inline]
-fn merge(a: &Sparse, b: &Sparse, mut f: impl FnMut(Step)) {
-    let (mut i, mut j) = (0, 0);
+fn merge_sum(a: &Sparse, b: &Sparse, f: impl Fn(f32, f32) -> f32) -> f32 {
     let (na, nb) = (a.indices.len().min(a.values.len()), b.indices.len().min(b.values.len()));
+    let (ia, va, ib, vb) = (&a.indices[..na], &a.values[..na], &b.indices[..nb], &b.values[..nb]);
+    let (mut i, mut j, mut sum) = (0, 0, 0f32);
     while i < na && j < nb {
-        match a.indices[i].cmp(&b.indices[j]) {
-            Ordering::Less => {
-                f(Step::A(a.values[i]));
-                i += 1;
-            }
-            Ordering::Greater => {
-                f(Step::B(b.values[j]));
-                j += 1;
-            }
-            Ordering::Equal => {
-                f(Step::Both(a.values[i], b.values[j]));
-                i += 1;
-                j += 1;
-            }
-        }
+        let (x, y) = (ia[i], ib[j]);
+        let (take_a, take_b) = (x <= y, y <= x);
+        let xv = if take_a { va[i] } else { 0.0 };
+        let yv = if take_b { vb[j] } else { 0.0 };
+        sum += f(xv, yv);
+        i += take_a as usize;
+        j += take_b as usize;
     }
-    a.values[i..na].iter().for_each(|&v| f(Step::A(v)));
-    b.values[j..nb].iter().for_each(|&v| f(Step::B(v)));
+    for &x in &va[i..] {
+        sum += f(x, 0.0);
+    }
+    for &y in &vb[j..] {
+        sum += f(0.0, y);
+    }
+    sum
 }
 
 /// Squared Euclidean distance (float4 sum).
 pub fn l2_squared(a: &Sparse, b: &Sparse) -> f64 {
-    let mut d = 0f32;
-    merge(a, b, |s| match s {
-        Step::A(x) | Step::B(x) => d += x * x,
-        Step::Both(x, y) => {
-            let diff = x - y;
-            d += diff * diff
-        }
-    });
-    d as f64
+    merge_sum(a, b, |x, y| (x - y) * (x - y)) as f64
 }
 
 /// Inner product (float4 sum over the common indices).
@@ -72,13 +56,17 @@ pub fn inner_product(a: &Sparse, b: &Sparse) -> f64 {
 }
 
 fn dot(a: &Sparse, b: &Sparse) -> f32 {
-    let mut d = 0f32;
-    merge(a, b, |s| {
-        if let Step::Both(x, y) = s {
-            d += x * y
-        }
-    });
-    d
+    let (na, nb) = (a.indices.len().min(a.values.len()), b.indices.len().min(b.values.len()));
+    let (ia, va, ib, vb) = (&a.indices[..na], &a.values[..na], &b.indices[..nb], &b.values[..nb]);
+    let (mut i, mut j, mut sum) = (0, 0, 0f32);
+    while i < na && j < nb {
+        let (x, y) = (ia[i], ib[j]);
+        // adding +0 leaves a sum that started at +0 unchanged, bit for bit
+        sum += if x == y { va[i] * vb[j] } else { 0.0 };
+        i += (x <= y) as usize;
+        j += (y <= x) as usize;
+    }
+    sum
 }
 
 /// Cosine distance `1 - cos`, clamped to [0, 2]; NaN when a norm is 0
@@ -91,12 +79,7 @@ pub fn cosine_distance(a: &Sparse, b: &Sparse) -> f64 {
 
 /// Taxicab distance (float4 sum).
 pub fn l1_distance(a: &Sparse, b: &Sparse) -> f64 {
-    let mut d = 0f32;
-    merge(a, b, |s| match s {
-        Step::A(x) | Step::B(x) => d += x.abs(),
-        Step::Both(x, y) => d += (x - y).abs(),
-    });
-    d as f64
+    merge_sum(a, b, |x, y| (x - y).abs()) as f64
 }
 
 /// Euclidean norm (float8 sum).
