@@ -154,7 +154,7 @@ impl Element {
             return Some(v.to_vec());
         }
         let norm = sparse::norm(s.values);
-        if !(norm > 0.0 && norm.is_finite()) {
+        if norm.is_nan() || norm <= 0.0 || norm.is_infinite() {
             return None;
         }
         let (i, x) = sparse::normalize(s.indices, s.values)?;

@@ -19,4 +19,6 @@ mod fuzz_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod halfvec_tests;
 #[cfg(any(test, feature = "pg_test"))]
+mod sparsevec_tests;
+#[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -92,7 +92,7 @@ pub fn norm(values: &[f32]) -> f64 {
 /// vector stays as it is. None when a value overflows float4.
 pub fn normalize(indices: &[i32], values: &[f32]) -> Option<(Vec<i32>, Vec<f32>)> {
     let n = norm(values);
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         return Some((indices.to_vec(), values.to_vec()));
     }
     let mut out = (Vec::with_capacity(values.len()), Vec::with_capacity(values.len()));
