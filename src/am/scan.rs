@@ -13,7 +13,7 @@
 //! rows the search reaches in no particular order.
 
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
-use super::{item_pointer, prepare_vector, Element};
+use super::{item_pointer, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
 use crate::space::Bytes;
 use crate::storage::graph::DiskGraph;
@@ -144,10 +144,12 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     let element = Element::of_kind(meta.value_kind);
     // SAFETY: a non-null key argument of the opclass's type.
     let q = unsafe { element.read(key.sk_argument) };
-    if q.len() != meta.dims {
-        element.raise_different(q.len(), meta.dims);
+    // SAFETY: a scan's indexRelation is the open index.
+    let want = super::column_dims(unsafe { (*scan).indexRelation }, meta);
+    if element.dims_of(&q) != want {
+        element.raise_different(element.dims_of(&q), want);
     }
-    prepare_vector(meta.params.metric, &q).map(|x| meta.space().query_of(&x, &q))
+    element.prepare(meta.params.metric, &q, None).map(|x| meta.space().query_of(&x, &q))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
