@@ -70,7 +70,7 @@ psql -X -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | gre
   || psql -X -q -d postgres -c "CREATE DATABASE $DB"
 psql_demo -q -v ext="$ext" <<'SQL'
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS docs, iris;
+DROP TABLE IF EXISTS docs, iris, doc_terms, vocab;
 DROP EXTENSION IF EXISTS vecstore CASCADE;
 DROP EXTENSION IF EXISTS vector CASCADE;
 CREATE EXTENSION :"ext";
@@ -112,6 +112,17 @@ FROM docs ORDER BY embedding <=> :'q' LIMIT 3;
 SELECT 'inner product <#>' AS operator, id, round((embedding <#> :'q')::numeric, 4) AS distance, left(body, 70) AS sentence
 FROM docs ORDER BY embedding <#> :'q' LIMIT 3;
 SQL
+
+echo "== hybrid search: dense embeddings + sparse BM25 word weights (sparsevec), fused by reciprocal rank"
+# every sentence also gets a sparse lexical vector: the BM25 weight of each
+# of its words over the corpus's vocabulary (k1 = 1.2, b = 0.75), computed in
+# SQL, stored as sparsevec with its own HNSW index (inner product)
+psql_demo -q -f scripts/sql/bm25.sql
+psql_demo -tAc "SELECT format('%s sentences with a sparsevec(%s) of BM25 weights (%s non-zeros on average), HNSW index %s', count(lex), (SELECT count(*) FROM vocab), round(avg(length(lex::text) - length(replace(lex::text, ':', '')))), pg_size_pretty(pg_relation_size('docs_lex_idx'))) FROM docs"
+# a rare word the embedding model does not know: dense search misses it,
+# the sparse ranking has it first, the fused ranking keeps it
+bash scripts/hybrid.sh "what is LFENCE used for" 3
+bash scripts/hybrid.sh "which ML compiler came from Edinburgh" 3
 
 echo "== k-nearest-neighbour classification of Iris flowers (k = 5, HNSW, L2)"
 psql_demo -q <<'SQL'
