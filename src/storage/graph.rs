@@ -73,6 +73,8 @@ pub struct DiskGraph {
     value_buf: Bytes,
     /// (block, position) pairs: neighbours grouped by page.
     order: Vec<(u32, u32)>,
+    /// Elements whose values a batch read needs.
+    need: Vec<NodeId>,
     /// Per block, the shared buffer it was last found in (0: unknown).
     hints: Vec<pg_sys::Buffer>,
     /// The index's relfilenode, which the hints are for (read when the
@@ -154,6 +156,7 @@ impl DiskGraph {
             vecs: Bytes::default(),
             value_buf: Bytes::default(),
             order: Vec::new(),
+            need: Vec::new(),
             hints: Vec::new(),
             file: file_of(index),
             groups: Vec::new(),
@@ -494,6 +497,114 @@ impl Drop for DiskGraph {
 }
 
 impl DiskGraph {
+    /// Calls `visit(self, page, k)` for every `ids[k]` with its page share
+    /// locked; elements of unreadable blocks are recorded as such. Elements
+    /// that share a page are read under one lock; the pages are pinned a
+    /// window at a time and their tuples prefetched first, so the cache
+    /// misses of a hop overlap instead of following each other.
+    fn on_pages(&mut self, ids: &[NodeId], mut visit: impl FnMut(&mut Self, pg_sys::Page, usize)) {
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
+        order.sort_unstable();
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
+        let mut i = 0;
+        while i < order.len() {
+            let block = order[i].0;
+            let mut j = i;
+            while j < order.len() && order[j].0 == block {
+                j += 1;
+            }
+            if let Some(&h) = self.hints.get(block as usize) {
+                Pin::prefetch_header(h);
+            }
+            groups.push((i, j, None));
+            i = j;
+        }
+        // at most PIN_WINDOW pages pinned at once: PostgreSQL tracks a
+        // backend's first 8 pins in an array, more go to a hash table
+        let size = self.meta.shape.element_size();
+        for window in groups.chunks_mut(PIN_WINDOW) {
+            for g in window.iter_mut() {
+                let block = order[g.0].0;
+                if self.in_range(DiskTid::from_node(ids[order[g.0].1 as usize])) {
+                    g.2 = Some(self.pin(block));
+                }
+            }
+            for (i, j, pin) in window.iter() {
+                if let Some(p) = pin {
+                    for &(_, k) in &order[*i..*j] {
+                        pages::prefetch_line_pointer(p.page(), DiskTid::from_node(ids[k as usize]).offset);
+                    }
+                }
+            }
+            for (i, j, pin) in window.iter() {
+                if let Some(p) = pin {
+                    for &(_, k) in &order[*i..*j] {
+                        pages::prefetch_item(p.page(), DiskTid::from_node(ids[k as usize]).offset, size);
+                    }
+                }
+            }
+            for (i, j, pin) in window.iter_mut() {
+                match pin.take() {
+                    Some(p) => {
+                        let g = p.share();
+                        for &(_, k) in &order[*i..*j] {
+                            visit(self, g.page(), k as usize);
+                        }
+                    }
+                    None => {
+                        for &(_, k) in &order[*i..*j] {
+                            self.record(ids[k as usize], UNREADABLE);
+                        }
+                    }
+                }
+            }
+        }
+        groups.clear();
+        self.groups = groups;
+        self.order = order;
+    }
+
+    /// Reads the values of those of `ids` not cached yet, a hop's worth of
+    /// pages at a time (for the distances between elements that follow).
+    fn load_values(&mut self, ids: &[NodeId]) {
+        if self.lean || self.meta.shape.chunks() > 0 {
+            return;
+        }
+        let mut need = std::mem::take(&mut self.need);
+        need.clear();
+        need.extend(ids.iter().copied().filter(|&id| self.entry(id).is_none_or(|e| e.state != 0 && e.vec_at == NONE)));
+        if need.len() > 1 {
+            self.on_pages(&need, |g, page, k| g.load_locked(page, need[k]));
+        }
+        self.need = need;
+    }
+
+    /// Records element `id` on its locked page with its value cached.
+    fn load_locked(&mut self, page: pg_sys::Page, id: NodeId) {
+        let tid = DiskTid::from_node(id);
+        let shape = self.meta.shape;
+        let Some(view) = pages::element(page, tid.offset, &shape) else {
+            self.record(id, UNREADABLE);
+            return;
+        };
+        let state = view.state();
+        let mut e = Entry { state: state as u8, level: view.header.level, neighbors: view.header.neighbors, ..UNREADABLE };
+        if let Some(old) = self.entry(id) {
+            e.nbrs_at = old.nbrs_at;
+            e.nbrs_len = old.nbrs_len;
+            e.nbrs_layer = old.nbrs_layer;
+            e.tids_at = old.tids_at;
+            e.ntids = old.ntids;
+        }
+        if state != ElementState::Reusable {
+            e.vec_at = self.vecs.push_aligned(view.inline) as u32;
+        }
+        self.record(id, e);
+    }
+
     /// The common case of [`Source::distance`], with the element's page
     /// already locked: one share lock covers the value and the heap rows.
     fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId) -> f64 {
@@ -551,73 +662,9 @@ impl Source for DiskGraph {
             }
             return;
         }
-        // neighbours that share a page are read under one lock; every page
-        // of the hop is pinned first and its tuples prefetched, so the
-        // cache misses of the hop overlap instead of following each other
         let base = out.len();
         out.resize(base + ids.len(), hnsw::UNREADABLE);
-        let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
-        order.sort_unstable();
-        let mut groups = std::mem::take(&mut self.groups);
-        groups.clear();
-        let mut i = 0;
-        while i < order.len() {
-            let block = order[i].0;
-            let mut j = i;
-            while j < order.len() && order[j].0 == block {
-                j += 1;
-            }
-            if let Some(&h) = self.hints.get(block as usize) {
-                Pin::prefetch_header(h);
-            }
-            groups.push((i, j, None));
-            i = j;
-        }
-        // at most PIN_WINDOW pages pinned at once: PostgreSQL tracks a
-        // backend's first 8 pins in an array, more go to a hash table
-        let size = self.meta.shape.element_size();
-        for window in groups.chunks_mut(PIN_WINDOW) {
-            for g in window.iter_mut() {
-                let block = order[g.0].0;
-                if self.in_range(DiskTid::from_node(ids[order[g.0].1 as usize])) {
-                    g.2 = Some(self.pin(block));
-                }
-            }
-            for (i, j, pin) in window.iter() {
-                if let Some(p) = pin {
-                    for &(_, k) in &order[*i..*j] {
-                        pages::prefetch_line_pointer(p.page(), DiskTid::from_node(ids[k as usize]).offset);
-                    }
-                }
-            }
-            for (i, j, pin) in window.iter() {
-                if let Some(p) = pin {
-                    for &(_, k) in &order[*i..*j] {
-                        pages::prefetch_item(p.page(), DiskTid::from_node(ids[k as usize]).offset, size);
-                    }
-                }
-            }
-            for (i, j, pin) in window.iter_mut() {
-                match pin.take() {
-                    Some(p) => {
-                        let g = p.share();
-                        for &(_, k) in &order[*i..*j] {
-                            out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize]);
-                        }
-                    }
-                    None => {
-                        for &(_, k) in &order[*i..*j] {
-                            self.record(ids[k as usize], UNREADABLE);
-                        }
-                    }
-                }
-            }
-        }
-        groups.clear();
-        self.groups = groups;
-        self.order = order;
+        self.on_pages(ids, |g, page, k| out[base + k] = g.visit_locked(page, ids[k]));
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
@@ -640,6 +687,10 @@ impl Source for DiskGraph {
 }
 
 impl GraphStore for DiskGraph {
+    fn prepare(&mut self, ids: &[NodeId]) {
+        self.load_values(ids);
+    }
+
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
         let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return hnsw::UNREADABLE };
         let n = self.meta.shape.value_bytes;
