@@ -229,3 +229,74 @@ def test_read_error_with_pins_held(cluster):
     log = cluster.log()
     assert "leak" not in log and "not owned by resource owner" not in log
     assert not cluster.log_problems(allow=("invalid page in block",))
+
+
+def test_halfvec_bit_and_sq8_indexes_from_a_busy_backend(cluster):
+    """The windowed page reads and hints serve every element layout: a
+    halfvec index, a bit index and a quantised (sq8) index queried in turn
+    by one backend answer as fresh backends do."""
+    db = cluster.create_db("layouts")
+    base, queries = minilm_fixture()
+    with cluster.connect(db) as c:
+        load_table(c, "hv", base[:1200], dims=384)
+        c.execute("CREATE INDEX ON hv USING hnsw ((v::halfvec(384)) halfvec_l2_ops)")
+        load_table(c, "bt", base[:1200], dims=384)
+        c.execute("CREATE INDEX ON bt USING hnsw ((binary_quantize(v)::bit(384)) bit_hamming_ops)")
+        load_table(c, "sq", base[:1200], dims=384)
+        c.execute("CREATE INDEX ON sq USING hnsw (v vector_l2_ops) WITH (vecstore_quantize = sq8)")
+    probes = [
+        ("SELECT id FROM hv ORDER BY v::halfvec(384) <-> %s::vector::halfvec(384) LIMIT 10", q) for q in queries[:5]
+    ] + [
+        ("SELECT id FROM bt ORDER BY binary_quantize(v)::bit(384) <~> binary_quantize(%s::vector) LIMIT 10", q)
+        for q in queries[5:10]
+    ] + [("SELECT id FROM sq ORDER BY v <-> %s::vector LIMIT 10", q) for q in queries[10:15]]
+    want = []
+    for sql, q in probes:
+        with cluster.connect(db) as c:
+            force_index(c)
+            want.append(ids_of(c, sql, (vec_text(q),)))
+    assert all(len(w) == 10 for w in want)
+    with cluster.connect(db) as c:
+        force_index(c)
+        plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + probes[5][0], (vec_text(probes[5][1]),)).fetchall())
+        assert "Index Scan" in plan, plan
+        for rnd in range(3):
+            for i in np.random.default_rng(rnd).permutation(len(probes)):
+                sql, q = probes[i]
+                assert ids_of(c, sql, (vec_text(q),)) == want[i], (rnd, i)
+
+
+def test_pooled_memory_does_not_shrink_an_iterative_scan_budget(cluster):
+    """An iterative scan stops expanding once its memory passes work_mem x
+    hnsw.scan_mem_multiplier; the pooled StreamSearch of an earlier, bigger
+    scan keeps its tables' capacity, which that check counts as used. A
+    backend that once ran a big scan must still give a later small-budget
+    scan the budget a fresh backend gives it (the same rows)."""
+    db = cluster.create_db("budget")
+    with cluster.connect(db) as c:
+        load_table(c, "big", clustered_data(20000, 3, seed=21))
+        c.execute("CREATE INDEX ON big USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16)")
+        load_table(c, "small", clustered_data(4000, 3, seed=22))
+        c.execute("CREATE INDEX ON small USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16)")
+    q = vec_text(np.array([0.5, 0.5, 0.5], dtype=np.float32))
+    small_sql = "SELECT id FROM small WHERE id %% 40 = 0 ORDER BY v <-> %s::vector LIMIT 30"
+
+    def small_settings(c):
+        force_index(c)
+        c.execute("SET hnsw.iterative_scan = relaxed_order")
+        c.execute("SET hnsw.max_scan_tuples = 1000000")
+        c.execute("SET hnsw.scan_mem_multiplier = 1")
+        c.execute("SET work_mem = '64kB'")
+
+    with cluster.connect(db) as c:
+        small_settings(c)
+        want = ids_of(c, small_sql, (q,))
+    assert len(want) >= 20, want  # the budget lets a fresh backend go on
+    with cluster.connect(db) as c:
+        force_index(c)
+        c.execute("SET hnsw.iterative_scan = relaxed_order")
+        c.execute("SET hnsw.max_scan_tuples = 1000000")
+        c.execute("SET work_mem = '64MB'")
+        assert len(ids_of(c, "SELECT id FROM big ORDER BY v <-> %s::vector LIMIT 20000", (q,))) > 19000
+        small_settings(c)
+        assert ids_of(c, small_sql, (q,)) == want
