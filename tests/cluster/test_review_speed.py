@@ -300,3 +300,42 @@ def test_pooled_memory_does_not_shrink_an_iterative_scan_budget(cluster):
         assert len(ids_of(c, "SELECT id FROM big ORDER BY v <-> %s::vector LIMIT 20000", (q,))) > 19000
         small_settings(c)
         assert ids_of(c, small_sql, (q,)) == want
+
+
+def test_standby_backend_with_hints_during_replay(cluster):
+    """A standby backend keeps querying (its hints warm) while the primary
+    inserts, deletes, vacuums and reindexes: replay rewrites and moves the
+    pages under its hints. Once replay has caught up, the long-lived
+    backend answers as a fresh standby backend does."""
+    db = cluster.create_db("standby_hints")
+    base, queries = minilm_fixture()
+    with cluster.connect(db) as c:
+        load_table(c, "t", base[:800], dims=384)
+        c.execute("CREATE INDEX t_idx ON t USING hnsw (v vector_l2_ops) WITH (m = 8)")
+    standby = cluster.standby("standby_hints", conf={"shared_buffers": "2MB"})
+    try:
+        cluster.wait_replay(standby)
+        sql = "SELECT id FROM t ORDER BY v <-> %s::vector LIMIT 10"
+        with standby.connect(db) as s, cluster.connect(db) as p:
+            force_index(s)
+            for step in range(6):
+                lo = 800 + 150 * step
+                p.execute("INSERT INTO t (id, v) SELECT 10000 + %s + g, v FROM unnest(%s::vector[]) WITH ORDINALITY AS x(v, g)",
+                          (lo, [vec_text(r) for r in base[lo:lo + 150]]))
+                p.execute("UPDATE t SET id = id + 0 WHERE id %% 5 = %s", (step % 5,))
+                if step == 2:
+                    p.execute("DELETE FROM t WHERE id % 3 = 0")
+                    p.execute("VACUUM t")
+                if step == 4:
+                    p.execute("REINDEX INDEX t_idx")
+                for q in queries[:6]:
+                    ids_of(s, sql, (vec_text(q),))
+            cluster.wait_replay(standby)
+            busy = [ids_of(s, sql, (vec_text(q),)) for q in queries[:12]]
+        with standby.connect(db) as s:
+            force_index(s)
+            fresh = [ids_of(s, sql, (vec_text(q),)) for q in queries[:12]]
+        assert busy == fresh
+        assert not standby.log_problems()
+    finally:
+        standby.destroy()
