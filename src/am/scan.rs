@@ -239,7 +239,9 @@ fn next_batch(st: &mut ScanState) -> bool {
     // SAFETY: GUC global read on the backend thread.
     let work_mem_kb = unsafe { pg_sys::work_mem } as f64;
     let budget = work_mem_kb * 1024.0 * SCAN_MEM_MULTIPLIER.get();
-    let used = (graph.heap_bytes() + st.stream.heap_bytes()) as f64;
+    // what this scan holds, not the capacity of tables an earlier scan of
+    // the backend left (a busy backend stops where a fresh one does)
+    let used = (graph.heap_bytes() + st.stream.used_bytes()) as f64;
     let max_visits = if used >= budget { 0 } else { MAX_SCAN_TUPLES.get().max(1) as usize };
     let ef = EF_SEARCH.get().max(1) as usize;
     st.stream.next_batch(graph, ef, max_visits, &mut st.batch);

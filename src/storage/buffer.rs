@@ -136,16 +136,25 @@ impl Pin {
     /// `ReadRecentBuffer`); the hit is counted in the index's statistics as
     /// ReadBuffer would.
     pub fn recent(index: pg_sys::Relation, block: u32, hint: pg_sys::Buffer) -> Option<Self> {
-        if hint <= 0 {
+        // SAFETY: reading NBuffers, a global fixed at postmaster start.
+        if hint <= 0 || hint > unsafe { pg_sys::NBuffers } {
             return None;
         }
         // SAFETY: an open relation; ReadRecentBuffer checks under the buffer
         // header lock that `hint` still holds this block before pinning it.
         unsafe {
             let rel = &*index;
+            // A buffer tag names a relfilenode without its backend: a
+            // temporary index (local buffers) may share its relfilenode
+            // with a permanent relation's file, whose shared buffers would
+            // match the tag.
+            if (*rel.rd_rel).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char {
+                return None;
+            }
             if !pg_sys::ReadRecentBuffer(rel.rd_node, pg_sys::ForkNumber::MAIN_FORKNUM, block, hint) {
                 return None;
             }
+            bump_usage(hint);
             if !rel.pgstat_info.is_null() {
                 (*rel.pgstat_info).t_counts.t_blocks_fetched += 1;
                 (*rel.pgstat_info).t_counts.t_blocks_hit += 1;
@@ -190,6 +199,35 @@ impl Pin {
         // SAFETY: we hold a pin and no lock on this buffer.
         unsafe { pg_sys::LockBuffer(self.buffer, pg_sys::BUFFER_LOCK_SHARE as i32) };
         Shared { pin: self }
+    }
+}
+
+/// Raises the clock-sweep usage count of shared buffer `buffer` by one (up
+/// to the maximum), as ReadBuffer's PinBuffer does on every hit:
+/// ReadRecentBuffer pins through PinBuffer_Locked, which leaves the count
+/// alone, so pages a backend always finds through its hints would stay at
+/// usage count 1 and be evicted before colder pages. Best effort: skipped
+/// while another backend holds the buffer header lock.
+fn bump_usage(buffer: pg_sys::Buffer) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // SAFETY: `buffer` is a shared buffer (1..=NBuffers) this backend has
+    // just pinned, so its descriptor is in use; its state word is a
+    // pg_atomic_uint32 (an aligned u32), which PostgreSQL itself updates by
+    // compare-and-swap whenever BM_LOCKED is clear (PinBuffer, UnpinBuffer).
+    unsafe {
+        let desc = pg_sys::BufferDescriptors.add(buffer as usize - 1);
+        let state = AtomicU32::from_ptr(&raw mut (*desc).bufferdesc.state.value);
+        let mut old = state.load(Ordering::Relaxed);
+        loop {
+            let usage = (old & pg_sys::BUF_USAGECOUNT_MASK) >> pg_sys::BUF_USAGECOUNT_SHIFT;
+            if old & pg_sys::BM_LOCKED != 0 || usage >= pg_sys::BM_MAX_USAGE_COUNT {
+                return;
+            }
+            match state.compare_exchange_weak(old, old + pg_sys::BUF_USAGECOUNT_ONE, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => old = now,
+            }
+        }
     }
 }
 

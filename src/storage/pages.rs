@@ -75,10 +75,17 @@ fn prefetch(p: *const u8) {
     };
 }
 
+/// Whether item `off`'s 4-byte line pointer lies inside a page (offsets
+/// up to MaxOffsetNumber, 2048, are valid TIDs; from 2043 on the line
+/// pointer would lie past the page's end).
+fn line_pointer_fits(off: u16) -> bool {
+    off != 0 && PAGE_HEADER + 4 * off as usize <= BLOCK_SIZE
+}
+
 /// Hints the CPU at item `off`'s line pointer on a pinned page (no lock
 /// needed: nothing is read).
 pub fn prefetch_line_pointer(page: pg_sys::Page, off: u16) {
-    if off == 0 || (off as usize) > BLOCK_SIZE / 4 {
+    if !line_pointer_fits(off) {
         return;
     }
     prefetch(page.cast::<u8>().wrapping_add(PAGE_HEADER + 4 * (off as usize - 1)));
@@ -88,13 +95,17 @@ pub fn prefetch_line_pointer(page: pg_sys::Page, off: u16) {
 /// The line pointer is read without the page lock, so the address may be
 /// stale: it only steers prefetches, the item is read under the lock.
 pub fn prefetch_item(page: pg_sys::Page, off: u16, len: usize) {
-    if off == 0 || (off as usize) > BLOCK_SIZE / 4 {
+    if !line_pointer_fits(off) {
         return;
     }
-    // SAFETY: the line pointer lies inside the pinned page's memory (off is
-    // bounded above); a volatile read of a word another backend may be
-    // writing yields some value, which is only used as a hint.
-    let lp = unsafe { std::ptr::read_volatile(page.cast::<u8>().add(PAGE_HEADER + 4 * (off as usize - 1)).cast::<u32>()) };
+    // SAFETY: the line pointer lies inside the pinned page's memory
+    // (`line_pointer_fits`), 4-aligned (pages are MAXALIGNed); another
+    // backend may be writing it, so it is read as an atomic word: some
+    // value, only used as a hint.
+    let lp = unsafe {
+        let at = page.cast::<u8>().add(PAGE_HEADER + 4 * (off as usize - 1)).cast::<u32>();
+        std::sync::atomic::AtomicU32::from_ptr(at).load(std::sync::atomic::Ordering::Relaxed)
+    };
     let start = (lp & 0x7fff) as usize;
     let end = (start + len).min(BLOCK_SIZE);
     let mut at = start;
@@ -320,4 +331,20 @@ pub fn chunk_bytes(next: DiskTid, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(raw(&h));
     out.extend_from_slice(data);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_pointers_past_the_page_are_not_read() {
+        assert!(!line_pointer_fits(0));
+        assert!(line_pointer_fits(1));
+        assert!(line_pointer_fits(2042));
+        // the 2043rd line pointer would start at byte 8192
+        assert!(!line_pointer_fits(2043));
+        assert!(!line_pointer_fits(2048));
+        assert!(!line_pointer_fits(u16::MAX));
+    }
 }

@@ -276,6 +276,16 @@ impl StreamSearch {
         self.visited.heap_bytes() + 16 * (self.frontier.capacity() + self.deferred.capacity() + self.pending.capacity() + self.results.capacity())
     }
 
+    /// Bytes the search needs for what it holds, as if its tables had been
+    /// grown for this search alone: a search that reuses the tables of an
+    /// earlier, bigger one (a backend's pooled scan memory) is charged what
+    /// a fresh search would be, so memory budgets stop it at the same point.
+    pub fn used_bytes(&self) -> usize {
+        self.visited.fresh_bytes()
+            + 16 * (self.frontier.len() + self.pending.len() + self.results.len())
+            + std::mem::size_of::<(Candidate, bool)>() * self.deferred.len()
+    }
+
     /// The next (up to) `ef` results, nearest first, into `out`. Expands
     /// until the classic stopping rule holds for this batch, or until
     /// `max_visits` elements have been visited; after that, only results
