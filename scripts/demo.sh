@@ -119,10 +119,10 @@ echo "== hybrid search: dense embeddings + sparse BM25 word weights (sparsevec),
 # SQL, stored as sparsevec with its own HNSW index (inner product)
 psql_demo -q -f scripts/sql/bm25.sql
 psql_demo -tAc "SELECT format('%s sentences with a sparsevec(%s) of BM25 weights (%s non-zeros on average), HNSW index %s', count(lex), (SELECT count(*) FROM vocab), round(avg(length(lex::text) - length(replace(lex::text, ':', '')))), pg_size_pretty(pg_relation_size('docs_lex_idx'))) FROM docs"
-# a rare word the embedding model does not know: dense search misses it,
-# the sparse ranking has it first, the fused ranking keeps it
-bash scripts/hybrid.sh "what is LFENCE used for" 3
-bash scripts/hybrid.sh "which ML compiler came from Edinburgh" 3
+# a name the embedding model does not know (a genus of birds) and a rare word:
+# dense search misses the sentence, sparse has it first, the fused ranking keeps it
+bash scripts/hybrid.sh "what is a Geotrygon" 3
+bash scripts/hybrid.sh "where do I find the datasheet" 3
 
 echo "== k-nearest-neighbour classification of Iris flowers (k = 5, HNSW, L2)"
 psql_demo -q <<'SQL'

@@ -7,7 +7,7 @@
 #           with the question
 #   hybrid: both top-20 rankings fused in SQL by reciprocal rank fusion
 #           (score = sum of 1 / (60 + rank))
-# Usage: scripts/hybrid.sh "what is LFENCE used for" [k]
+# Usage: scripts/hybrid.sh "what is a Geotrygon" [k]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 question=${1:?usage: scripts/hybrid.sh "question" [k]}
