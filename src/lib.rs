@@ -12,7 +12,7 @@ pub mod storage;
 pub mod types;
 
 /// The pure core, re-exported under the names the extension has always used.
-pub use vecstore_core::{distance, half, hnsw, quant, rng, space};
+pub use vecstore_core::{distance, half, hnsw, ivf, quant, rng, space};
 
 // The hand-written SQL surface, in dependency order: types first, then the
 // access methods and their operator classes.
@@ -20,6 +20,7 @@ pgrx::extension_sql_file!("../sql/vector.sql", name = "vector_type", bootstrap);
 pgrx::extension_sql_file!("../sql/halfvec.sql", name = "halfvec_type", requires = ["vector_type"]);
 pgrx::extension_sql_file!("../sql/bit.sql", name = "bit_functions", requires = ["vector_type"]);
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_am", requires = ["vector_type", "halfvec_type", "bit_functions"]);
+pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat_am", requires = ["vector_type", "halfvec_type", "bit_functions"]);
 
 /// Library load: index options and the `hnsw.*` settings.
 #[pgrx::pg_guard]
@@ -32,6 +33,7 @@ pub extern "C-unwind" fn _PG_init() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
     am::options::init();
+    am::ivfflat::options::init();
 }
 
 /// Required by `cargo pgrx test`.
