@@ -46,7 +46,7 @@ fn kmeans_separates_blobs() {
 }
 
 #[test]
-fn hamerly_matches_plain_lloyd_assignment() {
+fn elkan_bounds_reach_a_true_lloyd_fixed_point() {
     // after convergence every sample is at its nearest center (the bounds
     // never skip a sample that should move)
     let seed = 11;
@@ -157,4 +157,31 @@ fn ivf_recall_grows_with_probes() {
     }
     assert!(recall[0] > 0.5 && recall[0] <= recall[1] && recall[1] <= recall[2], "seed {seed}: {recall:?}");
     assert_eq!(recall[2], 1.0, "seed {seed}: all lists read must be exact");
+}
+
+#[test]
+#[ignore = "timing only: cargo test -p vecstore-core --release -- --ignored kmeans_timing --nocapture"]
+fn kmeans_timing() {
+    let mut rng = Rng::new(1);
+    let dims = 384;
+    let hubs: Vec<Vec<f32>> = (0..300).map(|_| (0..dims).map(|_| rng.normal() as f32 * 0.05).collect()).collect();
+    let data: Vec<f32> = (0..10000).flat_map(|i| hubs[i % 300].iter().map(|v| v + rng.normal() as f32 * 0.02).collect::<Vec<_>>()).collect();
+    let t = std::time::Instant::now();
+    let (_, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
+    println!("k-means 10000 x {dims}, k = 100: {:?}, {report:?}", t.elapsed());
+}
+
+#[test]
+#[ignore = "timing only, needs IVF_FVECS=path/to/base.fvecs"]
+fn kmeans_timing_fvecs() {
+    let Ok(path) = std::env::var("IVF_FVECS") else { return };
+    let bytes = std::fs::read(path).unwrap();
+    let dims = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    let data: Vec<f32> = bytes
+        .chunks_exact(4 + 4 * dims)
+        .flat_map(|r| r[4..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>())
+        .collect();
+    let t = std::time::Instant::now();
+    let (_, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
+    println!("k-means {} x {dims}, k = 100: {:?}, {report:?}", data.len() / dims, t.elapsed());
 }
