@@ -137,12 +137,18 @@ def test_crash_recovery_and_standby(cluster, db):
     standby = cluster.standby("ivf_standby")
     try:
         build(cluster, db, data[:2000], lists=20)  # replayed from the build's WAL
-        crash_and_check(cluster, standby, db)
+        # an unlogged index: its init fork (random centers, empty lists) is
+        # what the index becomes after the crash
+        with cluster.connect(db) as conn:
+            conn.execute("CREATE UNLOGGED TABLE u (id int, v vector(384))")
+            copy_rows(conn, "u", np.arange(1, 501), data[:500])
+            conn.execute("CREATE INDEX ON u USING ivfflat (v) WITH (lists = 5)")
+        crash_and_check(cluster, standby, db, data)
     finally:
         standby.destroy()
 
 
-def crash_and_check(cluster, standby, db):
+def crash_and_check(cluster, standby, db, data):
     acknowledged = []
 
     def load():
@@ -170,6 +176,14 @@ def crash_and_check(cluster, standby, db):
     assert cluster.scalar("SELECT count(*) FROM generate_series(2001, %s) i WHERE NOT EXISTS "
                           "(SELECT 1 FROM t WHERE id = i)", db, (max(committed),)) == 0
     assert own_rows_missing(cluster, db) == 0, "every row is found through the index after crash recovery"
+    with cluster.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM u").fetchone()[0] == 0, "the unlogged table was reset"
+        copy_rows(conn, "u", np.arange(1, 301), data[:300])
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET ivfflat.probes = 5")
+        got = conn.execute("SELECT count(*) FROM (SELECT id FROM u ORDER BY v <-> %s::vector) s",
+                           (vec_text(data[0]),)).fetchone()[0]
+        assert got == 300, "the reset unlogged index takes inserts and finds them"
     cluster.sql("DELETE FROM t WHERE id % 2 = 0", db)
     cluster.sql("VACUUM t", db)
     cluster.wait_replay(standby)
@@ -227,3 +241,39 @@ def test_bit_hamming(cluster, db):
             total += sum(r[0] <= exact for r in rows) / K
     print(f"bit_hamming_ops recall@10 at probes 10 of 30: {total / 50:.3f}")
     assert total / 50 > 0.7
+
+
+def test_build_progress_and_cancel(cluster, db):
+    rng = np.random.default_rng(5)
+    data = rng.random((20000, 64), dtype=np.float32)
+    with cluster.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id int, v vector(64))")
+        copy_rows(conn, "t", np.arange(1, len(data) + 1), data)
+    phases, done = set(), threading.Event()
+
+    def watch():
+        with cluster.connect(db) as conn:
+            while not done.is_set():
+                phases.update(r[0] for r in conn.execute(
+                    "SELECT phase FROM pg_stat_progress_create_index").fetchall())
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        cluster.sql("CREATE INDEX t_v ON t USING ivfflat (v) WITH (lists = 500)", db)
+    finally:
+        done.set()
+        watcher.join()
+    print(f"phases seen: {sorted(phases)}")
+    assert "building index: performing k-means" in phases
+    # a cancel (here: statement_timeout) stops a long k-means promptly
+    with cluster.connect(db) as conn:
+        conn.execute("SET statement_timeout = '500ms'")
+        start = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("CREATE INDEX ON t USING ivfflat (v) WITH (lists = 2000)")
+        elapsed = time.monotonic() - start
+    print(f"cancelled after {elapsed:.2f}s")
+    assert elapsed < 2.5
+    assert cluster.scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 't_v%'", db) == 1

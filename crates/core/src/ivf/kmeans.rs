@@ -103,7 +103,7 @@ fn seed_plus_plus(data: &[f32], dims: usize, k: usize, kind: Kind, rng: &mut Rng
         d * d
     };
     let mut weight: Vec<f64> = pool.install(|| (0..n).into_par_iter().with_min_len(256).map(|i| sq(i, &centers[..dims])).collect());
-    for c in 1..k {
+    for _ in 1..k {
         let total: f64 = weight.iter().sum();
         let picks: Vec<usize> = (0..trials).map(|_| draw(&weight, total, rng)).collect();
         // the total each candidate would leave, and its new weights
@@ -118,9 +118,7 @@ fn seed_plus_plus(data: &[f32], dims: usize, k: usize, kind: Kind, rng: &mut Rng
             .expect("at least one trial");
         weight = best_weight;
         centers.extend_from_slice(&data[best * dims..(best + 1) * dims]);
-        if c % 8 == 0 {
-            tick();
-        }
+        tick();
     }
     centers
 }
@@ -148,6 +146,21 @@ fn draw(weight: &[f64], total: f64, rng: &mut Rng) -> usize {
 struct Bound {
     center: u32,
     upper: f64,
+}
+
+/// Runs `f` over consecutive blocks of the `n` samples (their range and
+/// the range of their `k` lower bounds each), of about a million
+/// sample-center pairs, calling `tick` after each (so a cancel is noticed
+/// within one block, however many lists there are).
+fn for_blocks(n: usize, k: usize, tick: &mut dyn FnMut(), mut f: impl FnMut(std::ops::Range<usize>, std::ops::Range<usize>)) {
+    let step = (1 << 20) / k.max(1) + 1;
+    let mut start = 0;
+    while start < n {
+        let end = (start + step).min(n);
+        f(start..end, start * k..end * k);
+        tick();
+        start = end;
+    }
 }
 
 /// Nearest center of `x`, filling its exact lower bounds.
@@ -213,14 +226,17 @@ fn lloyd(
 ) -> Vec<f32> {
     let n = data.len() / dims;
     let mut lower = vec![0f32; n * k];
-    let mut bounds: Vec<Bound> = pool.install(|| {
-        data.par_chunks_exact(dims)
-            .zip(lower.par_chunks_exact_mut(k))
-            .with_min_len(64)
-            .map(|(x, l)| scan_all(x, &centers, dims, kind, l))
-            .collect()
+    let mut bounds: Vec<Bound> = vec![Bound { center: 0, upper: f64::INFINITY }; n];
+    for_blocks(n, k, tick, |range, lrange| {
+        pool.install(|| {
+            data[range.start * dims..range.end * dims]
+                .par_chunks_exact(dims)
+                .zip(lower[lrange].par_chunks_exact_mut(k))
+                .zip(bounds[range].par_iter_mut())
+                .with_min_len(64)
+                .for_each(|((x, l), b)| *b = scan_all(x, &centers, dims, kind, l))
+        });
     });
-    tick();
     loop {
         // new centers: the means of their samples
         let mut sums = vec![0f64; k * dims];
@@ -265,21 +281,24 @@ fn lloyd(
         });
         let half: Vec<f64> =
             (0..k).map(|j| (0..k).filter(|&o| o != j).map(|o| cc[j * k + o]).fold(f64::INFINITY, f64::min) / 2.0).collect();
-        let changes: usize = pool.install(|| {
-            data.par_chunks_exact(dims)
-                .zip(bounds.par_iter_mut())
-                .zip(lower.par_chunks_exact_mut(k))
-                .with_min_len(64)
-                .map(|((x, b), l)| {
-                    b.upper += moved[b.center as usize];
-                    for (lj, m) in l.iter_mut().zip(&moved) {
-                        *lj = (*lj as f64 - m).max(0.0) as f32;
-                    }
-                    usize::from(elkan_step(x, b, l, &centers, dims, kind, &cc, &half))
-                })
-                .sum()
+        let mut changes = 0usize;
+        for_blocks(n, k, tick, |range, lrange| {
+            changes += pool.install(|| {
+                data[range.start * dims..range.end * dims]
+                    .par_chunks_exact(dims)
+                    .zip(bounds[range].par_iter_mut())
+                    .zip(lower[lrange].par_chunks_exact_mut(k))
+                    .with_min_len(64)
+                    .map(|((x, b), l)| {
+                        b.upper += moved[b.center as usize];
+                        for (lj, m) in l.iter_mut().zip(&moved) {
+                            *lj = (*lj as f64 - m).max(0.0) as f32;
+                        }
+                        usize::from(elkan_step(x, b, l, &centers, dims, kind, &cc, &half))
+                    })
+                    .sum::<usize>()
+            });
         });
-        tick();
         if changes == 0 {
             report.converged = true;
             break;

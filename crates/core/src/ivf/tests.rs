@@ -76,6 +76,20 @@ fn elkan_bounds_reach_a_true_lloyd_fixed_point() {
 }
 
 #[test]
+fn ticks_come_often_enough_to_cancel() {
+    // 30,000 samples x 100 centers: every pass over the samples is split
+    // into blocks of about a million sample-center pairs, each followed by
+    // a tick (where the extension checks for interrupts); seeding ticks
+    // once per center
+    let seed = 13;
+    let mut rng = Rng::new(seed);
+    let data: Vec<f32> = (0..30000 * 2).map(|_| rng.normal() as f32).collect();
+    let mut ticks = 0usize;
+    let (_, report) = kmeans(&data, 2, 100, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
+    assert!(ticks >= 99 + 3 * (report.iterations + 1), "seed {seed}: {ticks} ticks, {report:?}");
+}
+
+#[test]
 fn few_samples_become_centers_and_the_rest_are_random() {
     let data = [1.0f32, 2.0, 3.0, 4.0];
     let (c, _) = kmeans(&data, 2, 4, Kind::Euclidean, 1, &pool(), &mut || {});
