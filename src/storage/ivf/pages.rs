@@ -81,7 +81,7 @@ pub fn meta(page: pg_sys::Page) -> Option<IvfMeta> {
 
 /// Reinterprets the front of `bytes` as a `T` (a `#[repr(C)]` header).
 fn header<T>(bytes: &mut [u8]) -> Option<&mut T> {
-    if bytes.len() < std::mem::size_of::<T>() || bytes.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+    if bytes.len() < std::mem::size_of::<T>() || !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return None;
     }
     // SAFETY: length and alignment checked; T is plain old data.

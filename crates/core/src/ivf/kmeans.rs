@@ -61,7 +61,7 @@ pub fn normalize(x: &mut [f32]) {
 /// samples are the first centers. Centers no sample picks get random
 /// elements uniform in [0, 1) (normalised for [`Kind::Spherical`]).
 pub fn kmeans(data: &[f32], dims: usize, k: usize, kind: Kind, seed: u64, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
-    let n = if dims == 0 { 0 } else { data.len() / dims };
+    let n = data.len().checked_div(dims).unwrap_or(0);
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
     let mut centers = if n <= k {
