@@ -277,3 +277,36 @@ def test_build_progress_and_cancel(cluster, db):
     print(f"cancelled after {elapsed:.2f}s")
     assert elapsed < 2.5
     assert cluster.scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 't_v%'", db) == 1
+
+
+def test_concurrent_inserts_share_lists(cluster, db):
+    """Four sessions insert into an index of two lists at once: they fill
+    and extend the same pages; no row is lost or indexed twice."""
+    rng = np.random.default_rng(3)
+    data = rng.random((4 * 600, 32), dtype=np.float32)
+    with cluster.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id int, v vector(32))")
+        copy_rows(conn, "t", np.arange(1, 101), data[:100])
+        conn.execute("CREATE INDEX ON t USING ivfflat (v) WITH (lists = 2)")
+    errors = []
+
+    def insert(worker):
+        try:
+            with cluster.connect(db) as conn:
+                for i in range(100 + worker, len(data), 4):
+                    conn.execute("INSERT INTO t VALUES (%s, %s::vector)", (i + 1, vec_text(data[i])))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=insert, args=(w,)) for w in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    with cluster.connect(db) as conn:
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET ivfflat.probes = 2")
+        ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <-> %s::vector", (vec_text(data[0]),)).fetchall()]
+    assert len(ids) == len(data) and len(set(ids)) == len(data), "every row once through the index"
+    assert own_rows_missing(cluster, db) == 0
