@@ -106,18 +106,27 @@ fn seed_plus_plus(data: &[f32], dims: usize, k: usize, kind: Kind, rng: &mut Rng
     for _ in 1..k {
         let total: f64 = weight.iter().sum();
         let picks: Vec<usize> = (0..trials).map(|_| draw(&weight, total, rng)).collect();
-        // the total each candidate would leave, and its new weights
-        let (best, best_weight) = picks
-            .iter()
-            .map(|&p| {
-                let cand = &data[p * dims..(p + 1) * dims];
-                let w: Vec<f64> = pool.install(|| weight.par_iter().with_min_len(256).enumerate().map(|(i, w)| w.min(sq(i, cand))).collect());
-                (p, w)
-            })
-            .min_by(|a, b| a.1.iter().sum::<f64>().total_cmp(&b.1.iter().sum::<f64>()))
-            .expect("at least one trial");
-        weight = best_weight;
-        centers.extend_from_slice(&data[best * dims..(best + 1) * dims]);
+        // the total each candidate would leave, in one pass over the samples
+        let totals: Vec<f64> = pool.install(|| {
+            weight
+                .par_iter()
+                .enumerate()
+                .with_min_len(256)
+                .fold(
+                    || vec![0f64; picks.len()],
+                    |mut acc, (i, w)| {
+                        for (t, &p) in picks.iter().enumerate() {
+                            acc[t] += w.min(sq(i, &data[p * dims..(p + 1) * dims]));
+                        }
+                        acc
+                    },
+                )
+                .reduce(|| vec![0f64; picks.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+        });
+        let best = (0..picks.len()).min_by(|&a, &b| totals[a].total_cmp(&totals[b])).map_or(picks[0], |t| picks[t]);
+        let cand = &data[best * dims..(best + 1) * dims];
+        pool.install(|| weight.par_iter_mut().with_min_len(256).enumerate().for_each(|(i, w)| *w = w.min(sq(i, cand))));
+        centers.extend_from_slice(cand);
         tick();
     }
     centers
