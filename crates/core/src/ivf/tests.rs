@@ -196,6 +196,27 @@ fn kmeans_timing_fvecs() {
         .flat_map(|r| r[4..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>())
         .collect();
     let t = std::time::Instant::now();
-    let (_, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
+    let (centers, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
     println!("k-means {} x {dims}, k = 100: {:?}, {report:?}", data.len() / dims, t.elapsed());
+    // a true Lloyd fixed point: every center is the mean of the samples
+    // nearest to it (brute force)
+    let space = Space::F32 { metric: Metric::L2, dims };
+    let cs: Vec<Bytes> = centers.chunks(dims).map(Bytes::from_f32).collect();
+    let mut sums = vec![0f64; 100 * dims];
+    let mut counts = vec![0usize; 100];
+    for x in data.chunks(dims) {
+        let c = nearest(&space, &cs, &Bytes::from_f32(x));
+        counts[c] += 1;
+        sums[c * dims..(c + 1) * dims].iter_mut().zip(x).for_each(|(s, v)| *s += *v as f64);
+    }
+    let mut worst = 0f64;
+    for c in 0..100 {
+        for d in 0..dims {
+            let mean = if counts[c] == 0 { centers[c * dims + d] as f64 } else { sums[c * dims + d] / counts[c] as f64 };
+            worst = worst.max((mean - centers[c * dims + d] as f64).abs());
+        }
+    }
+    let mut sizes = counts.clone();
+    sizes.sort();
+    println!("largest center-to-mean gap {worst:e}; list sizes min {} median {} max {}, empty {}", sizes[0], sizes[50], sizes[99], sizes.iter().filter(|&&s| s == 0).count());
 }
