@@ -1,26 +1,79 @@
 #!/usr/bin/env bash
 # The main job, offline after setup: install vecstore into the system
-# PostgreSQL 15, turn a corpus of 3,000 sentences into feature vectors with a
-# real deep-learning model (all-MiniLM-L6-v2, run by tools/embed), load them
-# with binary COPY, index them with HNSW and answer similarity queries; then
-# classify Iris flowers by k nearest neighbours. Safe to run again.
+# PostgreSQL 15 (as extension "vector", the name pgvector users' code asks
+# for: scripts/install.sh --as-vector), turn a corpus of 3,000 sentences into
+# feature vectors with a real deep-learning model (all-MiniLM-L6-v2, run by
+# tools/embed; progress on stderr), load them with binary COPY, index them
+# with HNSW (build progress from pg_stat_progress_create_index) and answer
+# similarity queries; then classify Iris flowers by k nearest neighbours.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/install.sh
+# under the name pgvector users' code asks for (CREATE EXTENSION vector);
+# where a real pgvector owns that name, vecstore keeps its own
+ext=vector
+rc=0
+bash scripts/install.sh --as-vector || rc=$?
+if ((rc == 3)); then
+  bash scripts/install.sh
+  ext=vecstore
+  echo "(a real pgvector is installed as extension \"vector\": the demo uses CREATE EXTENSION vecstore)" >&2
+elif ((rc)); then
+  exit "$rc"
+fi
 model=$(bash scripts/model.sh)
 embed=tools/embed/target/release/vecstore-embed
 DB=vecstore_demo
 psql_demo() { psql -X -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+# Progress on stderr, as command-line tools show it: a line rewritten in place
+# on a terminal, nothing in logs (VECSTORE_PROGRESS=1: a line a second
+# anyway, 0: never); tools/embed does the same while embedding.
+progress_mode() {
+  case ${VECSTORE_PROGRESS:-} in
+  0 | off | false | no) echo off ;;
+  1 | on | true | yes) [[ -t 2 ]] && echo live || echo lines ;;
+  *) [[ -t 2 ]] && echo live || echo off ;;
+  esac
+}
+# build_index TABLE "CREATE INDEX ...": runs it while polling
+# pg_stat_progress_create_index (phase, tuples done/total, seconds so far).
+build_index() {
+  local table=$1 sql=$2 mode start pid line
+  mode=$(progress_mode)
+  start=$(date +%s.%N)
+  psql_demo -q -c "$sql" &
+  pid=$!
+  if [[ $mode != off ]]; then
+    while kill -0 "$pid" 2>/dev/null; do
+      line=$(psql -X -d "$DB" -tA -v t="$table" -v s="$start" 2>/dev/null <<'SQL' || true
+SELECT format('building HNSW index: %s, %s%s tuples%s, %s s', replace(phase, 'building index: ', ''),
+              to_char(tuples_done, 'FM999,999,990'),
+              CASE WHEN tuples_total > 0 THEN '/' || to_char(tuples_total, 'FM999,999,990') ELSE '' END,
+              CASE WHEN tuples_total > 0 THEN format(' (%s%%)', tuples_done * 100 / tuples_total) ELSE '' END,
+              round((extract(epoch FROM clock_timestamp()) - :s)::numeric))
+FROM pg_stat_progress_create_index WHERE relid = :'t'::regclass
+SQL
+)
+      if [[ -n $line ]]; then
+        if [[ $mode == live ]]; then printf '\r\033[K%s' "$line" >&2; else printf '%s\n' "$line" >&2; fi
+      fi
+      sleep "$([[ $mode == live ]] && echo 0.3 || echo 1)"
+    done
+    [[ $mode == live ]] && printf '\r\033[K' >&2
+  fi
+  wait "$pid"
+}
 
 echo "== demo database $DB"
 psql -X -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
   || psql -X -q -d postgres -c "CREATE DATABASE $DB"
-psql_demo -q <<'SQL'
+psql_demo -q -v ext="$ext" <<'SQL'
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS docs, iris;
+DROP TABLE IF EXISTS docs, iris, doc_terms, vocab;
 DROP EXTENSION IF EXISTS vecstore CASCADE;
-CREATE EXTENSION vecstore;
+DROP EXTENSION IF EXISTS vector CASCADE;
+CREATE EXTENSION :"ext";
 CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL, embedding vector(384) NOT NULL);
 SQL
 
@@ -29,7 +82,8 @@ rows=$(mktemp)
 "$embed" "$model" copy < data/corpus/sentences.txt > "$rows"
 psql_demo -q -c "\\copy docs (id, body, embedding) FROM '$rows' WITH (FORMAT binary)"
 rm -f "$rows"
-psql_demo -q -c "CREATE INDEX docs_embedding_idx ON docs USING hnsw (embedding vector_cosine_ops)" -c "ANALYZE docs"
+build_index docs "CREATE INDEX docs_embedding_idx ON docs USING hnsw (embedding vector_cosine_ops)"
+psql_demo -q -c "ANALYZE docs"
 psql_demo -tAc "SELECT format('%s sentences stored as vector(%s), HNSW index %s', count(*), max(vector_dims(embedding)), pg_size_pretty(pg_relation_size('docs_embedding_idx'))) FROM docs"
 
 echo
@@ -58,6 +112,17 @@ FROM docs ORDER BY embedding <=> :'q' LIMIT 3;
 SELECT 'inner product <#>' AS operator, id, round((embedding <#> :'q')::numeric, 4) AS distance, left(body, 70) AS sentence
 FROM docs ORDER BY embedding <#> :'q' LIMIT 3;
 SQL
+
+echo "== hybrid search: dense embeddings + sparse BM25 word weights (sparsevec), fused by reciprocal rank"
+# every sentence also gets a sparse lexical vector: the BM25 weight of each
+# of its words over the corpus's vocabulary (k1 = 1.2, b = 0.75), computed in
+# SQL, stored as sparsevec with its own HNSW index (inner product)
+psql_demo -q -f scripts/sql/bm25.sql
+psql_demo -tAc "SELECT format('%s sentences with a sparsevec(%s) of BM25 weights (%s non-zeros on average), HNSW index %s', count(lex), (SELECT count(*) FROM vocab), round(avg(length(lex::text) - length(replace(lex::text, ':', '')))), pg_size_pretty(pg_relation_size('docs_lex_idx'))) FROM docs"
+# a rare word the embedding model does not know: dense search misses it,
+# the sparse ranking has it first, the fused ranking keeps it
+bash scripts/hybrid.sh "what is LFENCE used for" 3
+bash scripts/hybrid.sh "which ML compiler came from Edinburgh" 3
 
 echo "== k-nearest-neighbour classification of Iris flowers (k = 5, HNSW, L2)"
 psql_demo -q <<'SQL'

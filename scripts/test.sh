@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test from a fresh clone: machine setup, the pure-Rust unit tests
 # and #[pg_test]s (cargo pgrx test), then installs the release build into the
-# system PostgreSQL 15 and runs the pg_regress suite, the client-library
-# tests, the feature-store pipeline, the cluster tests and a short soak test.
+# system PostgreSQL 15 (also as extension "vector") and runs the pg_regress
+# suite, the alias install modes, the framework tests (LangChain, LlamaIndex,
+# Django as a pgvector user writes them), the client-library tests, the
+# feature-store pipeline, the cluster tests and a short soak test.
 # No test uses the machine's own cluster: pg_regress runs on a temporary
 # instance, the others on throwaway clusters (tests/tmp-cluster.sh and the
 # pytest harness in tests/cluster), each initdb'ed in a temporary directory on
@@ -23,8 +25,14 @@ echo "== cargo pgrx test (extension unit tests + pg_tests, pgrx's own temporary 
 rm -rf /tmp/vecstore-pgrx-pgdata
 cargo pgrx test --release pg15 --runas postgres --pgdata /tmp/vecstore-pgrx-pgdata
 
-echo "== installing the release build"
-bash scripts/install.sh
+echo "== installing the release build, also under the extension name vector (scripts/install.sh --as-vector)"
+alias_rc=0
+bash scripts/install.sh --as-vector || alias_rc=$?
+if ((alias_rc == 3)); then # a real pgvector owns the name: vecstore only; the framework suite will say so
+  bash scripts/install.sh
+elif ((alias_rc)); then
+  exit "$alias_rc"
+fi
 
 failed=()
 suite() { # name, command...
@@ -41,6 +49,8 @@ suite() { # name, command...
 }
 
 suite "pg_regress (temporary instance)" bash tests/regress/run.sh
+suite "install modes (alias vector: install, refuse next to pgvector, replace, restore)" bash tests/install/run.sh
+suite "frameworks as extension vector (LangChain PGVector, LlamaIndex PGVectorStore, Django VectorExtension)" bash tests/frameworks/run.sh
 suite "client libraries (Python: psycopg 3, psycopg2, asyncpg, SQLAlchemy, Django)" bash tests/clients/python/run.sh
 suite "client libraries (Node: pg + pgvector)" bash tests/clients/node/run.sh
 suite "client libraries (Rust: pgvector crate with postgres and sqlx)" bash tests/clients/rust/run.sh

@@ -19,7 +19,12 @@ pub use vecstore_core::{distance, half, hnsw, ivf, quant, rng, space};
 pgrx::extension_sql_file!("../sql/vector.sql", name = "vector_type", bootstrap);
 pgrx::extension_sql_file!("../sql/halfvec.sql", name = "halfvec_type", requires = ["vector_type"]);
 pgrx::extension_sql_file!("../sql/bit.sql", name = "bit_functions", requires = ["vector_type"]);
-pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_am", requires = ["vector_type", "halfvec_type", "bit_functions"]);
+pgrx::extension_sql_file!("../sql/sparsevec.sql", name = "sparsevec_type", requires = ["vector_type", "halfvec_type"]);
+pgrx::extension_sql_file!(
+    "../sql/hnsw.sql",
+    name = "hnsw_am",
+    requires = ["vector_type", "halfvec_type", "bit_functions", "sparsevec_type"]
+);
 pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat_am", requires = ["vector_type", "halfvec_type", "bit_functions"]);
 
 /// Library load: index options and the `hnsw.*` settings.

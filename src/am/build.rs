@@ -8,7 +8,7 @@
 
 use super::insert::{random_level, with_scratch};
 use super::options::index_options;
-use super::{disk_tid, index_dims, prepare_vector, Element};
+use super::{disk_tid, index_dims, Element};
 use crate::hnsw::dedup::{group_duplicates, Values};
 use crate::hnsw::{BuildError, MemGraph, Params};
 use crate::storage::buffer::{nblocks, needs_wal, PageGuard};
@@ -73,6 +73,8 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
     }
     let element = Element::of_index(index);
     let dims = index_dims(index, element);
+    // a sparsevec index's metapage holds its room for non-zeros instead
+    let dims = if element == Element::Sparse { super::options::index_max_nnz(index) } else { dims };
     let params = Params { m, ef_construction, metric: element.metric(index), max_level: max_level(m) };
     Meta::new(dims, params, element.value_kind(quantize))
 }
@@ -167,6 +169,7 @@ unsafe extern "C-unwind" fn build_callback(
     let heap_tid = disk_tid(unsafe { &*tid });
     let datum = unsafe { *values };
     let (dims, metric, kind, space) = (state.meta.dims, state.meta.params.metric, state.meta.value_kind, state.space);
+    let col_dims = super::column_dims(state.index, &state.meta);
     // detoast into a context reset after every row: out-of-line vectors
     // (above ~500 dimensions) must not pile up in the build's context
     // SAFETY: the context is ours and outlives the closure; nothing
@@ -175,11 +178,13 @@ unsafe extern "C-unwind" fn build_callback(
         state.row_ctx.switch_to(|_| {
             // SAFETY: a non-null datum of the indexed column, whose type
             // the index's value kind was chosen for.
-            let v = Element::of_kind(kind).read(datum);
-            if v.len() != dims {
-                crate::types::raise(crate::types::VectorError::ExpectedDims { expected: dims as i32, got: v.len() as i32 }, None);
+            let element = Element::of_kind(kind);
+            let v = element.read(datum);
+            let got = element.dims_of(&v);
+            if got != col_dims {
+                crate::types::raise(crate::types::VectorError::ExpectedDims { expected: col_dims as i32, got: got as i32 }, None);
             }
-            prepare_vector(metric, &v).map(|x| {
+            element.prepare(metric, &v, Some(dims)).map(|x| {
                 let code = space.encode_of(&x, &v);
                 (x, code)
             })

@@ -1,14 +1,17 @@
-//! The indexed column's element type (vector, halfvec, bit), found through
-//! the opclass's FUNCTION 3 (`hnsw_halfvec_support`, `hnsw_bit_support`,
-//! as pgvector's type-info procs; absent for vector), never by type name.
-//! Reads column values and queries as float4 for the storage layer, which
-//! encodes them in the index's [`ValueKind`].
+//! The indexed column's element type (vector, halfvec, bit, sparsevec),
+//! found through the opclass's FUNCTION 3 (`hnsw_halfvec_support`,
+//! `hnsw_bit_support`, `hnsw_sparsevec_support`, as pgvector's type-info
+//! procs; absent for vector), never by type name. Reads column values and
+//! queries as float4 words for the storage layer, which encodes them in the
+//! index's [`ValueKind`] (sparse values in the words of
+//! [`crate::distance::sparse::encode`]).
 
 use super::options::Quantize;
-use crate::distance::{bits, half as half_kernel, index_distance, Metric};
+use crate::distance::{bits, half as half_kernel, index_distance, sparse, Metric};
 use crate::half::from_f32_slice;
 use crate::space::pack_bits;
 use crate::storage::layout::{ValueKind, MAX_BIT_DIMS, MAX_DIMS};
+use crate::types::sparsevec::{raise_sparse, SparseVec, SparseVecBuf};
 use crate::types::{raw, HalfVec, HalfVecBuf, OrRaise, RawDatum, Vector, VectorBuf};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -17,6 +20,15 @@ use pgrx::prelude::*;
 const SUPPORT_HALF: usize = 0x4856_0001;
 /// What FUNCTION 3 of a bit opclass returns.
 const SUPPORT_BIT: usize = 0x4856_0002;
+
+/// What FUNCTION 3 of a sparsevec opclass returns.
+const SUPPORT_SPARSE: usize = 0x4856_0003;
+
+/// `hnsw_sparsevec_support(internal)`: marks sparsevec opclasses.
+#[pg_extern(sql = false)]
+fn hnsw_sparsevec_support(_arg: RawDatum) -> RawDatum {
+    RawDatum(pg_sys::Datum::from(SUPPORT_SPARSE))
+}
 
 /// `hnsw_halfvec_support(internal)`: marks halfvec opclasses.
 #[pg_extern(sql = false)]
@@ -28,6 +40,21 @@ fn hnsw_halfvec_support(_arg: RawDatum) -> RawDatum {
 #[pg_extern(sql = false)]
 fn hnsw_bit_support(_arg: RawDatum) -> RawDatum {
     RawDatum(pg_sys::Datum::from(SUPPORT_BIT))
+}
+
+/// The error for a sparse value with more non-zeros than the index has
+/// room for: pgvector's wording (its limit is 1,000, vecstore's default),
+/// and how to make room.
+fn too_many_nnz(cap: usize) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("sparsevec cannot have more than {cap} non-zero elements for hnsw index"),
+        format!(
+            "This index has room for {cap} non-zero elements per value; build it WITH (vecstore_max_nnz = n) for up to n (at most {}).",
+            crate::storage::layout::MAX_SPARSE_NNZ
+        )
+    );
 }
 
 /// Probe value pairs for the metric test.
@@ -42,6 +69,8 @@ pub enum Element {
     Half,
     /// `bit(n)`.
     Bit,
+    /// `sparsevec`.
+    Sparse,
 }
 
 impl Element {
@@ -59,6 +88,7 @@ impl Element {
         match r.value() {
             SUPPORT_HALF => Element::Half,
             SUPPORT_BIT => Element::Bit,
+            SUPPORT_SPARSE => Element::Sparse,
             _ => super::unsupported_opclass(),
         }
     }
@@ -69,6 +99,7 @@ impl Element {
             ValueKind::F32 | ValueKind::Sq8 => Element::Vector,
             ValueKind::F16 => Element::Half,
             ValueKind::Bit => Element::Bit,
+            ValueKind::Sparse => Element::Sparse,
         }
     }
 
@@ -79,6 +110,7 @@ impl Element {
             (Element::Vector, Quantize::Sq8) => ValueKind::Sq8,
             (Element::Half, Quantize::None) => ValueKind::F16,
             (Element::Bit, Quantize::None) => ValueKind::Bit,
+            (Element::Sparse, Quantize::None) => ValueKind::Sparse,
             (_, Quantize::Sq8) => {
                 ereport!(
                     ERROR,
@@ -94,7 +126,39 @@ impl Element {
         match self {
             Element::Vector | Element::Half => MAX_DIMS,
             Element::Bit => MAX_BIT_DIMS,
+            Element::Sparse => crate::types::sparse::SPARSEVEC_MAX_DIM as usize,
         }
+    }
+
+    /// The dimensions of a value [`Element::read`] returned.
+    pub fn dims_of(self, v: &[f32]) -> usize {
+        match self {
+            Element::Sparse => sparse::encoded_dim(v).unwrap_or(0).max(0) as usize,
+            _ => v.len(),
+        }
+    }
+
+    /// What the index stores for a value (`cap`: the index's room for
+    /// non-zeros, None for a query): unit length for cosine (None for a
+    /// zero value, which cosine cannot index). A sparse value with more
+    /// non-zeros than the index has room for is an error.
+    pub fn prepare(self, metric: Metric, v: &[f32], cap: Option<usize>) -> Option<Vec<f32>> {
+        if self != Element::Sparse {
+            return super::prepare_vector(metric, v);
+        }
+        let s = sparse::decode(v)?;
+        if let Some(cap) = cap.filter(|&c| s.indices.len() > c) {
+            too_many_nnz(cap);
+        }
+        if !metric.normalizes() {
+            return Some(v.to_vec());
+        }
+        let norm = sparse::norm(s.values);
+        if norm.is_nan() || norm <= 0.0 || norm.is_infinite() {
+            return None;
+        }
+        let (i, x) = sparse::normalize(s.indices, s.values)?;
+        Some(sparse::encode(s.dim, &i, &x))
     }
 
     /// A column value or query as float4 (halves widened exactly; bits as
@@ -113,6 +177,11 @@ impl Element {
                 let (n, bytes) = raw::varbit_bits(&d);
                 (0..n).map(|i| ((bytes[i / 8] >> (7 - i % 8)) & 1) as f32).collect()
             }
+            Element::Sparse => {
+                // SAFETY: as above.
+                let s = unsafe { SparseVec::from_datum(datum) };
+                sparse::encode(s.dim(), s.indices(), s.values())
+            }
         }
     }
 
@@ -124,6 +193,7 @@ impl Element {
             Element::Bit => {
                 ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("different bit lengths {got} and {want}"));
             }
+            Element::Sparse => raise_sparse(crate::types::VectorError::DifferentDims(got, want).into(), None),
         }
     }
 
@@ -133,6 +203,10 @@ impl Element {
             Element::Vector => VectorBuf::from_slice(x).or_raise().into_datum(),
             Element::Half => HalfVecBuf::from_slice(&from_f32_slice(x)).or_raise().into_datum(),
             Element::Bit => raw::varbit(&x.iter().map(|v| *v != 0.0).collect::<Vec<_>>()).0,
+            Element::Sparse => match crate::types::sparse::from_dense(x, -1) {
+                Ok(p) => SparseVecBuf::from_parts(&p).into_datum(),
+                Err(e) => raise_sparse(e, None),
+            },
         }
     }
 
@@ -145,6 +219,14 @@ impl Element {
                 Metric::Hamming => bits::hamming(&pack_bits(a), &pack_bits(b)),
                 _ => bits::jaccard(&pack_bits(a), &pack_bits(b)),
             },
+            Element::Sparse => {
+                let enc = |x: &[f32]| {
+                    let (i, v): (Vec<i32>, Vec<f32>) =
+                        x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, &v)| (i as i32, v)).unzip();
+                    sparse::encode(x.len() as i32, &i, &v)
+                };
+                sparse::index_distance(metric, &enc(a), &enc(b)).unwrap_or(f64::NAN)
+            }
         }
     }
 

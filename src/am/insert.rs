@@ -1,7 +1,7 @@
 //! `aminsert`: one heap row into the on-disk graph (see
 //! [`crate::storage::insert`] for the algorithm and its locking).
 
-use super::{disk_tid, prepare_vector, Element};
+use super::{disk_tid, Element};
 use crate::hnsw::{Params, Scratch};
 use crate::rng::Rng;
 use crate::storage::insert::{insert, insert_unchanged};
@@ -56,11 +56,13 @@ pub unsafe extern "C-unwind" fn aminsert(
     let meta = Meta::read(index);
     // SAFETY: a non-null datum of the indexed column, whose type the
     // index's value kind was chosen for.
-    let v = unsafe { Element::of_kind(meta.value_kind).read(*values) };
-    if v.len() != meta.dims {
-        raise(VectorError::ExpectedDims { expected: meta.dims as i32, got: v.len() as i32 }, None);
+    let element = Element::of_kind(meta.value_kind);
+    let v = unsafe { element.read(*values) };
+    let (got, want) = (element.dims_of(&v), super::column_dims(index, &meta));
+    if got != want {
+        raise(VectorError::ExpectedDims { expected: want as i32, got: got as i32 }, None);
     }
-    let Some(x) = prepare_vector(meta.params.metric, &v) else { return false };
+    let Some(x) = element.prepare(meta.params.metric, &v, Some(meta.dims)) else { return false };
     let code = meta.space().encode_of(&x, &v);
     // SAFETY: heap_tid points at the new row's item pointer.
     let tid = disk_tid(unsafe { &*heap_tid });

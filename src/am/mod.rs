@@ -103,6 +103,17 @@ pub fn index_dims(index: pg_sys::Relation, element: Element) -> usize {
     typmod as usize
 }
 
+/// The dimensions a value of the index's column must have: the metapage's
+/// (the typmod at build), except for sparsevec indexes, whose metapage
+/// holds their room for non-zeros and whose typmod is read here.
+pub fn column_dims(index: pg_sys::Relation, meta: &crate::storage::meta::Meta) -> usize {
+    if meta.value_kind != crate::storage::layout::ValueKind::Sparse {
+        return meta.dims;
+    }
+    // SAFETY: an index relation has a tuple descriptor with one attribute.
+    unsafe { (*(*(*index).rd_att).attrs.as_ptr()).atttypmod.max(0) as usize }
+}
+
 /// The metric of the index's opclass (see [`Element::metric`]).
 pub fn index_metric(index: pg_sys::Relation) -> Metric {
     Element::of_index(index).metric(index)
@@ -113,7 +124,7 @@ fn unsupported_opclass() -> ! {
         ERROR,
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         "hnsw does not support this operator class",
-        "Use an opclass of vector, halfvec or bit (e.g. vector_l2_ops, halfvec_cosine_ops, bit_hamming_ops)."
+        "Use an opclass of vector, halfvec, bit or sparsevec (e.g. vector_l2_ops, halfvec_cosine_ops, bit_hamming_ops, sparsevec_ip_ops)."
     );
 }
 

@@ -34,6 +34,10 @@ pub enum IterativeScan {
     StrictOrder,
 }
 
+/// Default and bounds of `vecstore_max_nnz` (pgvector's limit is 1,000;
+/// the sparsevec type's own is 16,000).
+pub const MAX_NNZ: (i32, i32, i32) = (1000, 1, 16_000);
+
 static RELOPT_KIND: AtomicU32 = AtomicU32::new(0);
 
 /// Registers reloptions and GUCs. Called once from `_PG_init`.
@@ -51,6 +55,15 @@ pub fn init() {
             c"How vecstore stores vectors in the graph: none (float4) or sq8 (8-bit codes, rows re-checked exactly)".as_ptr(),
             c"none".as_ptr(),
             Some(validate_quantize),
+            lock,
+        );
+        pg_sys::add_int_reloption(
+            kind,
+            c"vecstore_max_nnz".as_ptr(),
+            c"Most non-zero elements of an indexed sparsevec (each element takes 8 bytes per allowed non-zero)".as_ptr(),
+            MAX_NNZ.0,
+            MAX_NNZ.1,
+            MAX_NNZ.2,
             lock,
         );
         pg_sys::add_int_reloption(
@@ -151,6 +164,7 @@ struct HnswOptions {
     /// Offset of the `vecstore_quantize` string from the struct's start
     /// (0: not set).
     quantize: i32,
+    max_nnz: i32,
 }
 
 /// `amoptions`: parses and validates `WITH (...)`.
@@ -171,6 +185,11 @@ pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: b
             optname: c"vecstore_quantize".as_ptr(),
             opttype: pg_sys::relopt_type::RELOPT_TYPE_STRING,
             offset: std::mem::offset_of!(HnswOptions, quantize) as i32,
+        },
+        pg_sys::relopt_parse_elt {
+            optname: c"vecstore_max_nnz".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+            offset: std::mem::offset_of!(HnswOptions, max_nnz) as i32,
         },
     ];
     // SAFETY: the table describes HnswOptions exactly; Postgres allocates
@@ -208,4 +227,16 @@ pub fn index_options(index: pg_sys::Relation) -> (usize, usize, Quantize) {
         };
         ((*opts).m as usize, (*opts).ef_construction as usize, quantize)
     }
+}
+
+/// `vecstore_max_nnz` of an index (default where not given): how many
+/// non-zeros each element of a new sparsevec index has room for.
+pub fn index_max_nnz(index: pg_sys::Relation) -> usize {
+    // SAFETY: rd_options is null or the struct amoptions built.
+    let opts = unsafe { (*index).rd_options.cast::<HnswOptions>() };
+    if opts.is_null() {
+        return MAX_NNZ.0 as usize;
+    }
+    // SAFETY: non-null, built by amoptions with every field filled.
+    unsafe { (*opts).max_nnz.clamp(MAX_NNZ.1, MAX_NNZ.2) as usize }
 }

@@ -13,7 +13,7 @@
 //! rows the search reaches in no particular order.
 
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
-use super::{item_pointer, prepare_vector, Element};
+use super::{item_pointer, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
 use crate::space::Bytes;
 use crate::storage::graph::DiskGraph;
@@ -42,6 +42,24 @@ struct ScanState {
     last_dist: f64,
 }
 
+/// What a finished scan leaves for the backend's next one: its tables and
+/// buffers, already grown to a query's size.
+struct Pooled {
+    stream: StreamSearch,
+    scratch: Scratch,
+    batch: Vec<Candidate>,
+}
+
+/// Scans keep at most this much memory between statements (a query at
+/// ef_search 100 over a million rows needs about a megabyte).
+const POOL_LIMIT: usize = 2 << 20;
+
+thread_local! {
+    /// One backend (one thread) runs one statement at a time; nested scans
+    /// simply find the pool empty.
+    static POOL: std::cell::RefCell<Option<Pooled>> = const { std::cell::RefCell::new(None) };
+}
+
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
     // SAFETY: `opaque` was set by ambeginscan to a ScanState that lives as
     // long as the scan's memory context.
@@ -53,13 +71,18 @@ fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
 pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32, norderbys: i32) -> pg_sys::IndexScanDesc {
     // SAFETY: standard scan descriptor allocation.
     let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
+    let pooled = POOL.with(|p| p.borrow_mut().take());
+    let (stream, scratch, batch) = match pooled {
+        Some(p) => (p.stream, p.scratch, p.batch),
+        None => (StreamSearch::default(), Scratch::hashed(), Vec::new()),
+    };
     let st = ScanState {
         query: None,
         started: false,
         graph: None,
-        stream: StreamSearch::default(),
-        scratch: Scratch::hashed(),
-        batch: Vec::new(),
+        stream,
+        scratch,
+        batch,
         pos: 0,
         tids: Vec::new(),
         tid_pos: 0,
@@ -121,10 +144,12 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     let element = Element::of_kind(meta.value_kind);
     // SAFETY: a non-null key argument of the opclass's type.
     let q = unsafe { element.read(key.sk_argument) };
-    if q.len() != meta.dims {
-        element.raise_different(q.len(), meta.dims);
+    // SAFETY: a scan's indexRelation is the open index.
+    let want = super::column_dims(unsafe { (*scan).indexRelation }, meta);
+    if element.dims_of(&q) != want {
+        element.raise_different(element.dims_of(&q), want);
     }
-    prepare_vector(meta.params.metric, &q).map(|x| meta.space().query_of(&x, &q))
+    element.prepare(meta.params.metric, &q, None).map(|x| meta.space().query_of(&x, &q))
 }
 
 /// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
@@ -214,7 +239,9 @@ fn next_batch(st: &mut ScanState) -> bool {
     // SAFETY: GUC global read on the backend thread.
     let work_mem_kb = unsafe { pg_sys::work_mem } as f64;
     let budget = work_mem_kb * 1024.0 * SCAN_MEM_MULTIPLIER.get();
-    let used = (graph.heap_bytes() + st.stream.heap_bytes()) as f64;
+    // what this scan holds, not the capacity of tables an earlier scan of
+    // the backend left (a busy backend stops where a fresh one does)
+    let used = (graph.heap_bytes() + st.stream.used_bytes()) as f64;
     let max_visits = if used >= budget { 0 } else { MAX_SCAN_TUPLES.get().max(1) as usize };
     let ef = EF_SEARCH.get().max(1) as usize;
     st.stream.next_batch(graph, ef, max_visits, &mut st.batch);
@@ -291,7 +318,15 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let st = state(scan);
+    // the graph leaves its memory to the backend's next graph when dropped
     st.graph = None;
-    st.stream = StreamSearch::default();
+    let mut stream = std::mem::take(&mut st.stream);
+    if stream.heap_bytes() <= POOL_LIMIT {
+        stream.forget();
+        let mut batch = std::mem::take(&mut st.batch);
+        batch.clear();
+        let scratch = std::mem::replace(&mut st.scratch, Scratch::hashed());
+        POOL.with(|p| *p.borrow_mut() = Some(Pooled { stream, scratch, batch }));
+    }
     st.batch = Vec::new();
 }

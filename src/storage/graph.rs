@@ -1,17 +1,19 @@
 //! [`DiskGraph`]: the HNSW graph on index pages, implementing the core's
 //! [`Source`] and [`GraphStore`] traits for scans, inserts and VACUUM.
 //!
-//! Reads take one buffer share lock at a time. When an element's distance
-//! is computed, what the search will want next (its neighbour list on the
-//! layer being searched, if the element may be expanded, and its heap rows)
-//! is copied under that same lock, so expanding it costs no second buffer
-//! access. Values stored in chunks are copied out and the element's lock
-//! released before the chunks are read, one lock at a time. List updates
-//! are compare-and-set under an exclusive lock in one WAL record. Any link
-//! that does not lead to a well-formed element of this index reads as
-//! unreachable (infinite distance), never as an error.
+//! Reads take one buffer share lock at a time. The neighbours of a hop are
+//! read page by page: up to six pages are pinned first (through the buffer
+//! each was last found in, which skips the buffer mapping table), the CPU
+//! is told to prefetch their tuples, then each page is share-locked once
+//! and every neighbour on it scored, its state and heap rows remembered; an
+//! element's neighbour list is read when the search expands it. Values
+//! stored in chunks are copied out and the element's lock released before
+//! the chunks are read, one lock at a time. List updates are compare-and-set
+//! under an exclusive lock in one WAL record. Any link that does not lead to
+//! a well-formed element of this index reads as unreachable (infinite
+//! distance), never as an error.
 
-use super::buffer::{nblocks, Lock, PageGuard, WalGuard};
+use super::buffer::{nblocks, Lock, PageGuard, Pin, WalGuard};
 use super::layout::*;
 use super::meta::Meta;
 use super::pages;
@@ -21,6 +23,9 @@ use pgrx::pg_sys;
 use std::rc::Rc;
 
 const NONE: u32 = u32::MAX;
+/// Pages of a hop pinned at once (below PostgreSQL's 8 array-tracked pins,
+/// leaving room for the caller's own).
+const PIN_WINDOW: usize = 6;
 
 /// What a search learned about an element.
 #[derive(Clone, Copy, Debug)]
@@ -68,13 +73,70 @@ pub struct DiskGraph {
     value_buf: Bytes,
     /// (block, position) pairs: neighbours grouped by page.
     order: Vec<(u32, u32)>,
+    /// Elements whose values a batch read needs.
+    need: Vec<NodeId>,
+    /// Per block, the shared buffer it was last found in (0: unknown).
+    hints: Vec<pg_sys::Buffer>,
+    /// The index's relfilenode, which the hints are for (read when the
+    /// graph is opened: a graph may be dropped after its relation closed).
+    file: (u32, u32, u32),
+    /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
+    groups: Vec<(usize, usize, Option<Pin>)>,
+}
+
+/// A graph's per-search memory. When a graph is dropped its memory stays
+/// with the backend (up to [`SPARE_LIMIT`]) for the next graph, so a query
+/// or an insert does not grow its tables from scratch every time, and pages
+/// are found through the buffers they were last seen in.
+#[derive(Default)]
+struct Caches {
+    info: Option<NodeMap<u32>>,
+    entries: Vec<Entry>,
+    tids: Vec<DiskTid>,
+    nbrs: Vec<NodeId>,
+    vecs: Bytes,
+    value_buf: Bytes,
+    order: Vec<(u32, u32)>,
+    /// The buffer hints and the relfilenode they are for.
+    hints: Vec<pg_sys::Buffer>,
+    hints_of: Option<(u32, u32, u32)>,
+}
+
+/// A backend keeps at most this much graph memory between statements (a
+/// search at ef_search 100 over a million rows needs about a megabyte).
+const SPARE_LIMIT: usize = 2 << 20;
+
+thread_local! {
+    /// A backend is one thread; a second graph open at the same time (a
+    /// nested scan) simply starts without spare memory.
+    static SPARE: std::cell::RefCell<Option<Caches>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Caches {
+    /// Bytes held.
+    fn heap_bytes(&self) -> usize {
+        self.info.as_ref().map_or(0, |i| i.heap_bytes())
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.tids.capacity() * 6
+            + self.nbrs.capacity() * 8
+            + self.vecs.len()
+            + self.value_buf.len()
+            + self.hints.capacity() * 4
+    }
+}
+
+/// An index's relfilenode (buffer hints are only good for the same file).
+fn file_of(index: pg_sys::Relation) -> (u32, u32, u32) {
+    // SAFETY: an open relation.
+    let n = unsafe { (*index).rd_node };
+    (n.spcNode.into(), n.dbNode.into(), n.relNode.into())
 }
 
 impl DiskGraph {
     /// A graph over `index` with parameters `meta`; `keep_tids` makes it
     /// remember the heap rows of live elements it reads (scans).
     pub fn new(index: pg_sys::Relation, meta: Meta, keep_tids: bool) -> Self {
-        DiskGraph {
+        let mut g = DiskGraph {
             index,
             meta,
             strategy: std::ptr::null_mut(),
@@ -94,7 +156,27 @@ impl DiskGraph {
             vecs: Bytes::default(),
             value_buf: Bytes::default(),
             order: Vec::new(),
+            need: Vec::new(),
+            hints: Vec::new(),
+            file: file_of(index),
+            groups: Vec::new(),
+        };
+        if let Some(c) = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten() {
+            g.adopt(c);
         }
+        g
+    }
+
+    /// Takes over the memory a dropped graph left.
+    fn adopt(&mut self, c: Caches) {
+        if let Some(info) = c.info {
+            self.info = info;
+        }
+        (self.entries, self.tids, self.nbrs, self.vecs, self.value_buf, self.order) = (c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
+        if c.hints_of == Some(self.file) {
+            self.hints = c.hints;
+        }
+        self.reset(None, None);
     }
 
     /// Takes newer parameters (a rescan re-reads the metapage).
@@ -156,8 +238,29 @@ impl DiskGraph {
             + self.vecs.len()
     }
 
-    fn lock(&self, block: u32, mode: Lock) -> PageGuard {
-        PageGuard::lock_with(self.index, block, mode, self.strategy)
+    fn lock(&mut self, block: u32, mode: Lock) -> PageGuard {
+        if !self.strategy.is_null() {
+            return PageGuard::lock_with(self.index, block, mode, self.strategy);
+        }
+        PageGuard::lock_pinned(self.pin(block), mode)
+    }
+
+    /// Pins `block`, through the buffer it was last found in if that still
+    /// holds it (most pages of a search were read by earlier searches).
+    fn pin(&mut self, block: u32) -> Pin {
+        if !self.strategy.is_null() {
+            return Pin::new(self.index, block, self.strategy);
+        }
+        let hint = self.hints.get(block as usize).copied().unwrap_or(0);
+        if let Some(p) = Pin::recent(self.index, block, hint) {
+            return p;
+        }
+        let p = Pin::new(self.index, block, self.strategy);
+        if self.hints.len() <= block as usize {
+            self.hints.resize(block as usize + 1, 0);
+        }
+        self.hints[block as usize] = p.buffer();
+        p
     }
 
     /// Whether `tid` can name an item of this index's graph pages.
@@ -373,13 +476,140 @@ impl DiskGraph {
     }
 }
 
+impl Drop for DiskGraph {
+    fn drop(&mut self) {
+        self.reset(None, None);
+        let c = Caches {
+            info: Some(std::mem::replace(&mut self.info, NodeMap::new(NONE))),
+            entries: std::mem::take(&mut self.entries),
+            tids: std::mem::take(&mut self.tids),
+            nbrs: std::mem::take(&mut self.nbrs),
+            vecs: std::mem::take(&mut self.vecs),
+            value_buf: std::mem::take(&mut self.value_buf),
+            order: std::mem::take(&mut self.order),
+            hints_of: Some(self.file),
+            hints: std::mem::take(&mut self.hints),
+        };
+        if c.heap_bytes() <= SPARE_LIMIT {
+            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(c));
+        }
+    }
+}
+
 impl DiskGraph {
-    /// The common case of [`Source::distance`], with the element's page
-    /// already locked: one share lock covers the value, the heap rows and,
-    /// if the element may be expanded, its neighbour list.
-    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId, layer: usize, bound: f64) -> f64 {
+    /// Calls `visit(self, page, k)` for every `ids[k]` with its page share
+    /// locked; elements of unreadable blocks are recorded as such. Elements
+    /// that share a page are read under one lock; the pages are pinned a
+    /// window at a time and their tuples prefetched first, so the cache
+    /// misses of a hop overlap instead of following each other.
+    fn on_pages(&mut self, ids: &[NodeId], mut visit: impl FnMut(&mut Self, pg_sys::Page, usize)) {
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
+        order.sort_unstable();
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
+        let mut i = 0;
+        while i < order.len() {
+            let block = order[i].0;
+            let mut j = i;
+            while j < order.len() && order[j].0 == block {
+                j += 1;
+            }
+            if let Some(&h) = self.hints.get(block as usize) {
+                Pin::prefetch_header(h);
+            }
+            groups.push((i, j, None));
+            i = j;
+        }
+        // at most PIN_WINDOW pages pinned at once: PostgreSQL tracks a
+        // backend's first 8 pins in an array, more go to a hash table
+        let size = self.meta.shape.element_size();
+        for window in groups.chunks_mut(PIN_WINDOW) {
+            for g in window.iter_mut() {
+                let block = order[g.0].0;
+                if self.in_range(DiskTid::from_node(ids[order[g.0].1 as usize])) {
+                    g.2 = Some(self.pin(block));
+                }
+            }
+            for (i, j, pin) in window.iter() {
+                if let Some(p) = pin {
+                    for &(_, k) in &order[*i..*j] {
+                        pages::prefetch_line_pointer(p.page(), DiskTid::from_node(ids[k as usize]).offset);
+                    }
+                }
+            }
+            for (i, j, pin) in window.iter() {
+                if let Some(p) = pin {
+                    for &(_, k) in &order[*i..*j] {
+                        pages::prefetch_item(p.page(), DiskTid::from_node(ids[k as usize]).offset, size);
+                    }
+                }
+            }
+            for (i, j, pin) in window.iter_mut() {
+                match pin.take() {
+                    Some(p) => {
+                        let g = p.share();
+                        for &(_, k) in &order[*i..*j] {
+                            visit(self, g.page(), k as usize);
+                        }
+                    }
+                    None => {
+                        for &(_, k) in &order[*i..*j] {
+                            self.record(ids[k as usize], UNREADABLE);
+                        }
+                    }
+                }
+            }
+        }
+        groups.clear();
+        self.groups = groups;
+        self.order = order;
+    }
+
+    /// Reads the values of those of `ids` not cached yet, a hop's worth of
+    /// pages at a time (for the distances between elements that follow).
+    fn load_values(&mut self, ids: &[NodeId]) {
+        if self.lean || self.meta.shape.chunks() > 0 {
+            return;
+        }
+        let mut need = std::mem::take(&mut self.need);
+        need.clear();
+        need.extend(ids.iter().copied().filter(|&id| self.entry(id).is_none_or(|e| e.state != 0 && e.vec_at == NONE)));
+        if need.len() > 1 {
+            self.on_pages(&need, |g, page, k| g.load_locked(page, need[k]));
+        }
+        self.need = need;
+    }
+
+    /// Records element `id` on its locked page with its value cached.
+    fn load_locked(&mut self, page: pg_sys::Page, id: NodeId) {
         let tid = DiskTid::from_node(id);
-        let (shape, m) = (self.meta.shape, self.meta.params.m);
+        let shape = self.meta.shape;
+        let Some(view) = pages::element(page, tid.offset, &shape) else {
+            self.record(id, UNREADABLE);
+            return;
+        };
+        let state = view.state();
+        let mut e = Entry { state: state as u8, level: view.header.level, neighbors: view.header.neighbors, ..UNREADABLE };
+        if let Some(old) = self.entry(id) {
+            e.nbrs_at = old.nbrs_at;
+            e.nbrs_len = old.nbrs_len;
+            e.nbrs_layer = old.nbrs_layer;
+            e.tids_at = old.tids_at;
+            e.ntids = old.ntids;
+        }
+        if state != ElementState::Reusable {
+            e.vec_at = self.vecs.push_aligned(view.inline) as u32;
+        }
+        self.record(id, e);
+    }
+
+    /// The common case of [`Source::distance`], with the element's page
+    /// already locked: one share lock covers the value and the heap rows.
+    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId) -> f64 {
+        let tid = DiskTid::from_node(id);
+        let shape = self.meta.shape;
         let Some(view) = pages::element(page, tid.offset, &shape) else {
             self.record(id, UNREADABLE);
             return hnsw::UNREADABLE;
@@ -395,15 +625,6 @@ impl DiskGraph {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
             self.tids.extend_from_slice(view.heap_tids());
-        }
-        if d < bound && !self.lean && e.neighbors.block() == tid.block() && layer <= e.level as usize {
-            if let Some(mut n) = pages::neighbors(page, e.neighbors.offset, m) {
-                let before = self.nbrs.len();
-                self.nbrs.extend(n.layer(m, layer).iter().filter(|t| t.is_valid() && t.block() != 0).map(|t| t.node()));
-                e.nbrs_at = before as u32;
-                e.nbrs_len = (self.nbrs.len() - before) as u16;
-                e.nbrs_layer = layer as u8;
-            }
         }
         if let Some(old) = self.entry(id) {
             // keep a cached value across re-reads
@@ -430,7 +651,7 @@ impl Source for DiskGraph {
             return d;
         }
         let g = self.lock(tid.block(), Lock::Share);
-        self.visit_locked(g.page(), id, layer, bound)
+        self.visit_locked(g.page(), id)
     }
 
     fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
@@ -441,33 +662,9 @@ impl Source for DiskGraph {
             }
             return;
         }
-        // neighbours that share a page are read under one lock
         let base = out.len();
         out.resize(base + ids.len(), hnsw::UNREADABLE);
-        let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
-        order.sort_unstable();
-        let mut i = 0;
-        while i < order.len() {
-            let block = order[i].0;
-            let mut j = i;
-            while j < order.len() && order[j].0 == block {
-                j += 1;
-            }
-            if self.in_range(DiskTid::from_node(ids[order[i].1 as usize])) {
-                let g = self.lock(block, Lock::Share);
-                for &(_, k) in &order[i..j] {
-                    out[base + k as usize] = self.visit_locked(g.page(), ids[k as usize], layer, bound);
-                }
-            } else {
-                for &(_, k) in &order[i..j] {
-                    self.record(ids[k as usize], UNREADABLE);
-                }
-            }
-            i = j;
-        }
-        self.order = order;
+        self.on_pages(ids, |g, page, k| out[base + k] = g.visit_locked(page, ids[k]));
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
@@ -490,6 +687,10 @@ impl Source for DiskGraph {
 }
 
 impl GraphStore for DiskGraph {
+    fn prepare(&mut self, ids: &[NodeId]) {
+        self.load_values(ids);
+    }
+
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
         let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return hnsw::UNREADABLE };
         let n = self.meta.shape.value_bytes;
@@ -498,7 +699,7 @@ impl GraphStore for DiskGraph {
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {
-        !self.removed.contains(id) && matches!(self.state(id), Some((ElementState::Live, _)))
+        (self.removed.is_empty() || !self.removed.contains(id)) && matches!(self.state(id), Some((ElementState::Live, _)))
     }
 
     fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {

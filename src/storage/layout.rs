@@ -76,6 +76,10 @@ pub enum ValueKind {
     /// A bit string of `dims` bits, packed as PostgreSQL's `bit(n)`
     /// (bit opclasses).
     Bit = 4,
+    /// A sparse vector padded to the index's capacity of non-zeros, which
+    /// the metapage's `dims` holds for this kind (the column's dimensions
+    /// come from its typmod): see `vecstore_core::distance::sparse::encode`.
+    Sparse = 5,
 }
 
 impl ValueKind {
@@ -86,6 +90,7 @@ impl ValueKind {
             2 => Some(ValueKind::Sq8),
             3 => Some(ValueKind::F16),
             4 => Some(ValueKind::Bit),
+            5 => Some(ValueKind::Sparse),
             _ => None,
         }
     }
@@ -95,6 +100,7 @@ impl ValueKind {
         match self {
             ValueKind::F32 | ValueKind::Sq8 | ValueKind::F16 => MAX_DIMS,
             ValueKind::Bit => MAX_BIT_DIMS,
+            ValueKind::Sparse => MAX_SPARSE_NNZ,
         }
     }
     /// Whether `metric` is one this kind is compared with (bits: Hamming
@@ -110,6 +116,7 @@ impl ValueKind {
             ValueKind::Sq8 => crate::quant::HEADER + dims,
             ValueKind::F16 => 2 * dims,
             ValueKind::Bit => dims.div_ceil(8),
+            ValueKind::Sparse => crate::distance::sparse::encoded_bytes(dims),
         }
     }
 }
@@ -128,6 +135,9 @@ pub const MAX_HEAP_TIDS: usize = 10;
 pub const MAX_DIMS: usize = 16_000;
 /// Most bits an indexed bit string may have (pgvector's limit).
 pub const MAX_BIT_DIMS: usize = 64_000;
+/// Most non-zeros an indexed sparsevec may have (the type's own limit;
+/// values span chunks). The default is pgvector's 1,000.
+pub const MAX_SPARSE_NNZ: usize = 16_000;
 
 /// `MAXALIGN` (8 on every platform Postgres 15 supports here).
 pub const fn maxalign(n: usize) -> usize {
@@ -404,8 +414,15 @@ mod tests {
         assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
         assert_eq!(ValueKind::from_byte(3), Some(ValueKind::F16));
         assert_eq!(ValueKind::from_byte(4), Some(ValueKind::Bit));
-        assert_eq!(ValueKind::from_byte(5), None);
+        assert_eq!(ValueKind::from_byte(5), Some(ValueKind::Sparse));
+        assert_eq!(ValueKind::from_byte(6), None);
         assert_eq!(ValueKind::F16.value_bytes(384), 768);
+        // sparse: the metapage's dims is the room for non-zeros
+        assert_eq!(ValueKind::Sparse.value_bytes(1000), 8008);
+        assert_eq!(ValueKind::Sparse.max_dims(), 16_000);
+        assert!(ValueKind::Sparse.pairs_with(Metric::InnerProduct) && !ValueKind::Sparse.pairs_with(Metric::Hamming));
+        let big = Shape::new(16, ValueKind::Sparse.value_bytes(16_000));
+        assert_eq!(big.inline_bytes + big.chunk_sizes().iter().map(|c| c - CHUNK_HEADER).sum::<usize>(), 128_008);
         assert_eq!(ValueKind::Bit.value_bytes(385), 49);
         assert_eq!(ValueKind::Bit.max_dims(), 64_000);
         for (m, c) in [(Metric::L2, 1), (Metric::InnerProduct, 2), (Metric::Cosine, 3), (Metric::L1, 4), (Metric::Hamming, 5), (Metric::Jaccard, 6)] {

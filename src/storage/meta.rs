@@ -95,6 +95,7 @@ impl Meta {
             ValueKind::Sq8 => Space::Sq8 { metric: self.params.metric, dims: self.dims },
             ValueKind::F16 => Space::F16 { metric: self.params.metric, dims: self.dims },
             ValueKind::Bit => Space::Bit { metric: self.params.metric, dims: self.dims },
+            ValueKind::Sparse => Space::Sparse { metric: self.params.metric, cap: self.dims },
         }
     }
 

@@ -1,4 +1,4 @@
-//! The `vector` and `halfvec` types: errors, text and binary codecs (pure),
+//! The `vector`, `halfvec` and `sparsevec` types: errors, text and binary codecs (pure),
 //! and the Postgres datum layouts (`datum`, `halfvec`: the unsafe parts).
 
 pub mod binary;
@@ -6,6 +6,8 @@ pub mod datum;
 pub mod error;
 pub mod halfvec;
 pub mod raw;
+pub mod sparse;
+pub mod sparsevec;
 pub mod text;
 
 pub use datum::{raise, raise_as, OrRaise, RawDatum, Vector, VectorBuf};

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 const SYNTAX: VectorError = VectorError::Syntax { detail: None };
 
-fn is_space(c: u8) -> bool {
+pub(crate) fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
@@ -95,14 +95,16 @@ fn parse_with<T>(
 
 /// A scanned float: a numeral (whose overflow is a range error) or a
 /// spelled-out `inf`/`nan`.
-enum Float {
+pub(crate) enum Float {
+    /// A numeral (overflow gives an infinity).
     Number(f32),
+    /// `inf`, `infinity` or `nan`.
     Special(f32),
 }
 
 /// Scans the longest prefix of `s` that C's `strtof` accepts (after the
 /// caller skipped white space); returns its length (0: none) and value.
-fn strtof(s: &[u8]) -> (usize, Float) {
+pub(crate) fn strtof(s: &[u8]) -> (usize, Float) {
     let mut i = 0;
     let neg = matches!(s.first(), Some(b'-'));
     if matches!(s.first(), Some(b'+' | b'-')) {

@@ -34,17 +34,32 @@ DB=vecstore_pipeline
 psql -X -q -d postgres -c "CREATE DATABASE $DB"
 sql -d $DB -c "CREATE EXTENSION vecstore"
 rows=$(mktemp)
-head -400 data/corpus/sentences.txt | "$embed" "$model" copy > "$rows"
+# 400 sentences, and two whose rare words the model does not know (for the
+# hybrid search below): ids 401 (Edinburgh ML) and 402 (LFENCE)
+{ head -400 data/corpus/sentences.txt; sed -n '1256p;2925p' data/corpus/sentences.txt; } | "$embed" "$model" copy > "$rows"
 sql -d $DB -c "CREATE TABLE docs (id int PRIMARY KEY, body text, embedding vector(384))" \
   -c "\\copy docs FROM '$rows' WITH (FORMAT binary)" \
   -c "CREATE INDEX ON docs USING hnsw (embedding vector_cosine_ops)"
 rm -f "$rows"
-check "binary COPY loaded every sentence" 400 "$(sql -d $DB -c "SELECT count(*) FROM docs")"
+check "binary COPY loaded every sentence" 402 "$(sql -d $DB -c "SELECT count(*) FROM docs")"
 # a sentence's own embedding, computed again for the query, finds itself first
 target=$(sed -n 123p data/corpus/sentences.txt)
 vec=$("$embed" "$model" query "$target")
 check "a sentence is its own nearest neighbour through the index" 123 \
   "$(sql -d $DB -v q="$vec" <<< "SET enable_seqscan = off; SELECT id FROM docs ORDER BY embedding <=> :'q' LIMIT 1;" | tail -1)"
+
+# hybrid search: BM25 weights as sparsevec with an HNSW index, fused with
+# the dense ranking by reciprocal rank (the demo's SQL files)
+sql -d $DB -f scripts/sql/bm25.sql
+check "every sentence has a sparse BM25 vector" 402 "$(sql -d $DB -c "SELECT count(lex) FROM docs")"
+question="what is LFENCE used for"
+vec=$("$embed" "$model" query "$question")
+ranks=$(sql -F'|' -d $DB -v q="$vec" -v text="$question" -v k=3 -f scripts/sql/hybrid.sql)
+echo "$ranks"
+lfence() { { grep "^$1|" <<< "$ranks" | grep -n "LFENCE barriers" | cut -d: -f1 | head -1; } || true; }
+check "the sparse (BM25, sparsevec HNSW) ranking has the LFENCE sentence first" 1 "$(lfence sparse)"
+check "the dense ranking alone misses it in its top 3" "" "$(lfence dense)"
+check "the hybrid (reciprocal rank fusion) top 3 has it" yes "$([[ -n $(lfence hybrid) ]] && echo yes || echo no)"
 
 sql -d $DB -c "CREATE TABLE iris (id int PRIMARY KEY, features vector(4), species text)" \
   -c "CREATE TEMP TABLE raw (id int, a real, b real, c real, d real, species text)" \

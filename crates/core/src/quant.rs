@@ -285,21 +285,56 @@ const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
 /// (the first difference is exact when `q_i` is near `lo`), eight lanes.
 #[inline]
 fn l2_to_code(q: &[f32], c: &Code) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { wide::l2_to_code(q, c.lo, c.step, c.codes) } as f64;
+    }
+    l2_to_code_body(q, c.lo, c.step, c.codes) as f64
+}
+
+/// The loop of [`l2_to_code`]: eight lanes in a fixed order, so every
+/// instruction set gives the same sum.
+#[inline(always)]
+fn l2_to_code_body(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
     let mut acc = [0f32; 8];
     let mut qs = q.chunks_exact(8);
-    let mut cs = c.codes.chunks_exact(8);
+    let mut cs = codes.chunks_exact(8);
     for (x, k) in (&mut qs).zip(&mut cs) {
         for i in 0..8 {
-            let d = (x[i] - c.lo) - c.step * k[i] as f32;
+            let d = (x[i] - lo) - step * k[i] as f32;
             acc[i] += d * d;
         }
     }
     let mut tail = 0f32;
     for (x, k) in qs.remainder().iter().zip(cs.remainder()) {
-        let d = (x - c.lo) - c.step * *k as f32;
+        let d = (x - lo) - step * *k as f32;
         tail += d * d;
     }
-    (acc.iter().sum::<f32>() + tail) as f64
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The code kernels compiled for AVX2 (the same loops, wider registers and
+/// byte-to-float conversions), picked at run time.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    /// Whether this CPU runs the AVX2 kernels.
+    #[inline]
+    pub fn available() -> bool {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub fn l2_to_code(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
+        super::l2_to_code_body(q, lo, step, codes)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub fn dot_u8(q: &[f32], codes: &[u8]) -> f32 {
+        super::dot_u8_body(q, codes)
+    }
 }
 
 /// `x̂a · x̂b` of two codes: `Σ (la + sa·a_i)(lb + sb·b_i)` expanded into
@@ -319,6 +354,16 @@ fn decoded_dot(a: &Code, b: &Code, dims: usize) -> f64 {
 /// compiler vectorises it.
 #[inline]
 pub fn dot_u8(q: &[f32], c: &[u8]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { wide::dot_u8(q, c) } as f64;
+    }
+    dot_u8_body(q, c) as f64
+}
+
+#[inline(always)]
+fn dot_u8_body(q: &[f32], c: &[u8]) -> f32 {
     let mut acc = [0f32; 8];
     let mut qs = q.chunks_exact(8);
     let mut cs = c.chunks_exact(8);
@@ -331,7 +376,7 @@ pub fn dot_u8(q: &[f32], c: &[u8]) -> f64 {
     for (x, k) in qs.remainder().iter().zip(cs.remainder()) {
         tail += x * *k as f32;
     }
-    (acc.iter().sum::<f32>() + tail) as f64
+    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -342,6 +387,20 @@ mod tests {
 
     fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
         (0..n).map(|_| rng.normal() as f32).collect()
+    }
+
+    #[test]
+    fn wide_kernels_give_the_same_bits() {
+        let mut rng = Rng::new(9);
+        for dims in [1, 7, 8, 9, 384, 1536] {
+            let sq = Sq8 { dims };
+            let x = random(dims, &mut rng);
+            let code = sq.encode(&random(dims, &mut rng));
+            let c = sq.code(&code).unwrap();
+            let q: Vec<f32> = x.iter().map(|v| v * 0.5).collect();
+            let scalar = (l2_to_code_body(&q, c.lo, c.step, c.codes), dot_u8_body(&q, c.codes));
+            assert_eq!((l2_to_code(&q, &c) as f32, dot_u8(&q, c.codes) as f32), scalar, "dims {dims}");
+        }
     }
 
     #[test]

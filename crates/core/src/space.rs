@@ -42,6 +42,15 @@ pub enum Space {
         /// Number of bits.
         dims: usize,
     },
+    /// A sparse vector of at most `cap` non-zeros in the layout of
+    /// [`crate::distance::sparse::encode`] (values padded to `cap` entries;
+    /// queries unpadded, any length). Cosine: values normalised first.
+    Sparse {
+        /// The metric.
+        metric: Metric,
+        /// Most non-zeros a stored value holds.
+        cap: usize,
+    },
 }
 
 /// A computed distance as the graph sees it: NaN (Infinity minus Infinity
@@ -68,17 +77,20 @@ impl Space {
             Space::F32 { metric, .. }
             | Space::Sq8 { metric, .. }
             | Space::F16 { metric, .. }
-            | Space::Bit { metric, .. } => metric,
+            | Space::Bit { metric, .. }
+            | Space::Sparse { metric, .. } => metric,
         }
     }
 
-    /// Bytes of every stored value (all fixed-size so far).
+    /// Bytes of every stored value (all fixed-size so far; sparse values
+    /// are padded to their capacity).
     pub fn value_bytes(&self) -> usize {
         match *self {
             Space::F32 { dims, .. } => 4 * dims,
             Space::Sq8 { dims, .. } => Sq8 { dims }.value_bytes(),
             Space::F16 { dims, .. } => 2 * dims,
             Space::Bit { dims, .. } => crate::distance::bits::bytes_for(dims),
+            Space::Sparse { cap, .. } => crate::distance::sparse::encoded_bytes(cap),
         }
     }
 
@@ -104,6 +116,7 @@ impl Space {
             Space::Sq8 { dims, metric } => Sq8 { dims }.encode_marked(x, risky(metric, raw)),
             Space::F16 { .. } => Bytes::from_f16(&crate::half::from_f32_slice(x)),
             Space::Bit { .. } => Bytes::from_slice(&pack_bits(x)),
+            Space::Sparse { cap, .. } => Bytes::from_f32(&crate::distance::sparse::pad(x, cap)),
         }
     }
 
@@ -111,6 +124,7 @@ impl Space {
     pub fn query_of(&self, x: &[f32], raw: &[f32]) -> Bytes {
         match *self {
             Space::Sq8 { dims, metric } => Sq8 { dims }.query_marked(x, risky(metric, raw)),
+            Space::Sparse { .. } => Bytes::from_f32(x),
             _ => self.encode_of(x, raw),
         }
     }
@@ -124,7 +138,7 @@ impl Space {
     /// neighbours).
     pub fn query_of_value(&self, value: &[u8]) -> Bytes {
         match *self {
-            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } => Bytes::from_slice(value),
+            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } | Space::Sparse { .. } => Bytes::from_slice(value),
             Space::Sq8 { dims, .. } => {
                 let sq = Sq8 { dims };
                 sq.query(&sq.decode(value).unwrap_or_default())
@@ -137,7 +151,7 @@ impl Space {
     /// [`Sq8::lower_bound`]); None for exact spaces.
     pub fn lower_bound(&self, query: &[u8], value: &[u8]) -> Option<f64> {
         match *self {
-            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } => None,
+            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } | Space::Sparse { .. } => None,
             Space::Sq8 { metric, dims } => Some(Sq8 { dims }.lower_bound(metric, query, value)),
         }
     }
@@ -162,6 +176,13 @@ impl Space {
                 _ => crate::distance::bits::hamming(query, value),
             },
             Space::Bit { .. } => f64::NAN,
+            Space::Sparse { metric, .. } => match (f32s(query), f32s(value)) {
+                (Some(q), Some(v)) => match crate::distance::sparse::index_distance(metric, q, v) {
+                    Some(d) => computed(d),
+                    None => f64::NAN,
+                },
+                _ => f64::NAN,
+            },
         }
     }
 
@@ -169,7 +190,7 @@ impl Space {
     #[inline]
     pub fn between(&self, a: &[u8], b: &[u8]) -> f64 {
         match *self {
-            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } => self.distance(a, b),
+            Space::F32 { .. } | Space::F16 { .. } | Space::Bit { .. } | Space::Sparse { .. } => self.distance(a, b),
             Space::Sq8 { metric, dims } => Sq8 { dims }.between(metric, a, b),
         }
     }
@@ -349,5 +370,25 @@ mod tests {
         assert!((j.distance(&x, &y) - (1.0 - 1.0 / 3.0)).abs() < 1e-12);
         assert_eq!(j.distance(&y, &y), 0.0);
         assert_eq!(j.distance(&j.encode(&[0.0; 10]), &j.encode(&[0.0; 10])), 1.0);
+    }
+
+    /// Sparse values are padded to the room for non-zeros; queries are
+    /// not; distances are the merge kernels' (cosine on normalised values).
+    #[test]
+    fn sparse_space() {
+        use crate::distance::sparse::encode;
+        let s = Space::Sparse { metric: Metric::L2, cap: 4 };
+        assert_eq!(s.value_bytes(), 40);
+        let a = s.encode(&encode(10, &[1, 7], &[3.0, 4.0]));
+        assert_eq!(a.len(), 40);
+        let q = s.query(&encode(10, &[7], &[4.0]));
+        assert_eq!(q.len(), 16);
+        assert_eq!(s.distance(&q, &a), 9.0);
+        assert_eq!(s.between(&a, &a), 0.0);
+        assert!(s.distance(&q, &a[..8]).is_nan());
+        let ip = Space::Sparse { metric: Metric::InnerProduct, cap: 4 };
+        assert_eq!(ip.distance(&q, &a), -16.0);
+        let big = Space::Sparse { metric: Metric::L1, cap: 2 };
+        assert_eq!(big.distance(&big.query(&encode(3, &[0, 1, 2], &[1.0, 1.0, 1.0])), &big.encode(&encode(3, &[0], &[1.0]))), 2.0);
     }
 }

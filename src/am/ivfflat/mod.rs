@@ -121,6 +121,8 @@ fn max_dims(element: Element) -> usize {
         Element::Vector => 2000,
         Element::Half => 4000,
         Element::Bit => 64000,
+        // ivfflat has no sparsevec opclass (as pgvector)
+        _ => unsupported_opclass(),
     }
 }
 
@@ -155,6 +157,7 @@ pub fn describe(index: pg_sys::Relation) -> IvfInfo {
         Element::Vector => ValueKind::F32,
         Element::Half => ValueKind::F16,
         Element::Bit => ValueKind::Bit,
+        _ => unsupported_opclass(),
     };
     let info = IvfInfo { dims: typmod as usize, lists: options::lists(index), metric, value_kind };
     if info.value_bytes() > MAX_VALUE_BYTES {

@@ -71,3 +71,36 @@ def test_django_halfvec_bit(migrated):
             check_order(list(qs), order, dist)
             plan = qs.explain()
             assert f"Index Scan using vsapp_halfitem_{idx}_idx" in plan, plan
+
+
+def test_django_sparsevec(migrated):
+    """SparseVectorField, HnswIndex with each sparsevec opclass (migration
+    0003), and L2Distance, MaxInnerProduct, CosineDistance, L1Distance
+    answered by those indexes in the exact order."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from pgvector import SparseVector
+    from pgvector.django import CosineDistance, L1Distance, L2Distance, MaxInnerProduct
+    from test_sparsevec import NAMES, OPS, SV_QUERY, SV_ROWS, dist_of, sv
+    from vsapp.models import SparseItem
+    call_command("makemigrations", "vsapp", check=True, dry_run=True, verbosity=0)  # migrations match the models
+    SparseItem.objects.bulk_create([SparseItem(id=i, embedding=(sv(r) if i % 2 else np.array(r, dtype=np.float32)))
+                                    for i, r in enumerate(SV_ROWS, start=1)])
+    for i in range(1, 7):
+        got = SparseItem.objects.get(id=i).embedding
+        assert isinstance(got, SparseVector) and got == sv(SV_ROWS[i - 1])
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vsapp_sparseitem'")
+        defs = dict(cur.fetchall())
+    for op, (opclass, _, _) in OPS.items():
+        assert f"USING hnsw (embedding {opclass})" in defs[f"vsapp_sparseitem_{NAMES[op]}_idx"]
+    q = sv(SV_QUERY)
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")
+        for func, op in [(L2Distance("embedding", q), "<->"), (MaxInnerProduct("embedding", q), "<#>"),
+                         (CosineDistance("embedding", q), "<=>"), (L1Distance("embedding", q), "<+>")]:
+            qs = SparseItem.objects.annotate(d=func).order_by("d").values_list("id", "d")[:6]
+            check_order(list(qs), OPS[op][2], dist_of(op))
+            plan = qs.explain()
+            assert f"Index Scan using vsapp_sparseitem_{NAMES[op]}_idx" in plan, plan

@@ -19,6 +19,9 @@ use std::path::Path;
 use std::time::Instant;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
+mod progress;
+use progress::Progress;
+
 /// Sentences per forward pass.
 const BATCH: usize = 32;
 /// sentence-transformers' max_seq_length for this model.
@@ -80,7 +83,9 @@ fn copy(e: &Embedder) -> Result<()> {
     // batches of similar length pad less; ids stay the input line numbers
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by_key(|&i| lines[i].len());
-    for batch in order.chunks(BATCH) {
+    let mut shown = Progress::new("embedding", "sentences", lines.len());
+    shown.update(0);
+    for (n, batch) in order.chunks(BATCH).enumerate() {
         let texts: Vec<String> = batch.iter().map(|&i| lines[i].clone()).collect();
         for ((&line, text), v) in batch.iter().zip(&texts).zip(e.embed(&texts)?) {
             let id = (line + 1) as i32;
@@ -96,7 +101,9 @@ fn copy(e: &Embedder) -> Result<()> {
                 w.write_all(&x.to_be_bytes())?;
             }
         }
+        shown.update((n * BATCH + batch.len()).min(lines.len()));
     }
+    shown.finish();
     w.write_all(&(-1i16).to_be_bytes())?;
     w.flush()?;
     let secs = start.elapsed().as_secs_f64();

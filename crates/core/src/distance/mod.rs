@@ -7,6 +7,7 @@
 pub mod bits;
 pub mod half;
 pub mod scalar;
+pub mod sparse;
 
 use simsimd::SpatialSimilarity;
 

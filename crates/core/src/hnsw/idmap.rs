@@ -44,6 +44,12 @@ impl<V: Copy> NodeMap<V> {
         self.keys.capacity() * 8 + self.values.capacity() * std::mem::size_of::<V>()
     }
 
+    /// Bytes a map holding only the present entries would have grown to
+    /// (a memory budget's view of a map that kept a bigger one's table).
+    pub fn fresh_bytes(&self) -> usize {
+        (2 * self.len).next_power_of_two().max(16) * (8 + std::mem::size_of::<V>())
+    }
+
     /// Removes every entry, keeping (up to a bound) the table's memory.
     pub fn clear(&mut self) {
         if self.keys.len() > (1 << 16) && self.len < self.keys.len() / 16 {
@@ -164,6 +170,11 @@ impl NodeSet {
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.0.heap_bytes()
+    }
+
+    /// Bytes a set holding only the present ids would have grown to.
+    pub fn fresh_bytes(&self) -> usize {
+        self.0.fresh_bytes()
     }
     /// Every id.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {

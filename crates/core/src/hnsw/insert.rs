@@ -192,6 +192,7 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
         let full = old.len() >= cap + policy.slack;
         let mut cands: Vec<Candidate> = Vec::with_capacity(old.len() + 1);
         if full || is_copy(params, dist) {
+            store.prepare(&old);
             for &x in &old {
                 if store.is_live(x) {
                     cands.push(Candidate { dist: store.between(node, x), id: x });
@@ -255,6 +256,7 @@ fn rescue<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, params: &Params, 
     }
     let mut theirs = Vec::new();
     let mut near: Vec<Candidate> = Vec::new();
+    store.prepare(&outs);
     for &o in &outs {
         if !store.is_live(o) {
             continue;

@@ -71,6 +71,9 @@ pub enum Replace {
 
 /// What insert and repair need besides searching.
 pub trait GraphStore: Source {
+    /// A hint that `between` and `is_live` are about to be asked about
+    /// `ids` (a store on pages reads them in one batch); nothing by default.
+    fn prepare(&mut self, _ids: &[NodeId]) {}
     /// Distance between two stored elements ([`UNREADABLE`] if unreadable).
     fn between(&mut self, a: NodeId, b: NodeId) -> f64;
     /// Whether `id` may be linked to (live: not deleted, not being removed).

@@ -74,6 +74,7 @@ pub fn repair_local<S: GraphStore + ?Sized>(store: &mut S, id: NodeId, level: us
             ids.dedup();
             ids.retain(|&y| y != id);
             let mut cands: Vec<Candidate> = Vec::with_capacity(ids.len());
+            store.prepare(&ids);
             for y in ids {
                 if !store.is_live(y) {
                     continue;

@@ -220,6 +220,11 @@ pub fn greedy_descent<S: Source + ?Sized>(src: &mut S, entry: Candidate, top: us
 pub struct StreamSearch {
     visited: NodeSet,
     frontier: BinaryHeap<Reverse<Candidate>>,
+    /// Visited elements farther than a full batch's farthest result when
+    /// they were found: this batch will not expand them, a continuation
+    /// may (they join the frontier, and results the pending ones, when the
+    /// next batch starts). The flag: whether it is a result.
+    deferred: Vec<(Candidate, bool)>,
     pending: BinaryHeap<Reverse<Candidate>>,
     results: BinaryHeap<Candidate>,
     buf: Vec<NodeId>,
@@ -237,6 +242,7 @@ impl StreamSearch {
     pub fn start<S: Source + ?Sized>(&mut self, src: &mut S, entries: &[Candidate]) {
         self.visited.clear();
         self.frontier.clear();
+        self.deferred.clear();
         self.pending.clear();
         self.results.clear();
         self.visits = entries.len();
@@ -250,6 +256,16 @@ impl StreamSearch {
         }
     }
 
+    /// Forgets the last search, keeping the memory.
+    pub fn forget(&mut self) {
+        self.visited.clear();
+        self.frontier.clear();
+        self.deferred.clear();
+        self.pending.clear();
+        self.results.clear();
+        self.visits = 0;
+    }
+
     /// Elements visited so far.
     pub fn visits(&self) -> usize {
         self.visits
@@ -257,7 +273,17 @@ impl StreamSearch {
 
     /// Bytes held by the search's own structures.
     pub fn heap_bytes(&self) -> usize {
-        self.visited.heap_bytes() + 16 * (self.frontier.capacity() + self.pending.capacity() + self.results.capacity())
+        self.visited.heap_bytes() + 16 * (self.frontier.capacity() + self.deferred.capacity() + self.pending.capacity() + self.results.capacity())
+    }
+
+    /// Bytes the search needs for what it holds, as if its tables had been
+    /// grown for this search alone: a search that reuses the tables of an
+    /// earlier, bigger one (a backend's pooled scan memory) is charged what
+    /// a fresh search would be, so memory budgets stop it at the same point.
+    pub fn used_bytes(&self) -> usize {
+        self.visited.fresh_bytes()
+            + 16 * (self.frontier.len() + self.pending.len() + self.results.len())
+            + std::mem::size_of::<(Candidate, bool)>() * self.deferred.len()
     }
 
     /// The next (up to) `ef` results, nearest first, into `out`. Expands
@@ -268,6 +294,12 @@ impl StreamSearch {
         let ef = ef.max(1);
         out.clear();
         self.results.clear();
+        for (c, result) in self.deferred.drain(..) {
+            self.frontier.push(Reverse(c));
+            if result {
+                self.pending.push(Reverse(c));
+            }
+        }
         while self.results.len() < ef {
             match self.pending.pop() {
                 Some(Reverse(c)) => self.results.push(c),
@@ -302,6 +334,11 @@ impl StreamSearch {
                     continue;
                 }
                 let cand = Candidate { dist, id };
+                if self.results.len() >= ef && self.results.peek().is_some_and(|w| dist > w.dist) {
+                    // neither a result of this batch nor expanded by it
+                    self.deferred.push((cand, src.is_result(id)));
+                    continue;
+                }
                 self.frontier.push(Reverse(cand));
                 if src.is_result(id) {
                     self.results.push(cand);

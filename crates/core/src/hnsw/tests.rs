@@ -415,3 +415,111 @@ fn inner_product_recall_with_rows_grouped_by_cluster() {
     println!("inner product, rows grouped by cluster: recall@10 {r40:.4} at ef 40, {r100:.4} at ef 100");
     assert!(r40 >= 0.88 && r100 >= 0.95, "{r40} {r100}");
 }
+
+/// StreamSearch before elements were deferred (e040034's parent): far
+/// elements joined the frontier, far results went pending through the
+/// results heap. The batches must be the same, element for element.
+fn undeferred_batches<S: Source>(src: &mut S, entries: &[Candidate], ef: usize, max_visits: usize, batches: usize) -> Vec<Vec<Candidate>> {
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, HashSet};
+    let mut visited = HashSet::new();
+    let (mut frontier, mut pending) = (BinaryHeap::new(), BinaryHeap::new());
+    let mut visits = entries.len();
+    for &e in entries {
+        if !unusable(e.dist) && visited.insert(e.id) {
+            frontier.push(Reverse(e));
+            if src.is_result(e.id) {
+                pending.push(Reverse(e));
+            }
+        }
+    }
+    let mut all = Vec::new();
+    for _ in 0..batches {
+        let mut results: BinaryHeap<Candidate> = BinaryHeap::new();
+        while results.len() < ef {
+            match pending.pop() {
+                Some(Reverse(c)) => results.push(c),
+                None => break,
+            }
+        }
+        while let Some(&Reverse(c)) = frontier.peek() {
+            if results.len() >= ef && results.peek().is_some_and(|w: &Candidate| c.dist > w.dist) || visits >= max_visits {
+                break;
+            }
+            frontier.pop();
+            let mut buf = Vec::new();
+            src.neighbors(c.id, 0, &mut buf);
+            let ids: Vec<NodeId> = buf.into_iter().filter(|&id| visited.insert(id)).collect();
+            visits += ids.len();
+            let mut dists = Vec::new();
+            src.distances(&ids, 0, f64::INFINITY, &mut dists);
+            for (&id, &dist) in ids.iter().zip(&dists) {
+                if unusable(dist) {
+                    continue;
+                }
+                let cand = Candidate { dist, id };
+                frontier.push(Reverse(cand));
+                if src.is_result(id) {
+                    results.push(cand);
+                    if results.len() > ef {
+                        let far = results.pop().unwrap();
+                        pending.push(Reverse(far));
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Candidate> = results.into_vec();
+        out.sort();
+        if let Some(worst) = out.last().map(|c| c.dist) {
+            while let Some(&Reverse(c)) = pending.peek() {
+                if c.dist > worst {
+                    break;
+                }
+                pending.pop();
+                out.push(c);
+            }
+        }
+        all.push(out);
+    }
+    all
+}
+
+#[test]
+fn stream_batches_match_the_undeferred_search() {
+    let seed = 31;
+    println!("hnsw random seed {seed}");
+    let mut rng = Rng::new(seed);
+    let dim = 4;
+    let data = random(1500, dim, &mut rng);
+    let g = built_with(Params { m: 4, ..params(Metric::L2) }, &data, dim, 1, seed);
+    for i in (0..g.len()).step_by(7) {
+        g.mark_deleted(i);
+    }
+    let queries = random(12, dim, &mut rng);
+    let mut scratch = Scratch::dense(g.len());
+    for (qi, q) in queries.chunks(dim).enumerate() {
+        for &(ef, max_visits) in &[(1, usize::MAX), (5, usize::MAX), (10, usize::MAX), (10, 300)] {
+            let mut src = g.store(f32_bytes(q), None);
+            let (ep, top) = g.entry().unwrap();
+            let start = Candidate { dist: src.distance(ep as NodeId, top, f64::INFINITY), id: ep as NodeId };
+            let entry = greedy_descent(&mut src, start, top, 0, &mut scratch);
+            let want = undeferred_batches(&mut src, &[entry, start], ef, max_visits, 1600);
+            let mut stream = StreamSearch::default();
+            stream.start(&mut src, &[entry, start]);
+            let mut seen = std::collections::HashSet::new();
+            for (b, w) in want.iter().enumerate() {
+                let mut out = Vec::new();
+                stream.next_batch(&mut src, ef, max_visits, &mut out);
+                let key = |v: &[Candidate]| v.iter().map(|c| (c.id, c.dist.to_bits())).collect::<Vec<_>>();
+                assert_eq!(key(&out), key(w), "query {qi} ef {ef} max_visits {max_visits} batch {b}");
+                for c in &out {
+                    assert!(seen.insert(c.id), "query {qi} ef {ef}: element {} returned twice", c.id);
+                }
+            }
+            if max_visits == usize::MAX {
+                // every live element is returned once
+                assert_eq!(seen.len(), g.len() - g.len().div_ceil(7), "query {qi} ef {ef}");
+            }
+        }
+    }
+}

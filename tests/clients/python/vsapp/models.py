@@ -1,6 +1,6 @@
 """A Django model as pgvector's docs show it."""
 from django.db import models
-from pgvector.django import BitField, HalfVectorField, HnswIndex, VectorField
+from pgvector.django import BitField, HalfVectorField, HnswIndex, SparseVectorField, VectorField
 
 
 class Item(models.Model):
@@ -28,4 +28,17 @@ class HalfItem(models.Model):
                       opclasses=["halfvec_cosine_ops"]),
             HnswIndex(name="vsapp_halfitem_ham_idx", fields=["bits"], m=16, ef_construction=64,
                       opclasses=["bit_hamming_ops"]),
+        ]
+
+
+class SparseItem(models.Model):
+    """A sparsevec column with an HNSW index per sparsevec opclass."""
+    embedding = SparseVectorField(dimensions=6)
+
+    class Meta:
+        app_label = "vsapp"
+        indexes = [
+            HnswIndex(name=f"vsapp_sparseitem_{n}_idx", fields=["embedding"], m=16, ef_construction=64,
+                      opclasses=[f"sparsevec_{o}_ops"])
+            for n, o in [("l2", "l2"), ("ip", "ip"), ("cos", "cosine"), ("l1", "l1")]
         ]
