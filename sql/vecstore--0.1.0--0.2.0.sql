@@ -114,6 +114,25 @@ COMMENT ON OPERATOR <-> (sparsevec, sparsevec) IS 'Euclidean distance';
 COMMENT ON OPERATOR <#> (sparsevec, sparsevec) IS 'negative inner product';
 COMMENT ON OPERATOR <=> (sparsevec, sparsevec) IS 'cosine distance';
 COMMENT ON OPERATOR <+> (sparsevec, sparsevec) IS 'taxicab (L1) distance';
+CREATE FUNCTION hnsw_sparsevec_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'hnsw_sparsevec_support_wrapper' LANGUAGE C;
+CREATE OPERATOR CLASS sparsevec_l2_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec),
+    FUNCTION 3 hnsw_sparsevec_support(internal);
+CREATE OPERATOR CLASS sparsevec_ip_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec),
+    FUNCTION 3 hnsw_sparsevec_support(internal);
+CREATE OPERATOR CLASS sparsevec_cosine_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec),
+    FUNCTION 2 l2_norm(sparsevec),
+    FUNCTION 3 hnsw_sparsevec_support(internal);
+CREATE OPERATOR CLASS sparsevec_l1_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(sparsevec, sparsevec),
+    FUNCTION 3 hnsw_sparsevec_support(internal);
 CREATE FUNCTION ivfflathandler(internal) RETURNS index_am_handler
     AS 'MODULE_PATHNAME', 'ivfflathandler_wrapper' LANGUAGE C;
 CREATE ACCESS METHOD ivfflat TYPE INDEX HANDLER ivfflathandler;
@@ -160,22 +179,3 @@ CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING ivfflat AS
     FUNCTION 1 hamming_distance(bit, bit),
     FUNCTION 3 hamming_distance(bit, bit),
     FUNCTION 5 ivfflat_bit_support(internal);
-CREATE FUNCTION hnsw_sparsevec_support(internal) RETURNS internal
-    AS 'MODULE_PATHNAME', 'hnsw_sparsevec_support_wrapper' LANGUAGE C;
-CREATE OPERATOR CLASS sparsevec_l2_ops FOR TYPE sparsevec USING hnsw AS
-    OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-    FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec),
-    FUNCTION 3 hnsw_sparsevec_support(internal);
-CREATE OPERATOR CLASS sparsevec_ip_ops FOR TYPE sparsevec USING hnsw AS
-    OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec),
-    FUNCTION 3 hnsw_sparsevec_support(internal);
-CREATE OPERATOR CLASS sparsevec_cosine_ops FOR TYPE sparsevec USING hnsw AS
-    OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec),
-    FUNCTION 2 l2_norm(sparsevec),
-    FUNCTION 3 hnsw_sparsevec_support(internal);
-CREATE OPERATOR CLASS sparsevec_l1_ops FOR TYPE sparsevec USING hnsw AS
-    OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
-    FUNCTION 1 l1_distance(sparsevec, sparsevec),
-    FUNCTION 3 hnsw_sparsevec_support(internal);
