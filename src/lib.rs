@@ -25,7 +25,9 @@ pgrx::extension_sql_file!(
     name = "hnsw_am",
     requires = ["vector_type", "halfvec_type", "bit_functions", "sparsevec_type"]
 );
-pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat_am", requires = ["vector_type", "halfvec_type", "bit_functions"]);
+// ivfflat after hnsw only to pin the order of the generated schema (the
+// upgrade script is diffed against it)
+pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat_am", requires = ["vector_type", "halfvec_type", "bit_functions", "hnsw_am"]);
 
 /// Library load: index options and the `hnsw.*` settings.
 #[pgrx::pg_guard]
