@@ -8,7 +8,8 @@ indexes with the same m, ef_construction, maintenance_work_mem and
 max_parallel_maintenance_workers, and measures, ALTERNATING the sides
 (vs, pg, vs, pg, ...) in every round:
   - build time and index size (one build per side per round),
-  - recall@k, QPS, p50 and p99 latency per hnsw.ef_search (single client,
+  - recall@k, QPS, p50 and p99 latency per hnsw.ef_search (with --am ivfflat:
+    per ivfflat.probes, --ef listing the probes; --lists sets lists) (single client,
     prepared statement, the vector as a binary or text parameter, identical
     for both sides),
   - with --clients2: total QPS of 2 concurrent clients vs 1 at --conc-ef,
@@ -44,6 +45,16 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
+
+def knob(a):
+    """The search setting a curve sweeps: hnsw.ef_search, or with --am ivfflat
+    ivfflat.probes (--ef then lists probes)."""
+    return "probes" if a.am == "ivfflat" else "ef_search"
+
+
+def index_desc(a):
+    return f"ivfflat lists={a.lists}" if a.am == "ivfflat" else f"m={a.m}, ef_construction={a.ef_construction}"
+
 
 OPS = {"l2": ("<->", "vector_l2_ops"), "cos": ("<=>", "vector_cosine_ops"), "ip": ("<#>", "vector_ip_ops")}
 SHORT = {"vecstore": "vs", "pgvector": "pg"}
@@ -100,8 +111,11 @@ class Side:
         c.execute(f"SET max_parallel_maintenance_workers = {a.build_workers}")
         op, opclass = OPS[a.metric]
         cpu0, t0 = benchlib.cluster_cpu_s(self.postmaster), time.perf_counter()
-        c.execute(f"CREATE INDEX items_idx ON items USING hnsw (embedding {opclass}) "
-                  f"WITH (m = {a.m}, ef_construction = {a.ef_construction}{self.extra_options(a)})")
+        if a.am == "ivfflat":
+            c.execute(f"CREATE INDEX items_idx ON items USING ivfflat (embedding {opclass}) WITH (lists = {a.lists})")
+        else:
+            c.execute(f"CREATE INDEX items_idx ON items USING hnsw (embedding {opclass}) "
+                      f"WITH (m = {a.m}, ef_construction = {a.ef_construction}{self.extra_options(a)})")
         secs, cpu1 = time.perf_counter() - t0, benchlib.cluster_cpu_s(self.postmaster)
         c.execute("CHECKPOINT")
         size = c.execute("SELECT pg_relation_size('items_idx')").fetchone()[0]
@@ -129,9 +143,10 @@ class Querier:
         r = self.pg.prepare(b"knn", knn_sql(a).encode(), [vector_oid])
         check(r, self.pg)
         self.pid = self.conn.info.backend_pid
+        self.setting = "ivfflat.probes" if a.am == "ivfflat" else "hnsw.ef_search"
 
     def set_ef(self, ef):
-        self.conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+        self.conn.execute(f"SET {self.setting} = {int(ef)}")
 
     def run(self, param):
         r = self.pg.exec_prepared(b"knn", [param], [self.fmt])
@@ -369,7 +384,7 @@ def table(summary, raw, a):
             lo, hi = e["recall_range"]
             rec = f"{e['recall']:.4f}" + (f" ({lo:.3f}-{hi:.3f})" if hi - lo >= 0.0005 else "")
             cells.append(f"{rec} / {fmt_bs(e['qps'])} / {fmt_bs(e['cpu_qps'])} / {e['p50_ms']:.2f} / {e['p99_ms']:.2f}")
-        row(f"ef_search {ef}: recall@{a.k} / QPS / QPS per CPU-s / p50 ms / p99 ms", cells)
+        row(f"{knob(a)} {ef}: recall@{a.k} / QPS / QPS per CPU-s / p50 ms / p99 ms", cells)
     for t in TARGETS:
         row(f"at recall {t} (log-linear interp.): QPS / QPS per CPU-s",
             [f"{fmt_bs(x['at_recall'][t])} / {fmt_bs(x['at_recall_cpu'][t])}" for x in S],
@@ -377,7 +392,7 @@ def table(summary, raw, a):
     if a.clients2:
         cells = [f"{fmt_bs(x['conc1'])} -> {fmt_bs(x['conc2'])} ({ratio(x['conc2'][0], x['conc1'][0])}); "
                  f"per CPU-s {fmt_bs(x['conc1_cpu'])} -> {fmt_bs(x['conc2_cpu'])}" for x in S]
-        row(f"total QPS 1 -> 2 clients, ef_search {a.conc_ef}", cells, f"{rat('conc1')} -> {rat('conc2')}")
+        row(f"total QPS 1 -> 2 clients, {knob(a)} {a.conc_ef}", cells, f"{rat('conc1')} -> {rat('conc2')}")
     if a.inserts:
         cells = [f"{fmt_bs(x['inserts1'])} / {fmt_bs(x['inserts4'])}; per CPU-s {fmt_bs(x['inserts1_cpu'])} / "
                  f"{fmt_bs(x['inserts4_cpu'])}" for x in S]
@@ -406,7 +421,7 @@ def plot(summary, raw, a, path):
         ax.set_ylabel(label + ", best of rounds")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    fig.suptitle(f"{raw['dataset']} {a.metric}: n={raw['n']:,} d={raw['d']}, m={a.m} ef_construction={a.ef_construction}, "
+    fig.suptitle(f"{raw['dataset']} {a.metric}: n={raw['n']:,} d={raw['d']}, {index_desc(a)}, "
                  f"{a.rounds} rounds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -423,6 +438,9 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--ef", type=int, nargs="+", default=[10, 20, 40, 60, 80, 120, 160, 240, 320, 400])
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--am", default="hnsw", choices=["hnsw", "ivfflat"],
+                   help="index access method; with ivfflat, --ef lists ivfflat.probes values")
+    p.add_argument("--lists", type=int, default=100, help="ivfflat lists")
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=64)
     p.add_argument("--vecstore-options", default="",
@@ -462,12 +480,12 @@ def main():
             cluster.destroy()
     summary = summarize(raw, a)
     raw["summary"] = json.loads(json.dumps(summary, default=str))
-    tag = f"{dataset}-{a.metric}" + ("-" + re.sub(r"[^a-z0-9]+", "-", a.vecstore_options.lower()).strip("-") if a.vecstore_options else "")
+    tag = f"{dataset}-{a.metric}" + ("-ivfflat" if a.am == "ivfflat" else "") + ("-" + re.sub(r"[^a-z0-9]+", "-", a.vecstore_options.lower()).strip("-") if a.vecstore_options else "")
     png = os.path.join(a.out, f"side_by_side-{tag}.png")
     plot(summary, raw, a, png)
     m, pg = raw["machine"], raw["server"]
     print(f"## {dataset} ({raw['n']:,} x {raw['d']}, {len(queries)} queries), metric {a.metric}, k={a.k}, "
-          f"m={a.m}, ef_construction={a.ef_construction}, {a.rounds} rounds alternating {'/'.join(sides)}"
+          f"{index_desc(a)}, {a.rounds} rounds alternating {'/'.join(sides)}"
           + (f"; vecstore index WITH ({a.vecstore_options})" if a.vecstore_options else ""))
     print(f"machine: {m['cpu']}, {m['cores']} cores ({','.join(m['simd'])}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
           f"load avg at start {m['loadavg'][0]:.2f}, at end {raw['loadavg_end'][0]:.2f}")

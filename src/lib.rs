@@ -12,7 +12,7 @@ pub mod storage;
 pub mod types;
 
 /// The pure core, re-exported under the names the extension has always used.
-pub use vecstore_core::{distance, half, hnsw, quant, rng, space};
+pub use vecstore_core::{distance, half, hnsw, ivf, quant, rng, space};
 
 // The hand-written SQL surface, in dependency order: types first, then the
 // access methods and their operator classes.
@@ -25,6 +25,9 @@ pgrx::extension_sql_file!(
     name = "hnsw_am",
     requires = ["vector_type", "halfvec_type", "bit_functions", "sparsevec_type"]
 );
+// ivfflat after hnsw only to pin the order of the generated schema (the
+// upgrade script is diffed against it)
+pgrx::extension_sql_file!("../sql/ivfflat.sql", name = "ivfflat_am", requires = ["vector_type", "halfvec_type", "bit_functions", "hnsw_am"]);
 
 /// Library load: index options and the `hnsw.*` settings.
 #[pgrx::pg_guard]
@@ -37,6 +40,7 @@ pub extern "C-unwind" fn _PG_init() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
     am::options::init();
+    am::ivfflat::options::init();
 }
 
 /// Required by `cargo pgrx test`.

@@ -147,3 +147,5 @@ pub fn disk_tid(t: &pg_sys::ItemPointerData) -> DiskTid {
 pub fn item_pointer(t: DiskTid) -> pg_sys::ItemPointerData {
     pg_sys::ItemPointerData { ip_blkid: pg_sys::BlockIdData { bi_hi: t.hi, bi_lo: t.lo }, ip_posid: t.offset }
 }
+
+pub mod ivfflat;

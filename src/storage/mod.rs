@@ -48,3 +48,4 @@ pub mod layout;
 pub mod meta;
 pub mod pages;
 pub mod place;
+pub mod ivf;

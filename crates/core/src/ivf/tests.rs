@@ -1,0 +1,222 @@
+use super::kmeans::{kmeans, normalize, Kind, MAX_ITERATIONS};
+use super::*;
+use crate::distance::Metric;
+use crate::rng::Rng;
+use crate::space::Bytes;
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap()
+}
+
+/// `n` points around `k` well separated centers (blobs 100 apart, spread 1).
+fn blobs(n: usize, k: usize, dims: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let mut rng = Rng::new(seed);
+    let truth: Vec<Vec<f32>> = (0..k).map(|_| (0..dims).map(|_| (rng.uniform() * 1000.0) as f32).collect()).collect();
+    let mut data = Vec::new();
+    let mut label = Vec::new();
+    for i in 0..n {
+        let c = i % k;
+        label.push(c);
+        data.extend(truth[c].iter().map(|v| v + rng.normal() as f32));
+    }
+    (data, label)
+}
+
+#[test]
+fn kmeans_separates_blobs() {
+    let seed = 7;
+    let (data, label) = blobs(2000, 10, 8, seed);
+    let mut ticks = 0;
+    let (centers, report) = kmeans(&data, 8, 10, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
+    assert!(report.converged, "seed {seed}: {report:?}");
+    assert!(report.iterations < MAX_ITERATIONS && ticks > 0);
+    // every blob maps to one center and no two blobs share one
+    let space = Space::F32 { metric: Metric::L2, dims: 8 };
+    let cs: Vec<Bytes> = centers.chunks(8).map(Bytes::from_f32).collect();
+    let mut blob_center = vec![usize::MAX; 10];
+    for (x, &l) in data.chunks(8).zip(&label) {
+        let c = nearest(&space, &cs, &Bytes::from_f32(x));
+        assert!(blob_center[l] == usize::MAX || blob_center[l] == c, "seed {seed}: blob {l} split");
+        blob_center[l] = c;
+    }
+    let mut distinct = blob_center.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10, "seed {seed}");
+}
+
+#[test]
+fn elkan_bounds_reach_a_true_lloyd_fixed_point() {
+    // after convergence every sample is at its nearest center (the bounds
+    // never skip a sample that should move)
+    let seed = 11;
+    let mut rng = Rng::new(seed);
+    let data: Vec<f32> = (0..3000 * 5).map(|_| rng.normal() as f32).collect();
+    let (centers, report) = kmeans(&data, 5, 20, Kind::Euclidean, seed, &pool(), &mut || {});
+    assert!(report.converged, "{report:?}");
+    let space = Space::F32 { metric: Metric::L2, dims: 5 };
+    let cs: Vec<Bytes> = centers.chunks(5).map(Bytes::from_f32).collect();
+    // the centers are the means of their samples' nearest-center groups
+    let mut sums = vec![0f64; 20 * 5];
+    let mut counts = vec![0usize; 20];
+    for x in data.chunks(5) {
+        let c = nearest(&space, &cs, &Bytes::from_f32(x));
+        counts[c] += 1;
+        for d in 0..5 {
+            sums[c * 5 + d] += x[d] as f64;
+        }
+    }
+    for c in 0..20 {
+        assert!(counts[c] > 0);
+        for d in 0..5 {
+            let mean = sums[c * 5 + d] / counts[c] as f64;
+            assert!((mean - centers[c * 5 + d] as f64).abs() < 1e-3, "seed {seed}: center {c}");
+        }
+    }
+}
+
+#[test]
+fn ticks_come_often_enough_to_cancel() {
+    // 30,000 samples x 100 centers: every pass over the samples is split
+    // into blocks of about a million sample-center pairs, each followed by
+    // a tick (where the extension checks for interrupts); seeding ticks
+    // once per center
+    let seed = 13;
+    let mut rng = Rng::new(seed);
+    let data: Vec<f32> = (0..30000 * 2).map(|_| rng.normal() as f32).collect();
+    let mut ticks = 0usize;
+    let (_, report) = kmeans(&data, 2, 100, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
+    assert!(ticks >= 99 + 3 * (report.iterations + 1), "seed {seed}: {ticks} ticks, {report:?}");
+}
+
+#[test]
+fn few_samples_become_centers_and_the_rest_are_random() {
+    let data = [1.0f32, 2.0, 3.0, 4.0];
+    let (c, _) = kmeans(&data, 2, 4, Kind::Euclidean, 1, &pool(), &mut || {});
+    assert_eq!(c.len(), 8);
+    assert_eq!(&c[..4], &data);
+    assert!(c[4..].iter().all(|v| (0.0..1.0).contains(v)));
+    let (empty, _) = kmeans(&[], 3, 2, Kind::Spherical, 1, &pool(), &mut || {});
+    for c in empty.chunks(3) {
+        assert!((crate::distance::norm(c) - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn spherical_centers_are_unit_and_binary_centers_are_bits() {
+    let seed = 3;
+    let mut rng = Rng::new(seed);
+    let mut data = Vec::new();
+    for _ in 0..500 {
+        let mut x: Vec<f32> = (0..6).map(|_| rng.normal() as f32).collect();
+        normalize(&mut x);
+        data.extend(x);
+    }
+    let (c, _) = kmeans(&data, 6, 7, Kind::Spherical, seed, &pool(), &mut || {});
+    for c in c.chunks(6) {
+        assert!((crate::distance::norm(c) - 1.0).abs() < 1e-4, "seed {seed}");
+    }
+    let bits: Vec<f32> = (0..400 * 16).map(|_| (rng.below(2)) as f32).collect();
+    let (b, _) = kmeans(&bits, 16, 5, Kind::Binary, seed, &pool(), &mut || {});
+    assert!(b.iter().all(|v| *v == 0.0 || *v == 1.0));
+}
+
+#[test]
+fn probe_order_and_assign_agree_with_brute_force() {
+    let seed = 5;
+    let mut rng = Rng::new(seed);
+    let space = Space::F32 { metric: Metric::InnerProduct, dims: 4 };
+    let centers: Vec<Bytes> = (0..9).map(|_| Bytes::from_f32(&(0..4).map(|_| rng.normal() as f32).collect::<Vec<_>>())).collect();
+    let qs: Vec<Bytes> = (0..300).map(|_| Bytes::from_f32(&(0..4).map(|_| rng.normal() as f32).collect::<Vec<_>>())).collect();
+    let refs: Vec<&[u8]> = qs.iter().map(|q| &q[..]).collect();
+    let got = assign(&space, &centers, &refs, &pool());
+    for (q, g) in qs.iter().zip(got) {
+        let order = probe_order(&space, &centers, Some(q));
+        assert_eq!(order[0], g, "seed {seed}");
+        let d: Vec<f64> = order.iter().map(|&i| space.distance(q, &centers[i as usize])).collect();
+        assert!(d.windows(2).all(|w| w[0] <= w[1]));
+    }
+    assert_eq!(probe_order(&space, &centers, None), (0..9).collect::<Vec<u32>>());
+}
+
+#[test]
+fn ivf_recall_grows_with_probes() {
+    // the whole pipeline on clustered data: recall@10 of reading the
+    // nearest `probes` lists, against brute force
+    let seed = 21;
+    let dims = 16;
+    let mut rng = Rng::new(seed);
+    let hubs: Vec<Vec<f32>> = (0..40).map(|_| (0..dims).map(|_| rng.normal() as f32 * 3.0).collect()).collect();
+    let data: Vec<f32> = (0..4000).flat_map(|i| hubs[i % 40].iter().map(|v| v + rng.normal() as f32).collect::<Vec<_>>()).collect();
+    let (centers, _) = kmeans(&data, dims, 32, Kind::Euclidean, seed, &pool(), &mut || {});
+    let space = Space::F32 { metric: Metric::L2, dims };
+    let cs: Vec<Bytes> = centers.chunks(dims).map(Bytes::from_f32).collect();
+    let values: Vec<Bytes> = data.chunks(dims).map(Bytes::from_f32).collect();
+    let refs: Vec<&[u8]> = values.iter().map(|v| &v[..]).collect();
+    let lists = assign(&space, &cs, &refs, &pool());
+    let mut recall = Vec::new();
+    for probes in [1usize, 4, 32] {
+        let mut hit = 0;
+        for qi in 0..50 {
+            let q = &values[qi * 7];
+            let mut all: Vec<(f64, usize)> = values.iter().enumerate().map(|(i, v)| (space.distance(q, v), i)).collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let truth: Vec<usize> = all[..10].iter().map(|p| p.1).collect();
+            let probe: Vec<u32> = probe_order(&space, &cs, Some(q))[..probes].to_vec();
+            let mut got: Vec<(f64, usize)> = all.iter().copied().filter(|p| probe.contains(&lists[p.1])).collect();
+            got.truncate(10);
+            hit += got.iter().filter(|p| truth.contains(&p.1)).count();
+        }
+        recall.push(hit as f64 / 500.0);
+    }
+    assert!(recall[0] > 0.5 && recall[0] <= recall[1] && recall[1] <= recall[2], "seed {seed}: {recall:?}");
+    assert_eq!(recall[2], 1.0, "seed {seed}: all lists read must be exact");
+}
+
+#[test]
+#[ignore = "timing only: cargo test -p vecstore-core --release -- --ignored kmeans_timing --nocapture"]
+fn kmeans_timing() {
+    let mut rng = Rng::new(1);
+    let dims = 384;
+    let hubs: Vec<Vec<f32>> = (0..300).map(|_| (0..dims).map(|_| rng.normal() as f32 * 0.05).collect()).collect();
+    let data: Vec<f32> = (0..10000).flat_map(|i| hubs[i % 300].iter().map(|v| v + rng.normal() as f32 * 0.02).collect::<Vec<_>>()).collect();
+    let t = std::time::Instant::now();
+    let (_, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
+    println!("k-means 10000 x {dims}, k = 100: {:?}, {report:?}", t.elapsed());
+}
+
+#[test]
+#[ignore = "timing only, needs IVF_FVECS=path/to/base.fvecs"]
+fn kmeans_timing_fvecs() {
+    let Ok(path) = std::env::var("IVF_FVECS") else { return };
+    let bytes = std::fs::read(path).unwrap();
+    let dims = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    let data: Vec<f32> = bytes
+        .chunks_exact(4 + 4 * dims)
+        .flat_map(|r| r[4..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>())
+        .collect();
+    let t = std::time::Instant::now();
+    let (centers, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
+    println!("k-means {} x {dims}, k = 100: {:?}, {report:?}", data.len() / dims, t.elapsed());
+    // a true Lloyd fixed point: every center is the mean of the samples
+    // nearest to it (brute force)
+    let space = Space::F32 { metric: Metric::L2, dims };
+    let cs: Vec<Bytes> = centers.chunks(dims).map(Bytes::from_f32).collect();
+    let mut sums = vec![0f64; 100 * dims];
+    let mut counts = vec![0usize; 100];
+    for x in data.chunks(dims) {
+        let c = nearest(&space, &cs, &Bytes::from_f32(x));
+        counts[c] += 1;
+        sums[c * dims..(c + 1) * dims].iter_mut().zip(x).for_each(|(s, v)| *s += *v as f64);
+    }
+    let mut worst = 0f64;
+    for c in 0..100 {
+        for d in 0..dims {
+            let mean = if counts[c] == 0 { centers[c * dims + d] as f64 } else { sums[c * dims + d] / counts[c] as f64 };
+            worst = worst.max((mean - centers[c * dims + d] as f64).abs());
+        }
+    }
+    let mut sizes = counts.clone();
+    sizes.sort();
+    println!("largest center-to-mean gap {worst:e}; list sizes min {} median {} max {}, empty {}", sizes[0], sizes[50], sizes[99], sizes.iter().filter(|&&s| s == 0).count());
+}

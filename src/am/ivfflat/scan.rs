@@ -1,0 +1,199 @@
+//! Index scans: `ORDER BY col <op> $1 LIMIT k`. The first `amgettuple`
+//! orders the lists by their center's distance to the query, reads the
+//! `ivfflat.probes` nearest lists whole and sorts their rows by distance;
+//! rows then stream nearest first. With `ivfflat.iterative_scan =
+//! relaxed_order`, an exhausted batch is followed by the next `probes`
+//! lists, sorted on their own, up to max(`ivfflat.max_probes`, probes)
+//! lists in all.
+//!
+//! A NULL query (or, for cosine, a zero one) has no distances: every row
+//! counts as distance 0 and the lists are read in their own order.
+
+use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
+use crate::am::{item_pointer, prepare_vector, Element};
+use crate::ivf::probe_order;
+use crate::space::{Bytes, Space};
+use crate::storage::ivf::{for_each_entry, read_info, read_lists, IvfInfo};
+use crate::storage::layout::DiskTid;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+
+/// Per-scan state, owned by the scan's memory context.
+#[derive(Default)]
+struct ScanState {
+    started: bool,
+    info: Option<IvfInfo>,
+    query: Option<Bytes>,
+    /// First entry page of each list, nearest list first.
+    order: Vec<u32>,
+    /// Lists read so far.
+    probed: usize,
+    /// Most lists to read.
+    max_probes: usize,
+    batch: Vec<(f64, DiskTid)>,
+    pos: usize,
+}
+
+fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+    // SAFETY: `opaque` was set by ambeginscan to a ScanState that lives as
+    // long as the scan's memory context.
+    unsafe { &mut *(*scan).opaque.cast::<ScanState>() }
+}
+
+/// `ambeginscan`.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32, norderbys: i32) -> pg_sys::IndexScanDesc {
+    // SAFETY: standard scan descriptor allocation.
+    let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
+    let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(ScanState::default());
+    // SAFETY: scan is a fresh descriptor we own.
+    unsafe { (*scan).opaque = ptr.cast() };
+    scan
+}
+
+/// `amrescan`: takes the query from the ORDER BY key on the next fetch.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    _norderbys: i32,
+) {
+    // SAFETY: copying the executor's keys into the descriptor, as every AM
+    // does; the arrays hold numberOfKeys / numberOfOrderBys keys.
+    unsafe {
+        if !keys.is_null() && nkeys > 0 && (*scan).numberOfKeys > 0 {
+            std::ptr::copy(keys, (*scan).keyData, (*scan).numberOfKeys as usize);
+        }
+        if !orderbys.is_null() && (*scan).numberOfOrderBys > 0 {
+            std::ptr::copy(orderbys, (*scan).orderByData, (*scan).numberOfOrderBys as usize);
+        }
+    }
+    *state(scan) = ScanState::default();
+}
+
+/// The query in the index's query form (None: NULL, or zero for cosine).
+fn read_query(scan: pg_sys::IndexScanDesc, info: &IvfInfo) -> Option<Bytes> {
+    // SAFETY: the scan has at least one order-by key (checked by the caller).
+    let key = unsafe { &*(*scan).orderByData };
+    if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+        return None;
+    }
+    let element = Element::of_kind(info.value_kind);
+    // SAFETY: a non-null key argument of the opclass's type.
+    let q = unsafe { element.read(key.sk_argument) };
+    if q.len() != info.dims {
+        element.raise_different(info.dims, q.len());
+    }
+    prepare_vector(info.metric, &q).map(|x| info.space().query_of(&x, &q))
+}
+
+/// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
+fn count_scan(rel: pg_sys::Relation) {
+    // SAFETY: an open relation; pgstat_assoc_relation attaches its stats
+    // entry when statistics are enabled for it.
+    unsafe {
+        if (*rel).pgstat_info.is_null() {
+            if !(*rel).pgstat_enabled {
+                return;
+            }
+            pg_sys::pgstat_assoc_relation(rel);
+        }
+        if !(*rel).pgstat_info.is_null() {
+            (*(*rel).pgstat_info).t_counts.t_numscans += 1;
+        }
+    }
+}
+
+/// First fetch: checks, list order, first batch.
+fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
+    // SAFETY: fields of a live scan descriptor.
+    let (index, norderbys, snapshot) = unsafe { ((*scan).indexRelation, (*scan).numberOfOrderBys, (*scan).xs_snapshot) };
+    count_scan(index);
+    if norderbys < 1 {
+        error!("cannot scan ivfflat index without order");
+    }
+    // SAFETY: the executor passes a valid snapshot.
+    let mvcc = !snapshot.is_null() && {
+        let t = unsafe { (*snapshot).snapshot_type };
+        t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
+    };
+    if !mvcc {
+        error!("non-MVCC snapshots are not supported with ivfflat");
+    }
+    let info = read_info(index);
+    st.query = read_query(scan, &info);
+    let lists = read_lists(index, &info);
+    let centers: Vec<&[u8]> = lists.iter().map(|l| &l.center[..]).collect();
+    st.order = probe_order(&info.space(), &centers, st.query.as_deref()).into_iter().map(|i| lists[i as usize].start).collect();
+    let probes = (PROBES.get().max(1) as usize).min(lists.len());
+    st.max_probes = match ITERATIVE_SCAN.get() {
+        IterativeScan::Off => probes,
+        IterativeScan::RelaxedOrder => (MAX_PROBES.get().max(1) as usize).max(probes).min(lists.len()),
+    };
+    st.info = Some(info);
+    read_batch(index, st, probes);
+}
+
+/// Reads the next `probes` lists (at most up to `max_probes`) into a new
+/// batch sorted by distance; false when no list is left.
+fn read_batch(index: pg_sys::Relation, st: &mut ScanState, probes: usize) -> bool {
+    let Some(info) = st.info else { return false };
+    let end = (st.probed + probes).min(st.max_probes);
+    if st.probed >= end {
+        return false;
+    }
+    let space: Space = info.space();
+    st.batch.clear();
+    st.pos = 0;
+    let query = st.query.as_deref();
+    let batch = &mut st.batch;
+    for &start in &st.order[st.probed..end] {
+        for_each_entry(index, start, info.value_bytes(), &mut |tid, value| {
+            let d = query.map_or(0.0, |q| space.distance(q, value));
+            batch.push((d, tid));
+        });
+    }
+    st.probed = end;
+    batch.sort_by(|a, b| a.0.total_cmp(&b.0));
+    true
+}
+
+/// `amgettuple`: the next row, nearest first within its batch.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
+    let st = state(scan);
+    if !st.started {
+        st.started = true;
+        start(scan, st);
+    }
+    // SAFETY: field of a live scan descriptor.
+    let index = unsafe { (*scan).indexRelation };
+    loop {
+        if let Some(&(_, tid)) = st.batch.get(st.pos) {
+            st.pos += 1;
+            // SAFETY: filling the descriptor's output fields for this row.
+            unsafe {
+                (*scan).xs_heaptid = item_pointer(tid);
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+            }
+            return true;
+        }
+        pgrx::check_for_interrupts!();
+        let probes = (PROBES.get().max(1) as usize).max(1);
+        if !read_batch(index, st, probes) {
+            return false;
+        }
+    }
+}
+
+/// `amendscan`: drop the big buffers now.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    let st = state(scan);
+    st.batch = Vec::new();
+    st.order = Vec::new();
+}
