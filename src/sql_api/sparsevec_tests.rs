@@ -41,11 +41,11 @@ mod tests {
 
     #[pg_test]
     fn sparsevec_functions() {
-        assert_eq!(one::<f64>("SELECT l2_distance('{1:3,2:4}/2', '{}/2')"), 5.0);
-        assert_eq!(one::<f64>("SELECT inner_product('{1:1,2:2,4:4}/4', '{2:3,3:5,4:-1}/4')"), 2.0);
-        assert_eq!(one::<f64>("SELECT l1_distance('{1:1,3:2}/4', '{2:1,3:-2,4:3}/4')"), 9.0);
-        assert!(one::<f64>("SELECT cosine_distance('{}/2', '{2:1}/2')").is_nan());
-        assert_eq!(text("SELECT l2_normalize('{1:3,3:4}/5')::text"), "{1:0.6,3:0.8}/5");
+        assert_eq!(one::<f64>("SELECT l2_distance('{1:3,2:4}/2'::sparsevec, '{}/2')"), 5.0);
+        assert_eq!(one::<f64>("SELECT inner_product('{1:1,2:2,4:4}/4'::sparsevec, '{2:3,3:5,4:-1}/4')"), 2.0);
+        assert_eq!(one::<f64>("SELECT l1_distance('{1:1,3:2}/4'::sparsevec, '{2:1,3:-2,4:3}/4')"), 9.0);
+        assert!(one::<f64>("SELECT cosine_distance('{}/2'::sparsevec, '{2:1}/2')").is_nan());
+        assert_eq!(text("SELECT l2_normalize('{1:3,3:4}/5'::sparsevec)::text"), "{1:0.6,3:0.8}/5");
         assert!(one::<bool>("SELECT '{1:1,2:2}/2'::sparsevec < '{1:1,2:2,3:3}/3'"));
         assert_eq!(text("SELECT '{1:1.5,3:-2}/4'::sparsevec::vector::text"), "[1.5,0,-2,0]");
         assert_eq!(text("SELECT '[1,0,-0,2.5]'::vector::sparsevec::text"), "{1:1,4:2.5}/4");
