@@ -97,22 +97,30 @@ pub fn read_info(index: pg_sys::Relation) -> IvfInfo {
     }
 }
 
-/// Counts the pages a walk along one chain visits: a chain longer than the
-/// relation loops (a corrupted next link), which is an ERROR rather than an
-/// endless walk.
+/// Counts the pages a walk along one chain visits: a walk that has seen
+/// more pages than the relation has loops (a corrupted next link), which is
+/// an ERROR rather than an endless walk. The relation's size is read only
+/// when the count passes the size read last (pages are never removed, so a
+/// chain that grows during the walk is not mistaken for a loop).
 struct Hops {
     index: pg_sys::Relation,
-    left: u32,
+    visited: u32,
+    limit: u32,
 }
 
 impl Hops {
     fn new(index: pg_sys::Relation) -> Self {
-        Hops { index, left: nblocks(index) }
+        Hops { index, visited: 0, limit: 64 }
     }
 
     /// Called before visiting `block`.
     fn step(&mut self, block: u32) {
-        if self.left == 0 {
+        self.visited += 1;
+        if self.visited <= self.limit {
+            return;
+        }
+        self.limit = nblocks(self.index);
+        if self.visited > self.limit {
             ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
@@ -120,7 +128,6 @@ impl Hops {
                 "REINDEX the index."
             );
         }
-        self.left -= 1;
     }
 }
 
