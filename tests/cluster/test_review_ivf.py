@@ -1,7 +1,9 @@
 """Review of ivfflat: a corrupted page chain (an entry page or a list page
 whose next link points back into its own chain) must give an ERROR, never
 an endless loop (a scan that grows its batch until memory runs out, an
-insert or a metadata read that no cancel can stop).
+insert or a metadata read that no cancel can stop); a chain that runs into
+a page of another kind is an ERROR in VACUUM as in scans and inserts. And
+the memory a bit index's build takes, against maintenance_work_mem.
 """
 
 import os
@@ -106,6 +108,27 @@ def test_cyclic_list_pages_are_an_error(cluster, db):
     ):
         err = run_bounded(cluster, db, stmt, before=[before])
         assert isinstance(err, psycopg.errors.IndexCorrupted), err
+
+
+def test_vacuum_of_list_with_foreign_page_is_an_error(cluster, db):
+    """An entry chain that runs into a page of another kind: scans and
+    inserts raise an ERROR there; VACUUM must too (it stopped at the page
+    without a word, leaving the entries after it pointing at heap rows it
+    then freed for reuse)."""
+    with cluster.connect(db) as c:
+        c.execute("CREATE TABLE t (id int, v vector(300)) WITH (autovacuum_enabled = off)")
+        c.execute("INSERT INTO t SELECT i, array_fill(i::real, ARRAY[300])::vector FROM generate_series(1, 30) i")
+        c.execute("CREATE INDEX t_v ON t USING ivfflat (v) WITH (lists = 1)")
+        path = c.execute("SELECT pg_relation_filepath('t_v')").fetchone()[0]
+        c.execute("CHECKPOINT")
+    cluster.stop()
+    # block 4 (third entry page) becomes a list page: kind u16 at the very end
+    with open(os.path.join(cluster.data, path), "r+b") as f:
+        f.seek(4 * BLOCK + BLOCK - 2)
+        f.write(struct.pack("<H", 2))
+    cluster.start()
+    err = run_bounded(cluster, db, "VACUUM t", before=["DELETE FROM t"])
+    assert isinstance(err, psycopg.Error) and "is not an entry page" in str(err), err
 
 
 def peak_rss_kb(cluster, db, stmts):

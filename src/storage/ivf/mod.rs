@@ -278,7 +278,7 @@ pub fn vacuum_list(
         chain.push(block);
         let g = PageGuard::lock_with(index, block, Lock::Exclusive, strategy);
         if pages::kind(g.page()) != Some(IvfPageKind::Entry) {
-            break;
+            error!("ivfflat index \"{}\": block {block} is not an entry page", index_name(index));
         }
         let mut gone: Vec<u16> = Vec::new();
         for off in 1..=max_offset(g.page()) {
