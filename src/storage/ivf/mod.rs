@@ -97,6 +97,40 @@ pub fn read_info(index: pg_sys::Relation) -> IvfInfo {
     }
 }
 
+/// Counts the pages a walk along one chain visits: a walk that has seen
+/// more pages than the relation has loops (a corrupted next link), which is
+/// an ERROR rather than an endless walk. The relation's size is read only
+/// when the count passes the size read last (pages are never removed, so a
+/// chain that grows during the walk is not mistaken for a loop).
+struct Hops {
+    index: pg_sys::Relation,
+    visited: u32,
+    limit: u32,
+}
+
+impl Hops {
+    fn new(index: pg_sys::Relation) -> Self {
+        Hops { index, visited: 0, limit: 64 }
+    }
+
+    /// Called before visiting `block`.
+    fn step(&mut self, block: u32) {
+        self.visited += 1;
+        if self.visited <= self.limit {
+            return;
+        }
+        self.limit = nblocks(self.index);
+        if self.visited > self.limit {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+                format!("ivfflat index \"{}\": the page chain through block {block} loops", index_name(self.index)),
+                "REINDEX the index."
+            );
+        }
+    }
+}
+
 fn index_name(index: pg_sys::Relation) -> String {
     // SAFETY: rd_rel of an open relation holds its NUL-terminated name.
     unsafe { std::ffi::CStr::from_ptr((*(*index).rd_rel).relname.data.as_ptr()) }.to_string_lossy().into_owned()
@@ -120,7 +154,9 @@ pub fn read_lists(index: pg_sys::Relation, info: &IvfInfo) -> Vec<ListInfo> {
     let vb = info.value_bytes();
     let mut out = Vec::with_capacity(info.lists);
     let mut block = 1;
+    let mut hops = Hops::new(index);
     while block != NO_BLOCK && out.len() < info.lists {
+        hops.step(block);
         let g = PageGuard::lock(index, block, Lock::Share);
         if pages::kind(g.page()) != Some(IvfPageKind::List) {
             error!("ivfflat index \"{}\": block {block} is not a list page", index_name(index));
@@ -144,7 +180,9 @@ pub fn append(index: pg_sys::Relation, list: &ListInfo, tid: DiskTid, value: &[u
     let bytes = pages::entry_bytes(tid, value);
     let need = item_space(bytes.len());
     let mut block = list.insert;
+    let mut hops = Hops::new(index);
     loop {
+        hops.step(block);
         let g = PageGuard::lock(index, block, Lock::Exclusive);
         if pages::kind(g.page()) != Some(IvfPageKind::Entry) {
             error!("ivfflat index \"{}\": block {block} is not an entry page", index_name(index));
@@ -200,7 +238,9 @@ fn set_insert_page(index: pg_sys::Relation, list: &ListInfo, block: u32, replace
 /// under a share lock at a time; `f` must not call Postgres).
 pub fn for_each_entry(index: pg_sys::Relation, start: u32, value_bytes: usize, f: &mut dyn FnMut(DiskTid, &[u8])) {
     let mut block = start;
+    let mut hops = Hops::new(index);
     while block != NO_BLOCK {
+        hops.step(block);
         let g = PageGuard::lock(index, block, Lock::Share);
         if pages::kind(g.page()) != Some(IvfPageKind::Entry) {
             error!("ivfflat index \"{}\": block {block} is not an entry page", index_name(index));
@@ -231,12 +271,14 @@ pub fn vacuum_list(
     let mut chain: Vec<u32> = Vec::new();
     let mut room: Option<u32> = None;
     let mut block = list.start;
-    while block != NO_BLOCK && !chain.contains(&block) {
+    let mut hops = Hops::new(index);
+    while block != NO_BLOCK {
+        hops.step(block);
         pause();
         chain.push(block);
         let g = PageGuard::lock_with(index, block, Lock::Exclusive, strategy);
         if pages::kind(g.page()) != Some(IvfPageKind::Entry) {
-            break;
+            error!("ivfflat index \"{}\": block {block} is not an entry page", index_name(index));
         }
         let mut gone: Vec<u16> = Vec::new();
         for off in 1..=max_offset(g.page()) {
