@@ -41,7 +41,20 @@ def test_standby_replays_sparse_values_in_overflow_chunks(cluster, db):
             DELETE FROM t WHERE id % 3 = 0""", db)
         cluster.sql("VACUUM t", db)
         cluster.sql("INSERT INTO t SELECT g, rs(g, 500 + (g % 4) * 4000) FROM generate_series(71, 90) g", db)
+        # a build that outgrows maintenance_work_mem inserts the rest on disk
+        with cluster.connect(db) as conn:
+            notices = []
+            conn.add_notice_handler(lambda n: notices.append(n.message_primary))
+            conn.execute("CREATE TABLE u (id int PRIMARY KEY, v sparsevec(30522))")
+            conn.execute("INSERT INTO u SELECT g, rs(g + 500, 300 + (g % 6) * 1500) FROM generate_series(1, 40) g")
+            conn.execute("SET maintenance_work_mem = '1MB'")
+            conn.execute("CREATE INDEX u_v ON u USING hnsw (v sparsevec_ip_ops) WITH (vecstore_max_nnz = 16000)")
+        assert any("no longer fits into maintenance_work_mem" in n for n in notices), notices
         cluster.wait_replay(standby)
+        ip = """SET enable_seqscan = off; SET hnsw.ef_search = 100;
+          SELECT string_agg(id::text, ',') FROM (SELECT id FROM u ORDER BY v <#> rs(77, 3000) LIMIT 40) s"""
+        assert cluster.psql(ip, db).stdout.strip().splitlines()[-1] == standby.psql(ip, db).stdout.strip().splitlines()[-1]
+        assert cluster.psql(ip, db).stdout.strip().splitlines()[-1].count(",") == 39
         primary, replica = probes(cluster, db), probes(standby, db)
         assert primary.count(",") == 8 * 4, primary
         assert replica == primary, "the standby answers like the primary"
