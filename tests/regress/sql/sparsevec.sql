@@ -144,3 +144,5 @@ INSERT INTO sv_t VALUES ('{1:1}/4');
 INSERT INTO sv_t VALUES ('[1,2]'::vector);
 SELECT v, v::vector, v::halfvec FROM sv_t ORDER BY v;
 DROP TABLE sv_t;
+-- review: the norm of the zero vector is +0, as pgvector's (not -0)
+SELECT l2_norm('{}/5'::sparsevec)::text AS norm, (-l2_norm('{}/5'::sparsevec))::text AS neg;

@@ -82,9 +82,10 @@ pub fn l1_distance(a: &Sparse, b: &Sparse) -> f64 {
     merge_sum(a, b, |x, y| (x - y).abs()) as f64
 }
 
-/// Euclidean norm (float8 sum).
+/// Euclidean norm (float8 sum from +0, as pgvector's: Rust's `sum` of
+/// no terms is -0, which `l2_norm('{}/n')` would print as `-0`).
 pub fn norm(values: &[f32]) -> f64 {
-    values.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+    values.iter().fold(0f64, |s, &x| s + x as f64 * x as f64).sqrt()
 }
 
 /// `l2_normalize`: values divided by the norm in float8 and rounded to
@@ -304,6 +305,7 @@ mod tests {
         let (i, v) = normalize(&[0, 5], &[3.0, 4.0]).unwrap();
         assert_eq!((i, v), (vec![0, 5], vec![0.6, 0.8]));
         assert_eq!(normalize(&[], &[]).unwrap(), (vec![], vec![]));
+        assert!(norm(&[]).is_sign_positive(), "the zero vector's norm is +0");
         let (i, v) = normalize(&[0, 1], &[1e38, 1e-38]).unwrap();
         assert_eq!((i, v), (vec![0], vec![1.0]));
     }

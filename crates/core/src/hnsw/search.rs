@@ -334,7 +334,11 @@ impl StreamSearch {
                     continue;
                 }
                 let cand = Candidate { dist, id };
-                if self.results.len() >= ef && self.results.peek().is_some_and(|w| dist > w.dist) {
+                // ties with a full batch's farthest result wait too (as
+                // pgvector adds only nearer ones): otherwise a plateau of
+                // equal distances (a sparse inner product of 0 with every
+                // row the query shares no index with) is walked whole
+                if self.results.len() >= ef && self.results.peek().is_some_and(|w| dist >= w.dist) {
                     // neither a result of this batch nor expanded by it
                     self.deferred.push((cand, src.is_result(id)));
                     continue;
@@ -355,13 +359,25 @@ impl StreamSearch {
         // elements tied with the farthest result come too: a pile of
         // identical vectors spread over several elements (a full one and a
         // newer partial one) is returned whole, not just its newest part
+        // (at most `ef` of them, from the pending results and the deferred
+        // ones, which stay deferred for a continuation to expand)
         if let Some(worst) = out.last().map(|c| c.dist) {
+            let cap = out.len() + ef;
             while let Some(&Reverse(c)) = self.pending.peek() {
-                if c.dist > worst {
+                if c.dist > worst || out.len() >= cap {
                     break;
                 }
                 self.pending.pop();
                 out.push(c);
+            }
+            for (c, result) in self.deferred.iter_mut() {
+                if out.len() >= cap {
+                    break;
+                }
+                if *result && c.dist <= worst {
+                    *result = false;
+                    out.push(*c);
+                }
             }
         }
     }
