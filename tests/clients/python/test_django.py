@@ -104,3 +104,40 @@ def test_django_sparsevec(migrated):
             check_order(list(qs), OPS[op][2], dist_of(op))
             plan = qs.explain()
             assert f"Index Scan using vsapp_sparseitem_{NAMES[op]}_idx" in plan, plan
+
+
+def test_django_ivfflat(migrated):
+    """IvfflatIndex on vector, halfvec and bit columns (migration 0004): the
+    indexes exist as declared and, with ivfflat.probes = lists, answer
+    L2Distance, CosineDistance and HammingDistance as a sequential scan does
+    (the same distances in order, up to ties of equal vectors' float sums)."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from pgvector.django import CosineDistance, HammingDistance, L2Distance
+    from vsapp.models import IvfItem
+    call_command("makemigrations", "vsapp", check=True, dry_run=True, verbosity=0)  # migrations match the models
+    bits = ["10101010", "11111111", "00000000", "10100000", "01010101", "10000001"]
+    IvfItem.objects.bulk_create([IvfItem(id=i, embedding=np.array(r), half=r, bits=bits[i - 1])
+                                 for i, r in enumerate(ROWS, start=1)])
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vsapp_ivfitem'")
+        defs = dict(cur.fetchall())
+    # vector_l2_ops is ivfflat's default opclass, which pg_get_indexdef leaves out
+    assert "USING ivfflat (embedding) WITH (lists='2')" in defs["vsapp_ivfitem_l2_idx"]
+    assert "USING ivfflat (half halfvec_cosine_ops)" in defs["vsapp_ivfitem_half_idx"]
+    assert "USING ivfflat (bits bit_hamming_ops)" in defs["vsapp_ivfitem_bits_idx"]
+    for func, idx in [(L2Distance("embedding", QUERY), "l2"), (CosineDistance("half", QUERY), "half"),
+                      (HammingDistance("bits", "10101011"), "bits")]:
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL enable_indexscan = off")  # exact: a sequential scan
+            exact = [d for _, d in IvfItem.objects.annotate(d=func).order_by("d", "id").values_list("id", "d")]
+        assert len(exact) == len(ROWS)
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL enable_seqscan = off")
+                cur.execute("SET LOCAL ivfflat.probes = 2")
+            qs = IvfItem.objects.annotate(d=func).order_by("d").values_list("id", "d")
+            assert f"Index Scan using vsapp_ivfitem_{idx}_idx" in qs.explain()
+            got = [d for _, d in qs]
+        assert len(got) == len(exact) and all(abs(a - b) < 1e-6 for a, b in zip(got, exact)), (idx, got, exact)

@@ -1,6 +1,6 @@
 """A Django model as pgvector's docs show it."""
 from django.db import models
-from pgvector.django import BitField, HalfVectorField, HnswIndex, SparseVectorField, VectorField
+from pgvector.django import BitField, HalfVectorField, HnswIndex, IvfflatIndex, SparseVectorField, VectorField
 
 
 class Item(models.Model):
@@ -41,4 +41,19 @@ class SparseItem(models.Model):
             HnswIndex(name=f"vsapp_sparseitem_{n}_idx", fields=["embedding"], m=16, ef_construction=64,
                       opclasses=[f"sparsevec_{o}_ops"])
             for n, o in [("l2", "l2"), ("ip", "ip"), ("cos", "cosine"), ("l1", "l1")]
+        ]
+
+
+class IvfItem(models.Model):
+    """vector, halfvec and bit columns with pgvector's IvfflatIndex."""
+    embedding = VectorField(dimensions=3)
+    half = HalfVectorField(dimensions=3)
+    bits = BitField(length=8)
+
+    class Meta:
+        app_label = "vsapp"
+        indexes = [
+            IvfflatIndex(name="vsapp_ivfitem_l2_idx", fields=["embedding"], lists=2, opclasses=["vector_l2_ops"]),
+            IvfflatIndex(name="vsapp_ivfitem_half_idx", fields=["half"], lists=2, opclasses=["halfvec_cosine_ops"]),
+            IvfflatIndex(name="vsapp_ivfitem_bits_idx", fields=["bits"], lists=2, opclasses=["bit_hamming_ops"]),
         ]
