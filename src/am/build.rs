@@ -17,6 +17,7 @@ use crate::storage::insert::insert;
 use crate::storage::layout::*;
 use crate::storage::meta::Meta;
 use crate::storage::pages;
+use crate::am::common::progress;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -41,11 +42,6 @@ struct BuildState {
     threads: usize,
     flushed: bool,
     row_ctx: PgMemoryContexts,
-}
-
-fn progress(param: u32, value: i64) {
-    // SAFETY: plain call; a no-op outside a progress-reporting command.
-    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) }
 }
 
 /// `ambuildphasename`.

@@ -2,6 +2,7 @@
 //! [`crate::hnsw`] algorithm and the page layer in [`crate::storage`].
 
 pub mod build;
+pub(crate) mod common;
 pub mod cost;
 pub mod element;
 pub mod insert;
@@ -22,59 +23,24 @@ use pgrx::prelude::*;
 /// `hnswhandler(internal)`: the access method's routine table.
 #[pg_extern(sql = false)]
 fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> RawDatum {
-    // SAFETY: alloc_node returns a zeroed, palloc'd IndexAmRoutine node that
-    // Postgres takes ownership of; every callback below has its C signature.
-    unsafe {
-        let mut am = PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine);
-        am.amstrategies = 0;
-        am.amsupport = 3;
-        am.amoptsprocnum = 0;
-        am.amcanorder = false;
-        am.amcanorderbyop = true;
-        am.amcanbackward = false;
-        am.amcanunique = false;
-        am.amcanmulticol = false;
-        am.amoptionalkey = true;
-        am.amsearcharray = false;
-        am.amsearchnulls = false;
-        am.amstorage = false;
-        am.amclusterable = false;
-        am.ampredlocks = false;
-        am.amcanparallel = false;
-        am.amcaninclude = false;
-        am.amusemaintenanceworkmem = false;
-        am.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
-        am.amkeytype = pg_sys::InvalidOid;
-        am.ambuild = Some(build::ambuild);
-        am.ambuildempty = Some(build::ambuildempty);
-        am.aminsert = Some(insert::aminsert);
-        am.ambulkdelete = Some(vacuum::ambulkdelete);
-        am.amvacuumcleanup = Some(vacuum::amvacuumcleanup);
-        am.amcanreturn = None;
-        am.amcostestimate = Some(cost::amcostestimate);
-        am.amoptions = Some(options::amoptions);
-        am.amproperty = None;
-        am.ambuildphasename = Some(build::ambuildphasename);
-        am.amvalidate = Some(amvalidate);
-        am.amadjustmembers = None;
-        am.ambeginscan = Some(scan::ambeginscan);
-        am.amrescan = Some(scan::amrescan);
-        am.amgettuple = Some(scan::amgettuple);
-        am.amgetbitmap = None;
-        am.amendscan = Some(scan::amendscan);
-        am.ammarkpos = None;
-        am.amrestrpos = None;
-        am.amestimateparallelscan = None;
-        am.aminitparallelscan = None;
-        am.amparallelrescan = None;
-        RawDatum(pg_sys::Datum::from(am.into_pg()))
-    }
-}
-
-/// Opclasses are checked by their SQL definitions; nothing to validate.
-#[pg_guard]
-unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
-    true
+    let am = common::routine(
+        3,
+        common::Callbacks {
+            ambuild: Some(build::ambuild),
+            ambuildempty: Some(build::ambuildempty),
+            aminsert: Some(insert::aminsert),
+            ambulkdelete: Some(vacuum::ambulkdelete),
+            amvacuumcleanup: Some(vacuum::amvacuumcleanup),
+            amcostestimate: Some(cost::amcostestimate),
+            amoptions: Some(options::amoptions),
+            ambuildphasename: Some(build::ambuildphasename),
+            ambeginscan: Some(scan::ambeginscan),
+            amrescan: Some(scan::amrescan),
+            amgettuple: Some(scan::amgettuple),
+            amendscan: Some(scan::amendscan),
+        },
+    );
+    RawDatum(pg_sys::Datum::from(am))
 }
 
 /// The index column's declared dimensions, checked against the limits

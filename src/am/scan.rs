@@ -152,42 +152,17 @@ fn read_query(scan: pg_sys::IndexScanDesc, meta: &Meta) -> Option<Bytes> {
     element.prepare(meta.params.metric, &q, None).map(|x| meta.space().query_of(&x, &q))
 }
 
-/// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
-fn count_scan(rel: pg_sys::Relation) {
-    // SAFETY: an open relation; pgstat_assoc_relation attaches its stats
-    // entry when statistics are enabled for it.
-    unsafe {
-        if (*rel).pgstat_info.is_null() {
-            if !(*rel).pgstat_enabled {
-                return;
-            }
-            pg_sys::pgstat_assoc_relation(rel);
-        }
-        if !(*rel).pgstat_info.is_null() {
-            (*(*rel).pgstat_info).t_counts.t_numscans += 1;
-        }
-    }
-}
-
 /// First call: checks, then the descent and the first batch.
 fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
-    // SAFETY: fields of a live scan descriptor.
-    let (index, norderbys, snapshot) = unsafe { ((*scan).indexRelation, (*scan).numberOfOrderBys, (*scan).xs_snapshot) };
-    count_scan(index);
-    if norderbys < 1 {
-        error!("cannot scan hnsw index without order");
-    }
-    // SAFETY: the executor passes a valid snapshot.
-    let mvcc = !snapshot.is_null() && {
-        let t = unsafe { (*snapshot).snapshot_type };
-        t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
-    };
-    if !mvcc {
-        error!("non-MVCC snapshots are not supported with hnsw");
-    }
+    let index = crate::am::common::start_ordered_scan(scan, "hnsw");
     let meta = Meta::read(index);
     st.query = read_query(scan, &meta);
-    let Some((ep, top)) = meta.entry else { return };
+    // when there is nowhere to start, the search of a rescan or of a pooled
+    // earlier scan must not be continued by iterative batches
+    let Some((ep, top)) = meta.entry else {
+        st.stream.forget();
+        return;
+    };
     let mut graph = match st.graph.take() {
         Some(mut g) if g.index() == index => {
             g.set_meta(meta);
@@ -202,6 +177,8 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
         st.stream.start(&mut graph, &[entry, start]);
         let ef = EF_SEARCH.get().max(1) as usize;
         st.stream.next_batch(&mut graph, ef, usize::MAX, &mut st.batch);
+    } else {
+        st.stream.forget();
     }
     st.graph = Some(graph);
     fill_bounds(st);
@@ -320,9 +297,8 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let st = state(scan);
     // the graph leaves its memory to the backend's next graph when dropped
     st.graph = None;
-    let mut stream = std::mem::take(&mut st.stream);
+    let stream = std::mem::take(&mut st.stream);
     if stream.heap_bytes() <= POOL_LIMIT {
-        stream.forget();
         let mut batch = std::mem::take(&mut st.batch);
         batch.clear();
         let scratch = std::mem::replace(&mut st.scratch, Scratch::hashed());

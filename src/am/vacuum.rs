@@ -26,15 +26,10 @@ use crate::storage::graph::DiskGraph;
 use crate::storage::layout::*;
 use crate::storage::meta::{update_meta, Meta, UpdateLock};
 use crate::storage::pages;
+use super::common::{empty_stats, vacuum_pause};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::rc::Rc;
-
-fn pause() {
-    pgrx::check_for_interrupts!();
-    // SAFETY: plain call on the backend thread during VACUUM.
-    unsafe { pg_sys::vacuum_delay_point() };
-}
 
 /// What pass 1 found.
 #[derive(Default)]
@@ -54,7 +49,7 @@ fn mark_deleted(index: pg_sys::Relation, meta: &Meta, strategy: pg_sys::BufferAc
     let shape = meta.shape;
     let mut out = Marked::default();
     for block in 1..nblocks(index) {
-        pause();
+        vacuum_pause();
         let g = PageGuard::lock_with(index, block, Lock::Exclusive, strategy);
         if pages::page_kind(g.page()) != Some(PageKind::Graph) {
             continue;
@@ -162,9 +157,9 @@ fn repair(index: pg_sys::Relation, deleted: NodeSet, strategy: pg_sys::BufferAcc
     let mut scratch = Scratch::hashed();
     let mut repaired = 0;
     for block in 1..nblocks(index) {
-        pause();
+        vacuum_pause();
         for (id, level) in live_elements(&graph, block, strategy) {
-            pause();
+            vacuum_pause();
             let meta = Meta::read(index);
             let Some((ep, top)) = meta.entry else { return repaired };
             if meta.entry != graph.meta.entry {
@@ -195,7 +190,7 @@ fn repair(index: pg_sys::Relation, deleted: NodeSet, strategy: pg_sys::BufferAcc
 fn recycle(index: pg_sys::Relation, meta: &Meta, deleted: &NodeSet, strategy: pg_sys::BufferAccessStrategy) -> Option<u32> {
     let mut first = None;
     for block in 1..nblocks(index) {
-        pause();
+        vacuum_pause();
         let g = PageGuard::lock_with(index, block, Lock::Exclusive, strategy);
         let offs: Vec<u16> = (1..=pages::max_offset(g.page()))
             .filter(|&o| {
@@ -219,15 +214,6 @@ fn recycle(index: pg_sys::Relation, meta: &Meta, deleted: &NodeSet, strategy: pg
         first.get_or_insert(block);
     }
     first
-}
-
-fn empty_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
-    if stats.is_null() {
-        // SAFETY: zeroed result struct in the current (vacuum) context.
-        unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
-    } else {
-        stats
-    }
 }
 
 /// `ambulkdelete`.
@@ -280,7 +266,7 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
     let mut rows = 0;
     let mut elements = Vec::new();
     for block in 1..nblocks(index) {
-        pause();
+        vacuum_pause();
         let g = PageGuard::lock_with(index, block, Lock::Share, strategy);
         for off in 1..=pages::max_offset(g.page()) {
             let Some(e) = pages::element(g.page(), off, &meta.shape) else { continue };
@@ -309,7 +295,7 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
     let mut list = Vec::new();
     for i in 0..elements.len() {
         if i % 256 == 0 {
-            pause();
+            vacuum_pause();
         }
         use crate::hnsw::GraphStore;
         if graph.read_list(elements[i].0, 0, &mut list) {
@@ -334,7 +320,7 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
             found
         },
         &mut || {
-            pause();
+            vacuum_pause();
             true
         },
     );

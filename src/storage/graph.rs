@@ -88,9 +88,8 @@ pub struct DiskGraph {
 /// with the backend (up to [`SPARE_LIMIT`]) for the next graph, so a query
 /// or an insert does not grow its tables from scratch every time, and pages
 /// are found through the buffers they were last seen in.
-#[derive(Default)]
 struct Caches {
-    info: Option<NodeMap<u32>>,
+    info: NodeMap<u32>,
     entries: Vec<Entry>,
     tids: Vec<DiskTid>,
     nbrs: Vec<NodeId>,
@@ -99,7 +98,7 @@ struct Caches {
     order: Vec<(u32, u32)>,
     /// The buffer hints and the relfilenode they are for.
     hints: Vec<pg_sys::Buffer>,
-    hints_of: Option<(u32, u32, u32)>,
+    hints_of: (u32, u32, u32),
 }
 
 /// A backend keeps at most this much graph memory between statements (a
@@ -113,9 +112,19 @@ thread_local! {
 }
 
 impl Caches {
+    /// Forgets the contents, keeping the memory (and the hints: they stay
+    /// true for the same file).
+    fn clear(&mut self) {
+        self.info.clear();
+        self.entries.clear();
+        self.tids.clear();
+        self.nbrs.clear();
+        self.vecs.clear();
+    }
+
     /// Bytes held.
     fn heap_bytes(&self) -> usize {
-        self.info.as_ref().map_or(0, |i| i.heap_bytes())
+        self.info.heap_bytes()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.tids.capacity() * 6
             + self.nbrs.capacity() * 8
@@ -167,16 +176,13 @@ impl DiskGraph {
         g
     }
 
-    /// Takes over the memory a dropped graph left.
+    /// Takes over the memory a dropped graph left (emptied when it was kept).
     fn adopt(&mut self, c: Caches) {
-        if let Some(info) = c.info {
-            self.info = info;
-        }
-        (self.entries, self.tids, self.nbrs, self.vecs, self.value_buf, self.order) = (c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
-        if c.hints_of == Some(self.file) {
+        (self.info, self.entries, self.tids, self.nbrs, self.vecs, self.value_buf, self.order) =
+            (c.info, c.entries, c.tids, c.nbrs, c.vecs, c.value_buf, c.order);
+        if c.hints_of == self.file {
             self.hints = c.hints;
         }
-        self.reset(None, None);
     }
 
     /// Takes newer parameters (a rescan re-reads the metapage).
@@ -478,19 +484,19 @@ impl DiskGraph {
 
 impl Drop for DiskGraph {
     fn drop(&mut self) {
-        self.reset(None, None);
-        let c = Caches {
-            info: Some(std::mem::replace(&mut self.info, NodeMap::new(NONE))),
+        let mut c = Caches {
+            info: std::mem::replace(&mut self.info, NodeMap::new(NONE)),
             entries: std::mem::take(&mut self.entries),
             tids: std::mem::take(&mut self.tids),
             nbrs: std::mem::take(&mut self.nbrs),
             vecs: std::mem::take(&mut self.vecs),
             value_buf: std::mem::take(&mut self.value_buf),
             order: std::mem::take(&mut self.order),
-            hints_of: Some(self.file),
+            hints_of: self.file,
             hints: std::mem::take(&mut self.hints),
         };
         if c.heap_bytes() <= SPARE_LIMIT {
+            c.clear();
             let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(c));
         }
     }

@@ -14,6 +14,7 @@ use crate::rng::Rng;
 use crate::space::{Bytes, Space};
 use crate::storage::ivf::{write_empty, IvfInfo, Loader};
 use crate::storage::layout::{DiskTid, ValueKind};
+use crate::am::common::progress;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -32,11 +33,6 @@ const MAX_HEAP_TUPLES_PER_PAGE: usize = 291;
 
 /// Rows assigned per parallel step (interrupts are checked between steps).
 const ASSIGN_STEP: usize = 4096;
-
-fn progress(param: u32, value: i64) {
-    // SAFETY: plain call; a no-op outside a progress-reporting command.
-    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) }
-}
 
 /// `ambuildphasename`.
 #[pg_guard]

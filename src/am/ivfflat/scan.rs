@@ -90,39 +90,9 @@ fn read_query(scan: pg_sys::IndexScanDesc, info: &IvfInfo) -> Option<Bytes> {
     prepare_vector(info.metric, &q).map(|x| info.space().query_of(&x, &q))
 }
 
-/// Counts the scan in pg_stat_*_indexes, as `pgstat_count_index_scan`.
-fn count_scan(rel: pg_sys::Relation) {
-    // SAFETY: an open relation; pgstat_assoc_relation attaches its stats
-    // entry when statistics are enabled for it.
-    unsafe {
-        if (*rel).pgstat_info.is_null() {
-            if !(*rel).pgstat_enabled {
-                return;
-            }
-            pg_sys::pgstat_assoc_relation(rel);
-        }
-        if !(*rel).pgstat_info.is_null() {
-            (*(*rel).pgstat_info).t_counts.t_numscans += 1;
-        }
-    }
-}
-
 /// First fetch: checks, list order, first batch.
 fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
-    // SAFETY: fields of a live scan descriptor.
-    let (index, norderbys, snapshot) = unsafe { ((*scan).indexRelation, (*scan).numberOfOrderBys, (*scan).xs_snapshot) };
-    count_scan(index);
-    if norderbys < 1 {
-        error!("cannot scan ivfflat index without order");
-    }
-    // SAFETY: the executor passes a valid snapshot.
-    let mvcc = !snapshot.is_null() && {
-        let t = unsafe { (*snapshot).snapshot_type };
-        t == pg_sys::SnapshotType::SNAPSHOT_MVCC || t == pg_sys::SnapshotType::SNAPSHOT_HISTORIC_MVCC
-    };
-    if !mvcc {
-        error!("non-MVCC snapshots are not supported with ivfflat");
-    }
+    let index = crate::am::common::start_ordered_scan(scan, "ivfflat");
     let info = read_info(index);
     st.query = read_query(scan, &info);
     let lists = read_lists(index, &info);

@@ -2,25 +2,12 @@
 //! dead heap rows (one GenericXLog record per changed page);
 //! `amvacuumcleanup` reports the index's size.
 
+use crate::am::common::{empty_stats, vacuum_pause};
 use crate::am::item_pointer;
 use crate::storage::buffer::nblocks;
 use crate::storage::ivf::{read_info, read_lists, vacuum_list};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-
-fn pause() {
-    pgrx::check_for_interrupts!();
-    // SAFETY: plain call on the backend thread during VACUUM.
-    unsafe { pg_sys::vacuum_delay_point() };
-}
-
-fn new_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
-    if !stats.is_null() {
-        return stats;
-    }
-    // SAFETY: palloc0 gives a zeroed struct Postgres frees with the context.
-    unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()).cast() }
-}
 
 /// `ambulkdelete`.
 #[pg_guard]
@@ -30,7 +17,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     callback: pg_sys::IndexBulkDeleteCallback,
     callback_state: *mut std::ffi::c_void,
 ) -> *mut pg_sys::IndexBulkDeleteResult {
-    let stats = new_stats(stats);
+    let stats = empty_stats(stats);
     // SAFETY: VACUUM passes a valid info struct.
     let (index, strategy) = unsafe { ((*info).index, (*info).strategy) };
     let Some(cb) = callback else { return stats };
@@ -42,7 +29,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     };
     let (mut removed, mut kept) = (0usize, 0usize);
     for list in read_lists(index, &meta) {
-        let (r, k) = vacuum_list(index, &list, strategy, &mut dead, &pause);
+        let (r, k) = vacuum_list(index, &list, strategy, &mut dead, &vacuum_pause);
         removed += r;
         kept += k;
     }
