@@ -82,6 +82,10 @@ def make_table(conn, table, coltype, ids, data, extra=""):
     conn.execute(f"VACUUM ANALYZE {table}")
 
 
+def plan_text(conn, sql):
+    return "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + sql))
+
+
 def knn(conn, table, coltype, q, k=K):
     return [r[0] for r in conn.execute(f"SELECT id FROM {table} ORDER BY v <-> %s::{coltype} LIMIT {k}",
                                        (vec_text(q),))]
@@ -146,6 +150,16 @@ def graph_shape(conn, index):
     return {"levels": dict(sorted(levels.items())), "live": live, "chunks": chunks, "blocks": nblocks}
 
 
+def entry_level(conn, index):
+    """The metapage's entry level (MetaPage at the page contents, offset 24:
+    magic u32, version u32, dims u32, m u16, ef_construction u16, metric u8,
+    value kind u8, entry level u8)."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+    page = bytes(conn.execute("SELECT get_raw_page(%s, 0)", (index,)).fetchone()[0])
+    assert int.from_bytes(page[24:28], "little") == 0x5653484E, "vecstore metapage magic"
+    return page[42]
+
+
 # ---------------------------------------------------------------- 1. recall per type
 
 
@@ -170,6 +184,7 @@ def test_recall_at_high_dims(cluster, case):
         t0 = time.time()
         conn.execute(f"CREATE INDEX t_v ON t USING hnsw (v {ops}) {with_}")
         build = time.time() - t0
+        built_levels = entry_level(conn, "t_v")
         t0 = time.time()
         with conn.cursor() as cur:  # autocommit: one transaction per row
             cur.executemany(f"INSERT INTO t VALUES (%s, %s::{coltype})",
@@ -181,11 +196,11 @@ def test_recall_at_high_dims(cluster, case):
     value_bytes = {"vector": 4 * dims, "halfvec": 2 * dims}[col_type(coltype)] if not with_ else dims + 16
     msg = (f"{case}: build {n_build} rows {build:.1f} s, {len(base) - n_build} inserts {inserts:.1f} s; "
            f"recall@10 [{fmt(r)}]; index {size / 2**20:.1f} MB ({size / len(base):.0f} B/row, value {value_bytes} B); "
-           f"graph {shape}")
+           f"graph {shape}, entry level after the build {built_levels}")
     print(msg)
     assert r[EF] >= MIN_RECALL, msg
     assert shape["live"] == len(base), msg
-    assert max(shape["levels"]) >= 2, msg
+    assert built_levels >= 2 and max(shape["levels"]) >= built_levels, msg
     if value_bytes > 8192:
         assert shape["chunks"] >= len(base) * (value_bytes // 8192), msg
 
@@ -199,6 +214,8 @@ LIMITS = [
      "column cannot have more than 4000 dimensions for hnsw index"),
     ("CREATE INDEX ON h4001 USING hnsw (v halfvec_cosine_ops)",
      "column cannot have more than 4000 dimensions for hnsw index"),
+    ("CREATE INDEX h16000_v ON h16000 USING hnsw (v halfvec_l2_ops)",
+     "column cannot have more than 4000 dimensions for hnsw index"),
     ("CREATE INDEX ON v3072 USING hnsw (v vector_l2_ops)",
      "column cannot have more than 2000 dimensions for hnsw index"),
     ("CREATE INDEX ON b64001 USING hnsw (v bit_hamming_ops)",
@@ -209,6 +226,8 @@ LIMITS = [
      "column cannot have more than 2000 dimensions for ivfflat index"),
 ]
 TABLES = """CREATE TABLE h8000 (v halfvec(8000)); CREATE TABLE h4001 (v halfvec(4001));
+  CREATE TABLE h16000 (id int, v halfvec(16000));
+  INSERT INTO h16000 SELECT i, array_fill(i * 0.25, ARRAY[16000]) FROM generate_series(1, 20) i;
   CREATE TABLE v3072 (v vector(3072)); CREATE TABLE b64001 (v bit(64001));
   INSERT INTO h8000 SELECT array_fill(0.5, ARRAY[8000]); INSERT INTO h4001 SELECT array_fill(0.5, ARRAY[4001]);
   INSERT INTO v3072 SELECT array_fill(0.5, ARRAY[3072])"""
@@ -228,13 +247,21 @@ def limit_outcomes(cluster, db):
 
 
 def test_dims_limits_against_pgvector(cluster):
-    """hnsw indexes halfvec(4001), halfvec(8000) and vector(3072), which
+    """hnsw indexes halfvec(4001), halfvec(8000), halfvec(16000) (the type's
+    own limit; then inserts and answers in order) and vector(3072), which
     pgvector refuses; the limits vecstore keeps (bit 64,000 for hnsw, ivfflat's
     halfvec 4,000 and vector 2,000) fail with pgvector's wording and SQLSTATE
     54000."""
-    vs = limit_outcomes(cluster, ext_db(cluster, "limits_vs", "vecstore"))
-    expect_vs = [None, None, None, ("54000", LIMITS[3][1]), ("54000", LIMITS[4][1]), ("54000", LIMITS[5][1])]
+    db = "limits_vs"
+    expect_vs = [None, None, None, None, ("54000", LIMITS[4][1]), ("54000", LIMITS[5][1]), ("54000", LIMITS[6][1])]
+    vs = limit_outcomes(cluster, ext_db(cluster, db, "vecstore"))
     assert vs == expect_vs
+    with cluster.connect(db) as conn:
+        conn.execute("INSERT INTO h16000 SELECT i, array_fill(i * 0.25, ARRAY[16000]) FROM generate_series(21, 30) i")
+        force_index(conn)
+        q = "SELECT id FROM h16000 ORDER BY v <-> array_fill(5.3, ARRAY[16000])::halfvec LIMIT 5"
+        assert "Index Scan using h16000_v" in plan_text(conn, q)
+        assert [r[0] for r in conn.execute(q)] == [21, 22, 20, 23, 19]
     if has_pgvector(cluster):
         pgv = limit_outcomes(cluster, ext_db(cluster, "limits_pgv", "pgvector"))
         assert pgv == [("54000", msg) for _, msg in LIMITS]
