@@ -196,9 +196,11 @@ impl DiskGraph {
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
-        order.sort_unstable();
+        // one u64 comparison each (positions are distinct: the same order)
+        order.sort_unstable_by_key(|&(block, k)| (block as u64) << 32 | k as u64);
         let mut groups = std::mem::take(&mut self.groups);
         groups.clear();
+        let size = self.meta.shape.element_size();
         let mut i = 0;
         while i < order.len() {
             let block = order[i].0;
@@ -208,13 +210,29 @@ impl DiskGraph {
             }
             if let Some(&h) = self.hints.get(block as usize) {
                 Pin::prefetch_header(h);
+                // the whole hop's line pointers start arriving now, through
+                // the buffer the page was last found in (only a hint: the
+                // page is read once pinned and locked)
+                if let Some(page) = Pin::hint_page(h) {
+                    for &(_, k) in &order[i..j] {
+                        pages::prefetch_line_pointer(page, DiskTid::from_node(ids[k as usize]).offset);
+                    }
+                }
             }
             groups.push((i, j, None));
             i = j;
         }
+        // then their tuples, so the misses of all the hop's pages overlap
+        // (not just those of one pin window)
+        for &(i, j, _) in groups.iter() {
+            if let Some(page) = self.hints.get(order[i].0 as usize).and_then(|&h| Pin::hint_page(h)) {
+                for &(_, k) in &order[i..j] {
+                    pages::prefetch_item(page, DiskTid::from_node(ids[k as usize]).offset, size);
+                }
+            }
+        }
         // at most PIN_WINDOW pages pinned at once: PostgreSQL tracks a
         // backend's first 8 pins in an array, more go to a hash table
-        let size = self.meta.shape.element_size();
         for window in groups.chunks_mut(PIN_WINDOW) {
             for g in window.iter_mut() {
                 let block = order[g.0].0;
