@@ -187,6 +187,21 @@ impl Pin {
         }
     }
 
+    /// The memory of shared buffer `buffer` (a hint: 0 or a local buffer
+    /// give None), for prefetches only: the buffer is not pinned, so it may
+    /// hold another page by now, or change while it is looked at.
+    pub fn hint_page(buffer: pg_sys::Buffer) -> Option<pg_sys::Page> {
+        // SAFETY: reading NBuffers and BufferBlocks, globals fixed at
+        // postmaster start; the address is formed with wrapping arithmetic
+        // and lies inside the shared buffer pool, which stays mapped.
+        unsafe {
+            if buffer <= 0 || buffer > pg_sys::NBuffers || pg_sys::BufferBlocks.is_null() {
+                return None;
+            }
+            Some(pg_sys::BufferBlocks.wrapping_add((buffer as usize - 1) * pg_sys::BLCKSZ as usize).cast())
+        }
+    }
+
     /// The page image; its contents may only be read under [`Pin::share`]
     /// (before that, addresses in it serve as prefetch hints only).
     pub fn page(&self) -> pg_sys::Page {

@@ -230,18 +230,11 @@ impl Sq8 {
         let bound = match metric {
             Metric::L2 | Metric::L1 => {
                 // true sum >= Σ gap^p; the float4 sum >= true - gamma·Σ reach^p
-                let (mut near, mut far) = (0f64, 0f64);
-                for (&v, &k) in q.x.iter().zip(c.codes) {
-                    let off = (v as f64 - (lo + step * k as f64)).abs();
-                    let (gap, reach) = ((off - half).max(0.0), off + half);
-                    if metric == Metric::L2 {
-                        near += gap * gap;
-                        far += reach * reach;
-                    } else {
-                        near += gap;
-                        far += reach;
-                    }
-                }
+                let (near, far) = if metric == Metric::L2 {
+                    gap_sums::<true>(q.x, c.codes, lo, step, half)
+                } else {
+                    gap_sums::<false>(q.x, c.codes, lo, step, half)
+                };
                 let sum = near - gamma * far;
                 if metric == Metric::L2 {
                     sum.max(0.0).sqrt()
@@ -276,6 +269,50 @@ impl Sq8 {
             bound
         }
     }
+}
+
+/// `(Σ gap^p, Σ reach^p)` over the elements (p = 2 when `SQUARE`, else 1),
+/// where `off = |q_i - x̂_i|`, `gap = max(off - half, 0)`, `reach = off +
+/// half`, in float8 (four lanes, for AVX2 where the CPU has it; the lanes'
+/// order changes only float8 rounding, far below the bound's margins).
+#[inline]
+fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { wide::gap_sums::<SQUARE>(q, codes, lo, step, half) };
+    }
+    gap_sums_body::<SQUARE>(q, codes, lo, step, half)
+}
+
+#[inline(always)]
+fn gap_sums_body<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
+    let (mut near, mut far) = ([0f64; 4], [0f64; 4]);
+    let term = |v: f32, k: u8| {
+        let off = (v as f64 - (lo + step * k as f64)).abs();
+        let (gap, reach) = ((off - half).max(0.0), off + half);
+        if SQUARE {
+            (gap * gap, reach * reach)
+        } else {
+            (gap, reach)
+        }
+    };
+    let mut qs = q.chunks_exact(4);
+    let mut cs = codes.chunks_exact(4);
+    for (x, k) in (&mut qs).zip(&mut cs) {
+        for i in 0..4 {
+            let (n, f) = term(x[i], k[i]);
+            near[i] += n;
+            far[i] += f;
+        }
+    }
+    let (mut n_tail, mut f_tail) = (0f64, 0f64);
+    for (&v, &k) in qs.remainder().iter().zip(cs.remainder()) {
+        let (n, f) = term(v, k);
+        n_tail += n;
+        f_tail += f;
+    }
+    (near.iter().sum::<f64>() + n_tail, far.iter().sum::<f64>() + f_tail)
 }
 
 /// Unit roundoff of float4 (half its machine epsilon).
@@ -326,14 +363,76 @@ mod wide {
         *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
     }
 
+    use std::arch::x86_64::*;
+
+    /// Eight codes widened to float4 lanes (exact: bytes are small integers).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn codes8(k: &[u8]) -> __m256 {
+        debug_assert!(k.len() >= 8);
+        // SAFETY: `k` holds at least 8 bytes (callers pass exact chunks);
+        // an unaligned 8-byte load.
+        let b = unsafe { _mm_loadl_epi64(k.as_ptr().cast::<__m128i>()) };
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b))
+    }
+
+    /// Eight float4 lanes of `x` (at least 8 long).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load8(x: &[f32]) -> __m256 {
+        debug_assert!(x.len() >= 8);
+        // SAFETY: `x` holds at least 8 floats; an unaligned load.
+        unsafe { _mm256_loadu_ps(x.as_ptr()) }
+    }
+
+    /// Lane `i` of the 8-lane sums, then the lanes summed in order: the
+    /// same operations, each rounded separately (no fused multiply-add),
+    /// as [`super::l2_to_code_body`], so the sum has the same bits.
     #[target_feature(enable = "avx2,fma")]
     pub fn l2_to_code(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
-        super::l2_to_code_body(q, lo, step, codes)
+        let n = q.len().min(codes.len()) / 8 * 8;
+        let (vlo, vstep) = (_mm256_set1_ps(lo), _mm256_set1_ps(step));
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < n {
+            let d = _mm256_sub_ps(_mm256_sub_ps(load8(&q[i..]), vlo), _mm256_mul_ps(vstep, codes8(&codes[i..])));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: an unaligned store of 8 floats into an 8-float array.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let mut tail = 0f32;
+        for (x, k) in q[n..].iter().zip(&codes[n..]) {
+            let d = (x - lo) - step * *k as f32;
+            tail += d * d;
+        }
+        lanes.iter().sum::<f32>() + tail
     }
 
     #[target_feature(enable = "avx2,fma")]
+    pub fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
+        super::gap_sums_body::<SQUARE>(q, codes, lo, step, half)
+    }
+
+    /// As [`super::dot_u8_body`], lane for lane.
+    #[target_feature(enable = "avx2,fma")]
     pub fn dot_u8(q: &[f32], codes: &[u8]) -> f32 {
-        super::dot_u8_body(q, codes)
+        let n = q.len().min(codes.len()) / 8 * 8;
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < n {
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(load8(&q[i..]), codes8(&codes[i..])));
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: an unaligned store of 8 floats into an 8-float array.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let mut tail = 0f32;
+        for (x, k) in q[n..].iter().zip(&codes[n..]) {
+            tail += x * *k as f32;
+        }
+        lanes.iter().sum::<f32>() + tail
     }
 }
 
@@ -400,6 +499,48 @@ mod tests {
             let q: Vec<f32> = x.iter().map(|v| v * 0.5).collect();
             let scalar = (l2_to_code_body(&q, c.lo, c.step, c.codes), dot_u8_body(&q, c.codes));
             assert_eq!((l2_to_code(&q, &c) as f32, dot_u8(&q, c.codes) as f32), scalar, "dims {dims}");
+        }
+    }
+
+    /// The lane sums of the bounds (and their AVX2 build) equal the plain
+    /// sequential float8 sums up to float8 rounding; the L2 and L1 sq8
+    /// kernels give the scalar loops' bits on many random vectors.
+    #[test]
+    fn lane_sums_match_the_sequential_ones() {
+        let mut rng = Rng::new(11);
+        for dims in [1, 3, 4, 5, 8, 16, 23, 384, 1000] {
+            let sq = Sq8 { dims };
+            for _ in 0..20 {
+                let code = sq.encode(&random(dims, &mut rng));
+                let c = sq.code(&code).unwrap();
+                let q = random(dims, &mut rng);
+                let (lo, step) = (c.lo as f64, c.step as f64);
+                let half = step / 2.0;
+                for square in [true, false] {
+                    let (mut near, mut far) = (0f64, 0f64);
+                    for (&v, &k) in q.iter().zip(c.codes) {
+                        let off = (v as f64 - (lo + step * k as f64)).abs();
+                        let (gap, reach) = ((off - half).max(0.0), off + half);
+                        near += if square { gap * gap } else { gap };
+                        far += if square { reach * reach } else { reach };
+                    }
+                    let got = if square {
+                        gap_sums::<true>(&q, c.codes, lo, step, half)
+                    } else {
+                        gap_sums::<false>(&q, c.codes, lo, step, half)
+                    };
+                    let body = if square {
+                        gap_sums_body::<true>(&q, c.codes, lo, step, half)
+                    } else {
+                        gap_sums_body::<false>(&q, c.codes, lo, step, half)
+                    };
+                    assert_eq!(got, body, "dims {dims}");
+                    assert!((got.0 - near).abs() <= 1e-12 * near.abs().max(1e-300), "dims {dims}: {} vs {near}", got.0);
+                    assert!((got.1 - far).abs() <= 1e-12 * far.abs(), "dims {dims}: {} vs {far}", got.1);
+                }
+                assert_eq!(l2_to_code(&q, &c) as f32, l2_to_code_body(&q, c.lo, c.step, c.codes), "dims {dims}");
+                assert_eq!(dot_u8(&q, c.codes) as f32, dot_u8_body(&q, c.codes), "dims {dims}");
+            }
         }
     }
 
