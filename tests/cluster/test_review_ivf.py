@@ -147,8 +147,6 @@ def peak_rss_kb(cluster, db, stmts):
     return max(sizes)
 
 
-@pytest.mark.xfail(strict=True, reason="k-means samples of bit values are held as one float4 per bit: 32x what "
-                   "the maintenance_work_mem check counts (not fixed)")
 def test_bit_build_memory_stays_near_maintenance_work_mem(cluster):
     """2,000 rows of bit(64000), maintenance_work_mem = 100MB: pgvector's
     build peaks near 100 MB of resident memory; the same build must not need

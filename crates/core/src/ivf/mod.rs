@@ -4,6 +4,8 @@
 //! `probes` nearest centers ([`probe_order`]).
 
 pub mod kmeans;
+pub mod samples;
+mod seed;
 #[cfg(test)]
 mod tests;
 
