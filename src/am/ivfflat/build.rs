@@ -10,6 +10,7 @@ use crate::am::{disk_tid, prepare_vector, Element};
 use crate::distance::Metric;
 use crate::ivf::assign;
 use crate::ivf::kmeans::{kmeans, normalize, Kind};
+use crate::ivf::samples::Samples;
 use crate::rng::Rng;
 use crate::space::{Bytes, Space};
 use crate::storage::ivf::{write_empty, IvfInfo, Loader};
@@ -122,13 +123,57 @@ fn read_row(ctx: &mut PgMemoryContexts, element: Element, dims: usize, datum: pg
     v
 }
 
+/// Samples held in the compact form of the index's values (as the memory
+/// check counts them): float4, half precision or packed bits.
+enum SampleStore {
+    F32(Vec<f32>),
+    F16(Vec<u16>),
+    Bits(Vec<u8>),
+}
+
+impl SampleStore {
+    fn new(kind: ValueKind) -> Self {
+        match kind {
+            ValueKind::F16 => SampleStore::F16(Vec::new()),
+            ValueKind::Bit => SampleStore::Bits(Vec::new()),
+            _ => SampleStore::F32(Vec::new()),
+        }
+    }
+
+    /// Stores `v` as sample `slot` (a new one when `slot` is the count).
+    fn put(&mut self, slot: usize, v: &[f32]) {
+        fn place<T: Copy>(data: &mut Vec<T>, slot: usize, row: &[T]) {
+            let n = row.len();
+            if data.len() <= slot * n {
+                data.extend_from_slice(row);
+            } else {
+                data[slot * n..(slot + 1) * n].copy_from_slice(row);
+            }
+        }
+        match self {
+            SampleStore::F32(d) => place(d, slot, v),
+            SampleStore::F16(d) => place(d, slot, &crate::half::from_f32_slice(v)),
+            SampleStore::Bits(d) => place(d, slot, &crate::space::pack_bits(v)),
+        }
+    }
+
+    fn samples(&self, dims: usize) -> Samples<'_> {
+        match self {
+            SampleStore::F32(data) => Samples::F32 { data, dims },
+            SampleStore::F16(data) => Samples::F16 { data, dims },
+            SampleStore::Bits(data) => Samples::Bits { data, dims },
+        }
+    }
+}
+
 struct SampleState {
     info: IvfInfo,
     element: Element,
     rng: Rng,
     target: usize,
     seen: u64,
-    samples: Vec<f32>,
+    count: usize,
+    samples: SampleStore,
     row_ctx: PgMemoryContexts,
 }
 
@@ -157,13 +202,13 @@ unsafe extern "C-unwind" fn sample_callback(
         normalize(&mut v);
     }
     st.seen += 1;
-    let have = st.samples.len() / dims;
-    if have < st.target {
-        st.samples.extend_from_slice(&v);
+    if st.count < st.target {
+        st.samples.put(st.count, &v);
+        st.count += 1;
     } else {
         let j = st.rng.below(st.seen) as usize;
         if j < st.target {
-            st.samples[j * dims..(j + 1) * dims].copy_from_slice(&v);
+            st.samples.put(j, &v);
         }
     }
 }
@@ -171,6 +216,7 @@ unsafe extern "C-unwind" fn sample_callback(
 /// The list centers of a new index, stored form.
 fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: *mut pg_sys::IndexInfo, info: &IvfInfo, pool: &rayon::ThreadPool) -> Vec<Bytes> {
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_KMEANS);
+    let started = std::time::Instant::now();
     let item = item_size(info);
     let mut used = array_size(info.lists, item);
     check_memory(used);
@@ -186,7 +232,8 @@ fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: 
         rng: Rng::new(SAMPLE_SEED),
         target,
         seen: 0,
-        samples: Vec::new(),
+        count: 0,
+        samples: SampleStore::new(info.value_kind),
         row_ctx: PgMemoryContexts::new("vecstore ivfflat sample row"),
     };
     // SAFETY: standard index build scan; the callback gets `st` back.
@@ -202,7 +249,8 @@ fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: 
             std::ptr::null_mut(),
         )
     };
-    let n = st.samples.len() / info.dims;
+    let n = st.count;
+    let sampled = std::time::Instant::now();
     if n < info.lists {
         pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
@@ -216,9 +264,17 @@ fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: 
         check_memory(used + kmeans_bytes(n, info.lists, info.dims, item));
     }
     let kind = kmeans_kind(info.metric);
-    let (centers, _) = kmeans(&st.samples, info.dims, info.lists, kind, KMEANS_SEED, pool, &mut || {
+    let (centers, report) = kmeans(st.samples.samples(info.dims), info.lists, kind, KMEANS_SEED, pool, &mut || {
         pgrx::check_for_interrupts!();
     });
+    debug1!(
+        "ivfflat build: {n} samples in {:.3} s; k-means {:.3} s (seeding {:.3} s, {} iterations in {:.3} s)",
+        sampled.duration_since(started).as_secs_f64(),
+        sampled.elapsed().as_secs_f64(),
+        report.seed_seconds,
+        report.iterations,
+        report.lloyd_seconds
+    );
     let space = info.space();
     centers.chunks_exact(info.dims).map(|c| space.encode(c)).collect()
 }
@@ -309,6 +365,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let pool = thread_pool();
     let centers = compute_centers(heap, index, index_info, &info, &pool);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ASSIGN);
+    let loading = std::time::Instant::now();
     let loader = Loader::create(index, info, &centers);
     // SAFETY: GUC global read on the backend thread.
     let mwm = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
@@ -347,6 +404,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     if let Some(l) = st.loader.take() {
         l.finish();
     }
+    debug1!("ivfflat build: assigning and loading {} rows {:.3} s", st.indexed, loading.elapsed().as_secs_f64());
     // SAFETY: palloc0'd result struct, filled and handed to Postgres.
     unsafe {
         let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()).cast::<pg_sys::IndexBuildResult>();
@@ -362,7 +420,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let info = describe(index);
     let pool = thread_pool();
-    let (centers, _) = kmeans(&[], info.dims, info.lists, kmeans_kind(info.metric), KMEANS_SEED, &pool, &mut || {});
+    let (centers, _) = kmeans(Samples::F32 { data: &[], dims: info.dims }, info.lists, kmeans_kind(info.metric), KMEANS_SEED, &pool, &mut || {});
     let space = info.space();
     let centers: Vec<Bytes> = centers.chunks_exact(info.dims).map(|c| space.encode(c)).collect();
     write_empty(index, info, &centers);

@@ -6,6 +6,12 @@
 //! lists, sorted on their own, up to max(`ivfflat.max_probes`, probes)
 //! lists in all.
 //!
+//! A batch holds at most what `work_mem` allows (as pgvector's tuplesort
+//! is bounded by it): the nearest candidates of its lists are kept; when
+//! they are used up and the lists had more, the same lists are read again
+//! for the next nearest ones after the last row returned (distance, then
+//! heap TID, so ties are neither lost nor repeated).
+//!
 //! A NULL query (or, for cosine, a zero one) has no distances: every row
 //! counts as distance 0 and the lists are read in their own order.
 
@@ -33,6 +39,36 @@ struct ScanState {
     max_probes: usize,
     batch: Vec<(f64, DiskTid)>,
     pos: usize,
+    /// Lists of the current batch (positions in `order`).
+    batch_lists: std::ops::Range<usize>,
+    /// Whether the current batch's lists hold rows after its last one.
+    more: bool,
+}
+
+/// Candidates a batch keeps under `work_mem` (at most twice that many are
+/// held while the lists are read).
+fn batch_cap() -> usize {
+    // SAFETY: GUC global read on the backend thread.
+    let work_mem_kb = unsafe { pg_sys::work_mem }.max(64) as usize;
+    (work_mem_kb * 1024 / (2 * std::mem::size_of::<(f64, DiskTid)>())).max(256)
+}
+
+/// The order rows are returned in: distance, then heap TID.
+fn key(c: &(f64, DiskTid)) -> (f64, u16, u16, u16) {
+    (c.0, c.1.hi, c.1.lo, c.1.offset)
+}
+
+fn cmp(a: &(f64, DiskTid), b: &(f64, DiskTid)) -> std::cmp::Ordering {
+    let (ka, kb) = (key(a), key(b));
+    ka.0.total_cmp(&kb.0).then((ka.1, ka.2, ka.3).cmp(&(kb.1, kb.2, kb.3)))
+}
+
+/// Keeps the `cap` first of `batch` (in [`cmp`] order), unsorted.
+fn keep_first(batch: &mut Vec<(f64, DiskTid)>, cap: usize) {
+    if batch.len() > cap {
+        batch.select_nth_unstable_by(cap, cmp);
+        batch.truncate(cap);
+    }
 }
 
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
@@ -110,25 +146,44 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
 /// Reads the next `probes` lists (at most up to `max_probes`) into a new
 /// batch sorted by distance; false when no list is left.
 fn read_batch(index: pg_sys::Relation, st: &mut ScanState, probes: usize) -> bool {
-    let Some(info) = st.info else { return false };
     let end = (st.probed + probes).min(st.max_probes);
     if st.probed >= end {
         return false;
     }
+    st.batch_lists = st.probed..end;
+    st.probed = end;
+    fill(index, st, None);
+    true
+}
+
+/// Fills the batch from the lists of `st.batch_lists` with the nearest
+/// candidates after `after` (all of them, when None), as many as
+/// [`batch_cap`] allows, sorted.
+fn fill(index: pg_sys::Relation, st: &mut ScanState, after: Option<(f64, DiskTid)>) {
+    let Some(info) = st.info else { return };
     let space: Space = info.space();
+    let cap = batch_cap();
     st.batch.clear();
     st.pos = 0;
     let query = st.query.as_deref();
     let batch = &mut st.batch;
-    for &start in &st.order[st.probed..end] {
+    let mut seen = 0usize;
+    for &start in &st.order[st.batch_lists.clone()] {
         for_each_entry(index, start, info.value_bytes(), &mut |tid, value| {
-            let d = query.map_or(0.0, |q| space.distance(q, value));
-            batch.push((d, tid));
+            let c = (query.map_or(0.0, |q| space.distance(q, value)), tid);
+            if after.is_some_and(|a| cmp(&c, &a) != std::cmp::Ordering::Greater) {
+                return;
+            }
+            seen += 1;
+            batch.push(c);
+            if batch.len() >= 2 * cap {
+                keep_first(batch, cap);
+            }
         });
     }
-    st.probed = end;
-    batch.sort_by(|a, b| a.0.total_cmp(&b.0));
-    true
+    keep_first(batch, cap);
+    st.more = seen > batch.len();
+    batch.sort_by(cmp);
 }
 
 /// `amgettuple`: the next row, nearest first within its batch.
@@ -153,6 +208,11 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             return true;
         }
         pgrx::check_for_interrupts!();
+        if st.more {
+            let last = st.batch.last().copied();
+            fill(index, st, last);
+            continue;
+        }
         let probes = (PROBES.get().max(1) as usize).max(1);
         if !read_batch(index, st, probes) {
             return false;

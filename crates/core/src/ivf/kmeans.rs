@@ -1,19 +1,29 @@
-//! k-means for list centers: greedy k-means++ seeding, then Lloyd iterations
-//! accelerated with Elkan's bounds (an upper bound to the assigned center
-//! and a lower bound to every center per sample, kept with the triangle
-//! inequality, so most distances are skipped once centers settle). At most [`MAX_ITERATIONS`]
-//! iterations; stops when no sample changes list.
+//! k-means for list centers: k-means++ seeding ([`super::seed`]), then
+//! Lloyd iterations accelerated with Elkan's bounds (an upper bound to the
+//! assigned center and a lower bound to every center per sample, kept with
+//! the triangle inequality, so most distances are skipped once centers
+//! settle). At most [`MAX_ITERATIONS`] iterations; stops when no sample
+//! changes list.
+//!
+//! Lower bounds are kept lazily: each is stored plus the total distance its
+//! center had moved when it was set, so a center's move costs one addition
+//! instead of a pass over all samples. Center sums are updated only for
+//! the samples that changed list, and center-to-center distances only for
+//! the centers that moved.
 //!
 //! Work over samples runs on the given rayon pool; `tick` runs on the
 //! caller's thread between steps (the extension checks for interrupts
 //! there, so it may unwind out of this function).
 
-use crate::distance::{inner_product, l2_squared};
+use super::samples::Samples;
 use crate::rng::Rng;
 use rayon::prelude::*;
 
 /// Most Lloyd iterations.
 pub const MAX_ITERATIONS: usize = 500;
+
+/// Candidates drawn for each seed center (1: plain k-means++, as pgvector).
+pub const SEED_TRIALS: usize = 1;
 
 /// How samples and centers are compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,17 +38,6 @@ pub enum Kind {
     Binary,
 }
 
-impl Kind {
-    /// The k-means distance, a metric (needed by the bounds).
-    #[inline]
-    fn distance(self, a: &[f32], b: &[f32]) -> f64 {
-        match self {
-            Kind::Euclidean | Kind::Binary => l2_squared(a, b).max(0.0).sqrt(),
-            Kind::Spherical => inner_product(a, b).clamp(-1.0, 1.0).acos(),
-        }
-    }
-}
-
 /// What one run did (for tests and the build's log).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
@@ -46,6 +45,10 @@ pub struct Report {
     pub iterations: usize,
     /// Whether it stopped because no sample changed list.
     pub converged: bool,
+    /// Seconds spent seeding.
+    pub seed_seconds: f64,
+    /// Seconds spent in Lloyd iterations.
+    pub lloyd_seconds: f64,
 }
 
 /// Scales `x` to unit length (a zero vector stays zero).
@@ -56,23 +59,30 @@ pub fn normalize(x: &mut [f32]) {
     }
 }
 
-/// `k` centers of `dims` elements (flat, center after center) for the
-/// samples in `data` (flat). With no more samples than centers, the
-/// samples are the first centers. Centers no sample picks get random
-/// elements uniform in [0, 1) (normalised for [`Kind::Spherical`]).
-pub fn kmeans(data: &[f32], dims: usize, k: usize, kind: Kind, seed: u64, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
-    let n = data.len().checked_div(dims).unwrap_or(0);
+/// `k` centers of `samples.dims()` float4 elements (flat, center after
+/// center). With no more samples than centers, the samples are the first
+/// centers. Centers no sample picks get random elements uniform in [0, 1)
+/// (normalised for [`Kind::Spherical`]).
+pub fn kmeans(samples: Samples, k: usize, kind: Kind, seed: u64, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
+    let n = samples.len();
+    let dims = samples.dims();
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
     let mut centers = if n <= k {
-        let mut c = data[..n * dims].to_vec();
+        let mut c: Vec<f32> = (0..n).flat_map(|i| samples.to_vec(i)).collect();
         for _ in n..k {
             c.extend(random_center(&mut rng, dims, kind));
         }
         c
     } else {
-        let c = seed_plus_plus(data, dims, k, kind, &mut rng, pool, tick);
-        lloyd(data, dims, k, kind, c, &mut rng, pool, tick, &mut report)
+        let t = std::time::Instant::now();
+        let picked = super::seed::seed(&samples, k, kind, SEED_TRIALS, &mut rng, pool, tick);
+        let c: Vec<f32> = picked.iter().flat_map(|&i| samples.to_vec(i)).collect();
+        report.seed_seconds = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let c = lloyd(&samples, k, kind, c, &mut rng, pool, tick, &mut report);
+        report.lloyd_seconds = t.elapsed().as_secs_f64();
+        c
     };
     if kind == Kind::Binary {
         centers.iter_mut().for_each(|v| *v = if *v > 0.5 { 1.0 } else { 0.0 });
@@ -88,66 +98,9 @@ fn random_center(rng: &mut Rng, dims: usize, kind: Kind) -> Vec<f32> {
     c
 }
 
-/// Greedy k-means++: each next center is the best of a few samples drawn
-/// with probability proportional to their squared distance to the nearest
-/// center so far (the one that lowers the total most; 2 + ln k trials, as
-/// scikit-learn), which gives k-means a better and steadier start.
-fn seed_plus_plus(data: &[f32], dims: usize, k: usize, kind: Kind, rng: &mut Rng, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> Vec<f32> {
-    let n = data.len() / dims;
-    let trials = 2 + (k as f64).ln().floor() as usize;
-    let mut centers = Vec::with_capacity(k * dims);
-    let first = rng.below(n as u64) as usize;
-    centers.extend_from_slice(&data[first * dims..(first + 1) * dims]);
-    let sq = |i: usize, c: &[f32]| {
-        let d = kind.distance(&data[i * dims..(i + 1) * dims], c);
-        d * d
-    };
-    let mut weight: Vec<f64> = pool.install(|| (0..n).into_par_iter().with_min_len(256).map(|i| sq(i, &centers[..dims])).collect());
-    for _ in 1..k {
-        let total: f64 = weight.iter().sum();
-        let picks: Vec<usize> = (0..trials).map(|_| draw(&weight, total, rng)).collect();
-        // the total each candidate would leave, in one pass over the samples
-        let totals: Vec<f64> = pool.install(|| {
-            weight
-                .par_iter()
-                .enumerate()
-                .with_min_len(256)
-                .fold(
-                    || vec![0f64; picks.len()],
-                    |mut acc, (i, w)| {
-                        for (t, &p) in picks.iter().enumerate() {
-                            acc[t] += w.min(sq(i, &data[p * dims..(p + 1) * dims]));
-                        }
-                        acc
-                    },
-                )
-                .reduce(|| vec![0f64; picks.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
-        });
-        let best = (0..picks.len()).min_by(|&a, &b| totals[a].total_cmp(&totals[b])).map_or(picks[0], |t| picks[t]);
-        let cand = &data[best * dims..(best + 1) * dims];
-        pool.install(|| weight.par_iter_mut().with_min_len(256).enumerate().for_each(|(i, w)| *w = w.min(sq(i, cand))));
-        centers.extend_from_slice(cand);
-        tick();
-    }
-    centers
-}
-
-/// A sample index drawn with probability proportional to `weight`
-/// (uniform when every weight is 0).
-fn draw(weight: &[f64], total: f64, rng: &mut Rng) -> usize {
-    let n = weight.len();
-    if !(total > 0.0 && total.is_finite()) {
-        return rng.below(n as u64) as usize;
-    }
-    let mut target = rng.uniform() * total;
-    for (i, w) in weight.iter().enumerate() {
-        if target < *w {
-            return i;
-        }
-        target -= w;
-    }
-    n - 1
-}
+/// Samples compared with every center together (each center is read
+/// once for all of them).
+const BLOCK: usize = 8;
 
 /// Per-sample state of Elkan's algorithm (with one lower bound per center
 /// beside it, in a flat array).
@@ -172,59 +125,130 @@ fn for_blocks(n: usize, k: usize, tick: &mut dyn FnMut(), mut f: impl FnMut(std:
     }
 }
 
-/// Nearest center of `x`, filling its exact lower bounds.
-fn scan_all(x: &[f32], centers: &[f32], dims: usize, kind: Kind, lower: &mut [f32]) -> Bound {
-    let mut b = Bound { center: 0, upper: f64::INFINITY };
-    for (j, c) in centers.chunks_exact(dims).enumerate() {
-        let d = kind.distance(x, c);
-        lower[j] = d as f32;
-        if d < b.upper {
-            b.upper = d;
-            b.center = j as u32;
-        }
-    }
-    b
+/// Where the centers stand for the assignment step: the centers, the total
+/// distance each has moved (`drift`), center-to-center distances (`cc`)
+/// and half the distance from each center to its nearest other (`half`).
+struct Frame<'a> {
+    centers: &'a [f32],
+    dims: usize,
+    k: usize,
+    kind: Kind,
+    drift: &'a [f64],
+    cc: &'a [f64],
+    half: &'a [f64],
 }
 
-/// One assignment step of Elkan's algorithm for sample `x`; true when its
-/// center changed. `cc` holds center-to-center distances, `half` half the
-/// distance from each center to its nearest other one.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn elkan_step(x: &[f32], b: &mut Bound, lower: &mut [f32], centers: &[f32], dims: usize, kind: Kind, cc: &[f64], half: &[f64]) -> bool {
-    let k = lower.len();
-    let old = b.center as usize;
-    if b.upper <= half[old] {
-        return false;
+impl Frame<'_> {
+    #[inline]
+    fn distance(&self, x: &[f32], j: usize) -> f64 {
+        self.kind.distance(x, &self.centers[j * self.dims..(j + 1) * self.dims])
     }
-    let mut tight = false;
-    for j in 0..k {
-        let a = b.center as usize;
-        if j == a || b.upper <= lower[j] as f64 || b.upper <= 0.5 * cc[a * k + j] {
-            continue;
-        }
-        if !tight {
-            b.upper = kind.distance(x, &centers[a * dims..(a + 1) * dims]);
-            lower[a] = b.upper as f32;
-            tight = true;
-            if b.upper <= lower[j] as f64 || b.upper <= 0.5 * cc[a * k + j] {
-                continue;
+
+    /// The stored form of lower bound `d` to center `j`.
+    #[inline]
+    fn store(&self, d: f64, j: usize) -> f32 {
+        (d + self.drift[j]) as f32
+    }
+
+    /// The lower bound to center `j` from its stored form (less a margin
+    /// for the float4 rounding of the stored form).
+    #[inline]
+    fn lower(&self, stored: f32, j: usize) -> f64 {
+        let s = stored as f64;
+        s - self.drift[j] - 1e-6 * (s.abs() + self.drift[j])
+    }
+
+    /// Nearest centers of samples `first..` (as many as `bounds`), filling
+    /// their exact lower bounds (`lower`, k per sample); centers outer, so
+    /// each center is read once for the whole block.
+    fn scan_block(&self, samples: &Samples, first: usize, bufs: &mut [Vec<f32>], bounds: &mut [Bound], lower: &mut [f32]) {
+        let m = bounds.len();
+        let rows: Vec<&[f32]> = bufs[..m].iter_mut().enumerate().map(|(o, buf)| samples.row(first + o, buf)).collect();
+        bounds.iter_mut().for_each(|b| *b = Bound { center: 0, upper: f64::INFINITY });
+        for j in 0..self.k {
+            for (o, (x, b)) in rows.iter().zip(bounds.iter_mut()).enumerate() {
+                let d = self.distance(x, j);
+                lower[o * self.k + j] = self.store(d, j);
+                if d < b.upper {
+                    b.upper = d;
+                    b.center = j as u32;
+                }
             }
         }
-        let d = kind.distance(x, &centers[j * dims..(j + 1) * dims]);
-        lower[j] = d as f32;
-        if d < b.upper {
-            b.upper = d;
-            b.center = j as u32;
+    }
+
+    /// One assignment step of Elkan's algorithm for sample `i`; true when
+    /// its center changed. The sample is widened only if a distance is needed.
+    #[inline]
+    fn step(&self, samples: &Samples, i: usize, buf: &mut Vec<f32>, b: &mut Bound, lower: &mut [f32]) -> bool {
+        let k = self.k;
+        let old = b.center as usize;
+        if b.upper <= self.half[old] {
+            return false;
+        }
+        let mut tight = false;
+        let mut x: Option<&[f32]> = None;
+        let mut spare = Some(buf);
+        for j in 0..k {
+            let a = b.center as usize;
+            if j == a || b.upper <= self.lower(lower[j], j) || b.upper <= 0.5 * self.cc[a * k + j] {
+                continue;
+            }
+            if x.is_none() {
+                x = spare.take().map(|buf| samples.row(i, buf));
+            }
+            let Some(xr) = x else { break };
+            if !tight {
+                b.upper = self.distance(xr, a);
+                lower[a] = self.store(b.upper, a);
+                tight = true;
+                if b.upper <= self.lower(lower[j], j) || b.upper <= 0.5 * self.cc[a * k + j] {
+                    continue;
+                }
+            }
+            let d = self.distance(xr, j);
+            lower[j] = self.store(d, j);
+            if d < b.upper {
+                b.upper = d;
+                b.center = j as u32;
+            }
+        }
+        b.center as usize != old
+    }
+}
+
+/// Adds (`sign` 1) or removes (-1) sample `x` from the sums of its center.
+#[inline]
+fn add_to(sums: &mut [f64], x: &[f32], sign: f64) {
+    sums.iter_mut().zip(x).for_each(|(s, v)| *s += sign * *v as f64);
+}
+
+/// Recomputes the rows and columns of `cc` of the centers in `moved`, and
+/// `half` from it.
+fn update_cc(centers: &[f32], dims: usize, k: usize, kind: Kind, moved: &[usize], cc: &mut [f64], half: &mut [f64], pool: &rayon::ThreadPool) {
+    let rows: Vec<Vec<f64>> = pool.install(|| {
+        moved
+            .par_iter()
+            .map(|&i| {
+                let ci = &centers[i * dims..(i + 1) * dims];
+                (0..k).map(|j| if i == j { 0.0 } else { kind.distance(ci, &centers[j * dims..(j + 1) * dims]) }).collect()
+            })
+            .collect()
+    });
+    for (&i, row) in moved.iter().zip(&rows) {
+        for (j, &d) in row.iter().enumerate() {
+            cc[i * k + j] = d;
+            cc[j * k + i] = d;
         }
     }
-    b.center as usize != old
+    for (j, h) in half.iter_mut().enumerate() {
+        *h = (0..k).filter(|&o| o != j).map(|o| cc[j * k + o]).fold(f64::INFINITY, f64::min) / 2.0;
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn lloyd(
-    data: &[f32],
-    dims: usize,
+    samples: &Samples,
     k: usize,
     kind: Kind,
     mut centers: Vec<f32>,
@@ -233,28 +257,36 @@ fn lloyd(
     tick: &mut dyn FnMut(),
     report: &mut Report,
 ) -> Vec<f32> {
-    let n = data.len() / dims;
+    let n = samples.len();
+    let dims = samples.dims();
     let mut lower = vec![0f32; n * k];
     let mut bounds: Vec<Bound> = vec![Bound { center: 0, upper: f64::INFINITY }; n];
-    for_blocks(n, k, tick, |range, lrange| {
-        pool.install(|| {
-            data[range.start * dims..range.end * dims]
-                .par_chunks_exact(dims)
-                .zip(lower[lrange].par_chunks_exact_mut(k))
-                .zip(bounds[range].par_iter_mut())
-                .with_min_len(64)
-                .for_each(|((x, l), b)| *b = scan_all(x, &centers, dims, kind, l))
+    let mut drift = vec![0f64; k];
+    let mut cc = vec![0f64; k * k];
+    let mut half = vec![0f64; k];
+    {
+        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, cc: &cc, half: &half };
+        for_blocks(n, k, tick, |range, lrange| {
+            let start = range.start;
+            pool.install(|| {
+                bounds[range].par_chunks_mut(BLOCK).zip(lower[lrange].par_chunks_mut(BLOCK * k)).enumerate().with_min_len(8).for_each_init(
+                    || vec![Vec::new(); BLOCK],
+                    |bufs, (o, (b, l))| frame.scan_block(samples, start + o * BLOCK, bufs, b, l),
+                )
+            });
         });
-    });
+    }
+    let mut sums = vec![0f64; k * dims];
+    let mut counts = vec![0usize; k];
+    let mut buf = Vec::new();
+    for (i, b) in bounds.iter().enumerate() {
+        let j = b.center as usize;
+        counts[j] += 1;
+        add_to(&mut sums[j * dims..(j + 1) * dims], samples.row(i, &mut buf), 1.0);
+    }
+    let mut first = true;
     loop {
         // new centers: the means of their samples
-        let mut sums = vec![0f64; k * dims];
-        let mut counts = vec![0usize; k];
-        for (x, b) in data.chunks_exact(dims).zip(&bounds) {
-            let j = b.center as usize;
-            counts[j] += 1;
-            sums[j * dims..(j + 1) * dims].iter_mut().zip(x).for_each(|(s, v)| *s += *v as f64);
-        }
         let mut moved = vec![0f64; k];
         for j in 0..k {
             let mut c: Vec<f32> = if counts[j] == 0 {
@@ -273,44 +305,41 @@ fn lloyd(
         if report.iterations >= MAX_ITERATIONS {
             break;
         }
-        // center-to-center distances and half the nearest other's
-        let cc: Vec<f64> = pool.install(|| {
-            (0..k * k)
-                .into_par_iter()
-                .with_min_len(64)
-                .map(|ij| {
-                    let (i, j) = (ij / k, ij % k);
-                    if i == j {
-                        0.0
-                    } else {
-                        kind.distance(&centers[i * dims..(i + 1) * dims], &centers[j * dims..(j + 1) * dims])
-                    }
-                })
-                .collect()
-        });
-        let half: Vec<f64> =
-            (0..k).map(|j| (0..k).filter(|&o| o != j).map(|o| cc[j * k + o]).fold(f64::INFINITY, f64::min) / 2.0).collect();
-        let mut changes = 0usize;
+        let which: Vec<usize> = if first { (0..k).collect() } else { (0..k).filter(|&j| moved[j] != 0.0).collect() };
+        first = false;
+        update_cc(&centers, dims, k, kind, &which, &mut cc, &mut half, pool);
+        drift.iter_mut().zip(&moved).for_each(|(d, m)| *d += m);
+        bounds.iter_mut().for_each(|b| b.upper += moved[b.center as usize]);
+        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, cc: &cc, half: &half };
+        let mut changed: Vec<(u32, u32, u32)> = Vec::new();
         for_blocks(n, k, tick, |range, lrange| {
-            changes += pool.install(|| {
-                data[range.start * dims..range.end * dims]
-                    .par_chunks_exact(dims)
-                    .zip(bounds[range].par_iter_mut())
+            let start = range.start;
+            let part: Vec<(u32, u32, u32)> = pool.install(|| {
+                bounds[range]
+                    .par_iter_mut()
                     .zip(lower[lrange].par_chunks_exact_mut(k))
+                    .enumerate()
                     .with_min_len(64)
-                    .map(|((x, b), l)| {
-                        b.upper += moved[b.center as usize];
-                        for (lj, m) in l.iter_mut().zip(&moved) {
-                            *lj = (*lj as f64 - m).max(0.0) as f32;
-                        }
-                        usize::from(elkan_step(x, b, l, &centers, dims, kind, &cc, &half))
+                    .map_init(Vec::new, |buf, (o, (b, l))| {
+                        let old = b.center;
+                        frame.step(samples, start + o, buf, b, l).then_some(((start + o) as u32, old, b.center))
                     })
-                    .sum::<usize>()
+                    .flatten_iter()
+                    .collect()
             });
+            changed.extend(part);
         });
-        if changes == 0 {
+        if changed.is_empty() {
             report.converged = true;
             break;
+        }
+        for &(i, from, to) in &changed {
+            let x = samples.row(i as usize, &mut buf);
+            let (from, to) = (from as usize, to as usize);
+            counts[from] -= 1;
+            counts[to] += 1;
+            add_to(&mut sums[from * dims..(from + 1) * dims], x, -1.0);
+            add_to(&mut sums[to * dims..(to + 1) * dims], x, 1.0);
         }
     }
     centers

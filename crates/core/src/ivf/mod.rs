@@ -4,6 +4,8 @@
 //! `probes` nearest centers ([`probe_order`]).
 
 pub mod kmeans;
+pub mod samples;
+mod seed;
 #[cfg(test)]
 mod tests;
 
@@ -26,9 +28,29 @@ pub fn nearest(space: &Space, centers: &[impl std::ops::Deref<Target = [u8]>], q
 
 /// [`nearest`] for many queries on worker threads (no Postgres calls: the
 /// caller's thread waits).
+/// Queries go by blocks of [`ASSIGN_BLOCK`], centers outer, so each center
+/// is read once for the block (the same result as [`nearest`] per query).
 pub fn assign(space: &Space, centers: &[impl std::ops::Deref<Target = [u8]> + Sync], queries: &[&[u8]], pool: &rayon::ThreadPool) -> Vec<u32> {
-    pool.install(|| queries.par_iter().with_min_len(64).map(|q| nearest(space, centers, q) as u32).collect())
+    let mut out = vec![0u32; queries.len()];
+    pool.install(|| {
+        out.par_chunks_mut(ASSIGN_BLOCK).zip(queries.par_chunks(ASSIGN_BLOCK)).with_min_len(8).for_each(|(out, qs)| {
+            let mut best = [f64::INFINITY; ASSIGN_BLOCK];
+            for (i, c) in centers.iter().enumerate() {
+                for ((q, b), o) in qs.iter().zip(best.iter_mut()).zip(out.iter_mut()) {
+                    let d = space.distance(q, &c[..]);
+                    if d < *b {
+                        *b = d;
+                        *o = i as u32;
+                    }
+                }
+            }
+        })
+    });
+    out
 }
+
+/// Queries [`assign`] compares with each center together.
+const ASSIGN_BLOCK: usize = 8;
 
 /// Lists ordered by their center's distance to `query`, nearest first (a
 /// missing query, NULL or zero for cosine, keeps the lists' own order, as

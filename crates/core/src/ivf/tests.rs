@@ -1,5 +1,6 @@
 use super::kmeans::{kmeans, normalize, Kind, MAX_ITERATIONS};
 use super::*;
+use super::samples::Samples;
 use crate::distance::Metric;
 use crate::rng::Rng;
 use crate::space::Bytes;
@@ -27,7 +28,7 @@ fn kmeans_separates_blobs() {
     let seed = 7;
     let (data, label) = blobs(2000, 10, 8, seed);
     let mut ticks = 0;
-    let (centers, report) = kmeans(&data, 8, 10, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
+    let (centers, report) = kmeans(Samples::F32 { data: &data, dims: 8 }, 10, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
     assert!(report.converged, "seed {seed}: {report:?}");
     assert!(report.iterations < MAX_ITERATIONS && ticks > 0);
     // every blob maps to one center and no two blobs share one
@@ -52,7 +53,7 @@ fn elkan_bounds_reach_a_true_lloyd_fixed_point() {
     let seed = 11;
     let mut rng = Rng::new(seed);
     let data: Vec<f32> = (0..3000 * 5).map(|_| rng.normal() as f32).collect();
-    let (centers, report) = kmeans(&data, 5, 20, Kind::Euclidean, seed, &pool(), &mut || {});
+    let (centers, report) = kmeans(Samples::F32 { data: &data, dims: 5 }, 20, Kind::Euclidean, seed, &pool(), &mut || {});
     assert!(report.converged, "{report:?}");
     let space = Space::F32 { metric: Metric::L2, dims: 5 };
     let cs: Vec<Bytes> = centers.chunks(5).map(Bytes::from_f32).collect();
@@ -85,18 +86,18 @@ fn ticks_come_often_enough_to_cancel() {
     let mut rng = Rng::new(seed);
     let data: Vec<f32> = (0..30000 * 2).map(|_| rng.normal() as f32).collect();
     let mut ticks = 0usize;
-    let (_, report) = kmeans(&data, 2, 100, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
+    let (_, report) = kmeans(Samples::F32 { data: &data, dims: 2 }, 100, Kind::Euclidean, seed, &pool(), &mut || ticks += 1);
     assert!(ticks >= 99 + 3 * (report.iterations + 1), "seed {seed}: {ticks} ticks, {report:?}");
 }
 
 #[test]
 fn few_samples_become_centers_and_the_rest_are_random() {
     let data = [1.0f32, 2.0, 3.0, 4.0];
-    let (c, _) = kmeans(&data, 2, 4, Kind::Euclidean, 1, &pool(), &mut || {});
+    let (c, _) = kmeans(Samples::F32 { data: &data, dims: 2 }, 4, Kind::Euclidean, 1, &pool(), &mut || {});
     assert_eq!(c.len(), 8);
     assert_eq!(&c[..4], &data);
     assert!(c[4..].iter().all(|v| (0.0..1.0).contains(v)));
-    let (empty, _) = kmeans(&[], 3, 2, Kind::Spherical, 1, &pool(), &mut || {});
+    let (empty, _) = kmeans(Samples::F32 { data: &[], dims: 3 }, 2, Kind::Spherical, 1, &pool(), &mut || {});
     for c in empty.chunks(3) {
         assert!((crate::distance::norm(c) - 1.0).abs() < 1e-5);
     }
@@ -112,12 +113,12 @@ fn spherical_centers_are_unit_and_binary_centers_are_bits() {
         normalize(&mut x);
         data.extend(x);
     }
-    let (c, _) = kmeans(&data, 6, 7, Kind::Spherical, seed, &pool(), &mut || {});
+    let (c, _) = kmeans(Samples::F32 { data: &data, dims: 6 }, 7, Kind::Spherical, seed, &pool(), &mut || {});
     for c in c.chunks(6) {
         assert!((crate::distance::norm(c) - 1.0).abs() < 1e-4, "seed {seed}");
     }
     let bits: Vec<f32> = (0..400 * 16).map(|_| (rng.below(2)) as f32).collect();
-    let (b, _) = kmeans(&bits, 16, 5, Kind::Binary, seed, &pool(), &mut || {});
+    let (b, _) = kmeans(Samples::F32 { data: &bits, dims: 16 }, 5, Kind::Binary, seed, &pool(), &mut || {});
     assert!(b.iter().all(|v| *v == 0.0 || *v == 1.0));
 }
 
@@ -148,7 +149,7 @@ fn ivf_recall_grows_with_probes() {
     let mut rng = Rng::new(seed);
     let hubs: Vec<Vec<f32>> = (0..40).map(|_| (0..dims).map(|_| rng.normal() as f32 * 3.0).collect()).collect();
     let data: Vec<f32> = (0..4000).flat_map(|i| hubs[i % 40].iter().map(|v| v + rng.normal() as f32).collect::<Vec<_>>()).collect();
-    let (centers, _) = kmeans(&data, dims, 32, Kind::Euclidean, seed, &pool(), &mut || {});
+    let (centers, _) = kmeans(Samples::F32 { data: &data, dims }, 32, Kind::Euclidean, seed, &pool(), &mut || {});
     let space = Space::F32 { metric: Metric::L2, dims };
     let cs: Vec<Bytes> = centers.chunks(dims).map(Bytes::from_f32).collect();
     let values: Vec<Bytes> = data.chunks(dims).map(Bytes::from_f32).collect();
@@ -181,7 +182,7 @@ fn kmeans_timing() {
     let hubs: Vec<Vec<f32>> = (0..300).map(|_| (0..dims).map(|_| rng.normal() as f32 * 0.05).collect()).collect();
     let data: Vec<f32> = (0..10000).flat_map(|i| hubs[i % 300].iter().map(|v| v + rng.normal() as f32 * 0.02).collect::<Vec<_>>()).collect();
     let t = std::time::Instant::now();
-    let (_, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
+    let (_, report) = kmeans(Samples::F32 { data: &data, dims }, 100, Kind::Euclidean, 1, &pool(), &mut || {});
     println!("k-means 10000 x {dims}, k = 100: {:?}, {report:?}", t.elapsed());
 }
 
@@ -195,9 +196,15 @@ fn kmeans_timing_fvecs() {
         .chunks_exact(4 + 4 * dims)
         .flat_map(|r| r[4..].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>())
         .collect();
+    let k: usize = std::env::var("IVF_K").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let n: usize = std::env::var("IVF_N").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let data = &data[..(n.saturating_mul(dims)).min(data.len())];
     let t = std::time::Instant::now();
-    let (centers, report) = kmeans(&data, dims, 100, Kind::Euclidean, 1, &pool(), &mut || {});
-    println!("k-means {} x {dims}, k = 100: {:?}, {report:?}", data.len() / dims, t.elapsed());
+    let (centers, report) = kmeans(Samples::F32 { data, dims }, k, Kind::Euclidean, 1, &pool(), &mut || {});
+    println!("k-means {} x {dims}, k = {k}: {:?}, {report:?}", data.len() / dims, t.elapsed());
+    if k != 100 {
+        return;
+    }
     // a true Lloyd fixed point: every center is the mean of the samples
     // nearest to it (brute force)
     let space = Space::F32 { metric: Metric::L2, dims };
@@ -219,4 +226,43 @@ fn kmeans_timing_fvecs() {
     let mut sizes = counts.clone();
     sizes.sort();
     println!("largest center-to-mean gap {worst:e}; list sizes min {} median {} max {}, empty {}", sizes[0], sizes[50], sizes[99], sizes.iter().filter(|&&s| s == 0).count());
+}
+
+#[test]
+fn packed_bit_samples_give_the_centers_of_their_float4_form() {
+    // bits as 0/1 float4 and packed: the same distances, so the same run
+    let seed = 17;
+    let mut rng = Rng::new(seed);
+    let dims = 77;
+    let hubs: Vec<Vec<u64>> = (0..6).map(|_| (0..dims).map(|_| rng.below(2)).collect()).collect();
+    let mut flat = Vec::new();
+    for i in 0..600 {
+        flat.extend(hubs[i % 6].iter().map(|&b| if rng.below(10) == 0 { 1.0 - b as f32 } else { b as f32 }));
+    }
+    let packed: Vec<u8> = flat.chunks(dims).flat_map(crate::space::pack_bits).collect();
+    let (a, ra) = kmeans(Samples::F32 { data: &flat, dims }, 8, Kind::Binary, seed, &pool(), &mut || {});
+    let (b, rb) = kmeans(Samples::Bits { data: &packed, dims }, 8, Kind::Binary, seed, &pool(), &mut || {});
+    assert_eq!(a, b, "seed {seed}");
+    assert_eq!(ra.iterations, rb.iterations);
+}
+
+#[test]
+fn half_samples_separate_blobs() {
+    let seed = 19;
+    let (data, label) = blobs(1500, 6, 12, seed);
+    // blobs far apart in [0, 1000]: half precision keeps them apart
+    let halves: Vec<u16> = crate::half::from_f32_slice(&data);
+    let (centers, report) = kmeans(Samples::F16 { data: &halves, dims: 12 }, 6, Kind::Euclidean, seed, &pool(), &mut || {});
+    assert!(report.converged, "seed {seed}: {report:?}");
+    let space = Space::F32 { metric: Metric::L2, dims: 12 };
+    let cs: Vec<Bytes> = centers.chunks(12).map(Bytes::from_f32).collect();
+    let mut blob_center = vec![usize::MAX; 6];
+    for (x, &l) in data.chunks(12).zip(&label) {
+        let c = nearest(&space, &cs, &Bytes::from_f32(x));
+        assert!(blob_center[l] == usize::MAX || blob_center[l] == c, "seed {seed}: blob {l} split");
+        blob_center[l] = c;
+    }
+    blob_center.sort();
+    blob_center.dedup();
+    assert_eq!(blob_center.len(), 6, "seed {seed}");
 }

@@ -1,0 +1,116 @@
+//! k-means samples in their compact form: float4, half precision (bit
+//! patterns) or packed bits, so a build holds what its memory check counts
+//! (a `bit(64000)` sample is 8000 bytes, not 256,000). Sample-to-sample
+//! distances run on that form; a sample is widened to float4 only for the
+//! comparisons with (float4) centers, one sample at a time.
+
+use super::kmeans::Kind;
+use crate::distance::{bits, half, inner_product, l2_squared};
+
+/// Samples of `dims` elements each, row after row.
+#[derive(Clone, Copy, Debug)]
+pub enum Samples<'a> {
+    /// float4 values.
+    F32 {
+        /// The values.
+        data: &'a [f32],
+        /// Elements per sample.
+        dims: usize,
+    },
+    /// half-precision values (IEEE bit patterns).
+    F16 {
+        /// The values.
+        data: &'a [u16],
+        /// Elements per sample.
+        dims: usize,
+    },
+    /// bit strings of `dims` bits packed most significant bit first
+    /// ([`bits::bytes_for`] bytes a sample); a set bit is 1.0, a clear one 0.0.
+    Bits {
+        /// The packed samples.
+        data: &'a [u8],
+        /// Bits per sample.
+        dims: usize,
+    },
+}
+
+impl<'a> Samples<'a> {
+    /// Elements per sample.
+    pub fn dims(&self) -> usize {
+        match *self {
+            Samples::F32 { dims, .. } | Samples::F16 { dims, .. } | Samples::Bits { dims, .. } => dims,
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match *self {
+            Samples::F32 { data, dims } => data.len().checked_div(dims).unwrap_or(0),
+            Samples::F16 { data, dims } => data.len().checked_div(dims).unwrap_or(0),
+            Samples::Bits { data, dims } => data.len().checked_div(bits::bytes_for(dims)).unwrap_or(0),
+        }
+    }
+
+    /// Whether there is no sample.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The k-means distance between samples `i` and `j`, on the compact form.
+    #[inline]
+    pub fn between(&self, kind: Kind, i: usize, j: usize) -> f64 {
+        match *self {
+            Samples::F32 { data, dims } => kind.distance(&data[i * dims..(i + 1) * dims], &data[j * dims..(j + 1) * dims]),
+            Samples::F16 { data, dims } => {
+                let (a, b) = (&data[i * dims..(i + 1) * dims], &data[j * dims..(j + 1) * dims]);
+                match kind {
+                    Kind::Spherical => half::inner_product(a, b).clamp(-1.0, 1.0).acos(),
+                    _ => half::l2_squared(a, b).max(0.0).sqrt(),
+                }
+            }
+            Samples::Bits { data, dims } => {
+                let n = bits::bytes_for(dims);
+                // 0/1 elements: the squared Euclidean distance is the Hamming one
+                bits::hamming(&data[i * n..(i + 1) * n], &data[j * n..(j + 1) * n]).sqrt()
+            }
+        }
+    }
+
+    /// Sample `i` as float4: a borrow of the data for float4 samples, else
+    /// widened into `buf` (one buffer per worker, reused).
+    #[inline]
+    pub fn row<'b>(&'b self, i: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+        match *self {
+            Samples::F32 { data, dims } => &data[i * dims..(i + 1) * dims],
+            Samples::F16 { data, dims } => {
+                buf.clear();
+                buf.extend(data[i * dims..(i + 1) * dims].iter().map(|&h| crate::half::to_f32(h)));
+                buf
+            }
+            Samples::Bits { data, dims } => {
+                let n = bits::bytes_for(dims);
+                let row = &data[i * n..(i + 1) * n];
+                buf.clear();
+                buf.extend((0..dims).map(|e| ((row[e / 8] >> (7 - e % 8)) & 1) as f32));
+                buf
+            }
+        }
+    }
+
+    /// Sample `i` as float4, owned.
+    pub fn to_vec(&self, i: usize) -> Vec<f32> {
+        let mut buf = Vec::new();
+        self.row(i, &mut buf).to_vec()
+    }
+}
+
+impl Kind {
+    /// The k-means distance, a metric (needed by the bounds).
+    #[inline]
+    pub fn distance(self, a: &[f32], b: &[f32]) -> f64 {
+        match self {
+            Kind::Euclidean | Kind::Binary => l2_squared(a, b).max(0.0).sqrt(),
+            Kind::Spherical => inner_product(a, b).clamp(-1.0, 1.0).acos(),
+        }
+    }
+}
