@@ -76,10 +76,17 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
 }
 
 /// Heap bytes one collected row costs until its part of the index is
-/// written: the vector, its TID, its graph links and level, every worker's
-/// visited mark, duplicate grouping and page placement.
-fn bytes_per_row(value_bytes: usize, m: usize, threads: usize) -> usize {
-    Values::bytes_per_value(value_bytes) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
+/// written: the vector, the code the build searches on (if any), its TID,
+/// its graph links and level, every worker's visited mark, duplicate
+/// grouping and page placement.
+fn bytes_per_row(space: Space, value_bytes: usize, m: usize, threads: usize) -> usize {
+    Values::bytes_per_value(value_bytes)
+        + MemGraph::code_bytes_per_element(space)
+        + 6
+        + MemGraph::link_bytes_per_element(m)
+        + 2
+        + 4 * threads
+        + 96
 }
 
 /// Threads linking the graph: the leader plus as many helpers as a parallel
@@ -103,7 +110,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let (mwm_kb, workers, pool) =
         unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers, pg_sys::max_parallel_workers) };
     let threads = build_threads(workers, pool);
-    let per = bytes_per_row(meta.shape.value_bytes, meta.params.m, threads);
+    let per = bytes_per_row(meta.space(), meta.shape.value_bytes, meta.params.m, threads);
     let mut state = BuildState {
         index,
         meta,
