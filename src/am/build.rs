@@ -125,6 +125,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         row_ctx: PgMemoryContexts::new("vecstore hnsw build row"),
     };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    let started = std::time::Instant::now();
     // SAFETY: reltuples of an open heap relation.
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, unsafe { (*(*heap).rd_rel).reltuples.max(0.0) } as i64);
     // SAFETY: standard index build scan; the callback gets `state` back.
@@ -141,6 +142,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         )
     };
     if !state.flushed {
+        debug1!("hnsw build: scanned {} rows in {:.3} s", state.tids.len(), started.elapsed().as_secs_f64());
         flush(&mut state);
     }
     // SAFETY: palloc0'd result struct, filled and handed to Postgres.
@@ -237,6 +239,7 @@ fn interrupt_pending() -> bool {
 fn flush(state: &mut BuildState) {
     let values = std::mem::replace(&mut state.values, Values::new(state.meta.shape.value_bytes));
     let tids = std::mem::take(&mut state.tids);
+    let started = std::time::Instant::now();
     let groups = group_duplicates(&values);
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
     let g = MemGraph::with_members(state.meta.params, state.space, values, LEVEL_SEED, members);
@@ -257,6 +260,8 @@ fn flush(state: &mut BuildState) {
             Err(BuildError::WorkerFailed) => error!("hnsw build: a worker thread failed"),
         }
     }
+    debug1!("hnsw build: linked {} elements in {:.3} s", g.members().len(), started.elapsed().as_secs_f64());
+    let started = std::time::Instant::now();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     write_graph(state.index, &state.meta, &g, &groups, &tids);
     if needs_wal(state.index) {
@@ -264,6 +269,7 @@ fn flush(state: &mut BuildState) {
         // buffer manager; log them all as full images.
         unsafe { pg_sys::log_newpage_range(state.index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(state.index), true) };
     }
+    debug1!("hnsw build: wrote and logged the pages in {:.3} s", started.elapsed().as_secs_f64());
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 
