@@ -1,5 +1,7 @@
 //! The in-memory graph used by `CREATE INDEX` and by tests. Values live in
-//! chunked storage (compared through their [`Space`]), neighbour lists behind per-element mutexes (never two
+//! chunked storage (compared through their [`Space`]; large float4 values
+//! also as half-precision codes the inserts' searches run on, see
+//! [`super::codes`]), neighbour lists behind per-element mutexes (never two
 //! held at once), and the build runs the shared insert algorithm on plain
 //! worker threads that only compute. The build is resumable: the calling
 //! thread polls between time slices and may pause it (to let the backend
