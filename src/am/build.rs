@@ -76,10 +76,17 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
 }
 
 /// Heap bytes one collected row costs until its part of the index is
-/// written: the vector, its TID, its graph links and level, every worker's
-/// visited mark, duplicate grouping and page placement.
-fn bytes_per_row(value_bytes: usize, m: usize, threads: usize) -> usize {
-    Values::bytes_per_value(value_bytes) + 6 + MemGraph::link_bytes_per_element(m) + 2 + 4 * threads + 96
+/// written: the vector, the code the build searches on (if any), its TID,
+/// its graph links and level, every worker's visited mark, duplicate
+/// grouping and page placement.
+fn bytes_per_row(space: Space, value_bytes: usize, m: usize, threads: usize) -> usize {
+    Values::bytes_per_value(value_bytes)
+        + MemGraph::code_bytes_per_element(space)
+        + 6
+        + MemGraph::link_bytes_per_element(m)
+        + 2
+        + 4 * threads
+        + 96
 }
 
 /// Threads linking the graph: the leader plus as many helpers as a parallel
@@ -103,7 +110,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let (mwm_kb, workers, pool) =
         unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers, pg_sys::max_parallel_workers) };
     let threads = build_threads(workers, pool);
-    let per = bytes_per_row(meta.shape.value_bytes, meta.params.m, threads);
+    let per = bytes_per_row(meta.space(), meta.shape.value_bytes, meta.params.m, threads);
     let mut state = BuildState {
         index,
         meta,
@@ -118,6 +125,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         row_ctx: PgMemoryContexts::new("vecstore hnsw build row"),
     };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    let started = std::time::Instant::now();
     // SAFETY: reltuples of an open heap relation.
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, unsafe { (*(*heap).rd_rel).reltuples.max(0.0) } as i64);
     // SAFETY: standard index build scan; the callback gets `state` back.
@@ -134,6 +142,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         )
     };
     if !state.flushed {
+        debug1!("hnsw build: scanned {} rows in {:.3} s", state.tids.len(), started.elapsed().as_secs_f64());
         flush(&mut state);
     }
     // SAFETY: palloc0'd result struct, filled and handed to Postgres.
@@ -230,6 +239,7 @@ fn interrupt_pending() -> bool {
 fn flush(state: &mut BuildState) {
     let values = std::mem::replace(&mut state.values, Values::new(state.meta.shape.value_bytes));
     let tids = std::mem::take(&mut state.tids);
+    let started = std::time::Instant::now();
     let groups = group_duplicates(&values);
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
     let g = MemGraph::with_members(state.meta.params, state.space, values, LEVEL_SEED, members);
@@ -250,6 +260,8 @@ fn flush(state: &mut BuildState) {
             Err(BuildError::WorkerFailed) => error!("hnsw build: a worker thread failed"),
         }
     }
+    debug1!("hnsw build: linked {} elements in {:.3} s", g.members().len(), started.elapsed().as_secs_f64());
+    let started = std::time::Instant::now();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     write_graph(state.index, &state.meta, &g, &groups, &tids);
     if needs_wal(state.index) {
@@ -257,6 +269,7 @@ fn flush(state: &mut BuildState) {
         // buffer manager; log them all as full images.
         unsafe { pg_sys::log_newpage_range(state.index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks(state.index), true) };
     }
+    debug1!("hnsw build: wrote and logged the pages in {:.3} s", started.elapsed().as_secs_f64());
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
 }
 

@@ -81,6 +81,16 @@ pub fn find_neighbors<S: GraphStore + ?Sized>(
     for layer in (0..layers).rev() {
         search_layer(store, &entries, params.ef_construction, layer, scratch);
         let mut cands = scratch.found.clone();
+        if store.approximate() {
+            // the search ran on approximate distances: choose on exact ones
+            let ids: Vec<NodeId> = cands.iter().map(|c| c.id).collect();
+            store.prepare(&ids);
+            for c in cands.iter_mut() {
+                c.dist = store.exact(c.id, layer);
+            }
+            cands.retain(|c| !unusable(c.dist));
+            cands.sort();
+        }
         widen_past_copies(store, params, layer, &mut cands, &mut scratch.neighbor_buf);
         found.selected[layer] = choose(store, params, params.max_neighbors(layer), &cands);
         if !cands.is_empty() {
@@ -108,7 +118,7 @@ fn widen_past_copies<S: GraphStore + ?Sized>(store: &mut S, params: &Params, lay
             if cands.iter().any(|c| c.id == x) || !store.is_result(x) {
                 continue;
             }
-            let d = store.distance(x, layer, f64::NEG_INFINITY);
+            let d = store.exact(x, layer);
             if !unusable(d) && !is_copy(params, d) {
                 cands.push(Candidate { dist: d, id: x });
             }

@@ -1,17 +1,21 @@
 //! The in-memory graph used by `CREATE INDEX` and by tests. Values live in
-//! chunked storage (compared through their [`Space`]), neighbour lists behind per-element mutexes (never two
+//! chunked storage (compared through their [`Space`]; large float4 values
+//! also as half-precision codes the inserts' searches run on, see
+//! [`super::codes`]), neighbour lists behind per-element mutexes (never two
 //! held at once), and the build runs the shared insert algorithm on plain
 //! worker threads that only compute. The build is resumable: the calling
 //! thread polls between time slices and may pause it (to let the backend
 //! process interrupts) and resume it later; workers take elements in
 //! chunks from a shared cursor, so a pause leaves no gaps.
 
+use super::codes::{Codes, MIN_DIMS};
 use super::dedup::Values;
 use super::insert::{find_neighbors, link_back, prune, LinkPolicy};
 use super::reach::{connect, Adjacency};
 use super::repair::{needs_repair, repair_element, repair_local, Repair};
+use super::memstore::MemStore;
 use super::search::{greedy_descent, search_layer, Candidate, Scratch};
-use super::{GraphStore, NodeId, Params, Replace, Source};
+use super::{GraphStore, NodeId, Params, Source};
 use crate::space::Space;
 use crate::rng::Rng;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,7 +36,7 @@ pub enum BuildError {
     WorkerFailed,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking worker poisons nothing we rely on: lists stay valid.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -44,10 +48,12 @@ pub struct MemGraph {
     /// Element type and metric.
     pub space: Space,
     values: Values,
-    levels: Vec<u8>,
+    /// Codes the build's inserts search on (see [`super::codes`]).
+    pub(super) codes: Option<Codes>,
+    pub(super) levels: Vec<u8>,
     members: Vec<u32>,
-    links: Vec<Mutex<Vec<Vec<u32>>>>,
-    deleted: Vec<AtomicBool>,
+    pub(super) links: Vec<Mutex<Vec<Vec<u32>>>>,
+    pub(super) deleted: Vec<AtomicBool>,
     entry: RwLock<Option<(u32, usize)>>,
     raise_lock: Mutex<()>,
     /// Next member (index into `members`) to insert.
@@ -82,10 +88,13 @@ impl MemGraph {
             })
             .collect();
         let deleted = (0..n).map(|_| AtomicBool::new(false)).collect();
+        let big = matches!(space, Space::F32 { dims, .. } if dims >= MIN_DIMS);
+        let codes = if big { Codes::encode(space, &values) } else { None };
         MemGraph {
             params,
             space,
             values,
+            codes,
             levels,
             members,
             links,
@@ -95,6 +104,28 @@ impl MemGraph {
             cursor: AtomicUsize::new(0),
             prune_cursor: AtomicUsize::new(0),
             finished: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the build's inserts search on codes (float4 of at least
+    /// [`MIN_DIMS`] dimensions, unless turned off).
+    pub fn uses_codes(&self) -> bool {
+        self.codes.is_some()
+    }
+
+    /// Turns searching on codes on or off for the inserts still to come
+    /// (on only where [`Codes::supports`] allows); returns whether on.
+    pub fn set_codes(&mut self, on: bool) -> bool {
+        self.codes = if on { Codes::encode(self.space, &self.values) } else { None };
+        self.codes.is_some()
+    }
+
+    /// Heap bytes per element of the codes a build of `space` searches
+    /// on (0 if none), to hold a build to `maintenance_work_mem`.
+    pub fn code_bytes_per_element(space: Space) -> usize {
+        match space {
+            Space::F32 { dims, .. } if dims >= MIN_DIMS => Codes::bytes_per_element(space),
+            _ => 0,
         }
     }
 
@@ -149,7 +180,7 @@ impl MemGraph {
 
     /// A search handle bound to `query` (in the space's query form).
     pub fn store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
-        MemStore { graph: self, query, exclude }
+        MemStore { graph: self, query, exclude, code_query: None }
     }
 
     /// Links every member, using `threads` worker threads. `poll` runs on
@@ -255,7 +286,9 @@ impl MemGraph {
         let _raise = (level > top).then(|| lock(&self.raise_lock));
         let Some((ep, top)) = self.entry() else { return };
         let query = self.space.query_of_value(self.value(q));
+        let code_query = self.codes.as_ref().map(|c| c.query(self.value(q)));
         let mut store = self.store(&query, Some(q as u32));
+        store.code_query = code_query.as_deref();
         let found = find_neighbors(&mut store, (ep as NodeId, top), level, &self.params, scratch);
         {
             // nobody links to q before its back-links exist, so its own
@@ -293,6 +326,8 @@ impl MemGraph {
                     if list.len() <= cap {
                         continue;
                     }
+                    let ids: Vec<NodeId> = list.iter().map(|&x| x as NodeId).collect();
+                    store.prepare(&ids);
                     let cands: Vec<Candidate> = list
                         .iter()
                         .map(|&x| Candidate { dist: store.between(i as NodeId, x as NodeId), id: x as NodeId })
@@ -386,106 +421,5 @@ impl MemGraph {
         let cur = greedy_descent(&mut src, start, top, 0, scratch);
         search_layer(&mut src, &[cur], ef.max(k), 0, scratch);
         scratch.found.iter().take(k).copied().collect()
-    }
-}
-
-/// A search/insert handle on a [`MemGraph`] bound to one query vector.
-pub struct MemStore<'a> {
-    graph: &'a MemGraph,
-    query: &'a [u8],
-    exclude: Option<u32>,
-}
-
-impl MemStore<'_> {
-    /// Asks the CPU to start loading element `id`'s vector.
-    #[inline]
-    fn prefetch(&self, id: NodeId) {
-        if (id as usize) < self.graph.len() {
-            crate::distance::prefetch(self.graph.value(id as usize));
-        }
-    }
-
-    #[inline]
-    fn deleted(&self, id: NodeId) -> bool {
-        self.graph.deleted.get(id as usize).is_none_or(|d| d.load(Ordering::Relaxed))
-    }
-}
-
-impl Source for MemStore<'_> {
-    #[inline]
-    fn distance(&mut self, id: NodeId, _layer: usize, _bound: f64) -> f64 {
-        match self.graph.levels.get(id as usize) {
-            Some(_) if !self.query.is_empty() => self.graph.space.distance(self.query, self.graph.value(id as usize)),
-            Some(_) => 0.0,
-            None => super::UNREADABLE,
-        }
-    }
-
-    fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
-        // random vectors come from DRAM: fetch a few ahead of the one being
-        // computed so their loads overlap the arithmetic
-        const AHEAD: usize = 3;
-        for &id in ids.iter().take(AHEAD) {
-            self.prefetch(id);
-        }
-        for (k, &id) in ids.iter().enumerate() {
-            if let Some(&next) = ids.get(k + AHEAD) {
-                self.prefetch(next);
-            }
-            let d = self.distance(id, layer, bound);
-            out.push(d);
-        }
-    }
-
-    fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
-        if let Some(links) = self.graph.links.get(id as usize) {
-            if let Some(list) = lock(links).get(layer) {
-                out.extend(list.iter().map(|&x| x as NodeId));
-            }
-        }
-    }
-
-    #[inline]
-    fn is_result(&mut self, id: NodeId) -> bool {
-        Some(id as u32) != self.exclude && !self.deleted(id)
-    }
-}
-
-impl GraphStore for MemStore<'_> {
-    #[inline]
-    fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
-        let n = self.graph.len() as NodeId;
-        if a >= n || b >= n {
-            return super::UNREADABLE;
-        }
-        self.graph.space.between(self.graph.value(a as usize), self.graph.value(b as usize))
-    }
-
-    fn is_live(&mut self, id: NodeId) -> bool {
-        !self.deleted(id)
-    }
-
-    fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
-        out.clear();
-        let Some(links) = self.graph.links.get(id as usize) else { return false };
-        match lock(links).get(layer) {
-            Some(list) => {
-                out.extend(list.iter().map(|&x| x as NodeId));
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace {
-        let Some(links) = self.graph.links.get(id as usize) else { return Replace::Gone };
-        let mut links = lock(links);
-        let Some(list) = links.get_mut(layer) else { return Replace::Gone };
-        if list.len() != expected.len() || list.iter().zip(expected).any(|(&a, &b)| a as NodeId != b) {
-            return Replace::Changed;
-        }
-        list.clear();
-        list.extend(new.iter().map(|&x| x as u32));
-        Replace::Done
     }
 }

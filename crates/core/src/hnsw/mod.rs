@@ -10,10 +10,12 @@
 //! concurrent writers never lose each other's updates and no lock is held
 //! while distances are computed.
 
+pub mod codes;
 pub mod dedup;
 pub mod idmap;
 pub mod insert;
 pub mod mem;
+pub mod memstore;
 pub mod reach;
 pub mod repair;
 pub mod search;
@@ -49,6 +51,19 @@ pub trait Source {
             let d = self.distance(id, layer, bound);
             out.push(d);
         }
+    }
+
+    /// Whether [`Source::distance`] approximates (an in-memory build
+    /// searching on compact codes): callers that keep what a search found
+    /// score it again with [`Source::exact`]. False by default.
+    fn approximate(&self) -> bool {
+        false
+    }
+
+    /// The exact distance to `id` (what [`Source::distance`] gives when
+    /// it does not approximate, which is the default).
+    fn exact(&mut self, id: NodeId, layer: usize) -> f64 {
+        self.distance(id, layer, f64::NEG_INFINITY)
     }
 
     /// Appends the neighbours of `id` on `layer` to `out`.
@@ -120,3 +135,5 @@ impl Params {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_codes;

@@ -1,0 +1,142 @@
+//! [`MemStore`]: the [`Source`] and [`GraphStore`] of a [`MemGraph`],
+//! bound to one query. A build's inserts search on the graph's codes
+//! when it has them (see [`super::codes`]) and score exactly what they
+//! keep; every other search is exact.
+
+use super::mem::{lock, MemGraph};
+use super::{GraphStore, NodeId, Replace, Source};
+use std::sync::atomic::Ordering;
+
+/// A search/insert handle on a [`MemGraph`] bound to one query vector.
+pub struct MemStore<'a> {
+    pub(super) graph: &'a MemGraph,
+    pub(super) query: &'a [u8],
+    pub(super) exclude: Option<u32>,
+    /// The query in code space: searches then run on the graph's codes.
+    pub(super) code_query: Option<&'a [u8]>,
+}
+
+impl MemStore<'_> {
+    /// Asks the CPU to start loading what `distance(id)` reads.
+    #[inline]
+    fn prefetch(&self, id: NodeId) {
+        let i = id as usize;
+        if i >= self.graph.len() {
+            return;
+        }
+        match (self.code_query, self.graph.codes.as_ref()) {
+            (Some(_), Some(codes)) => crate::distance::prefetch(codes.get(i)),
+            _ => crate::distance::prefetch(self.graph.value(i)),
+        }
+    }
+
+    #[inline]
+    fn deleted(&self, id: NodeId) -> bool {
+        self.graph.deleted.get(id as usize).is_none_or(|d| d.load(Ordering::Relaxed))
+    }
+}
+
+impl Source for MemStore<'_> {
+    #[inline]
+    fn distance(&mut self, id: NodeId, layer: usize, _bound: f64) -> f64 {
+        let i = id as usize;
+        if i >= self.graph.len() {
+            return super::UNREADABLE;
+        }
+        if let (Some(q), Some(codes)) = (self.code_query, self.graph.codes.as_ref()) {
+            return codes.distance(q, i);
+        }
+        self.exact(id, layer)
+    }
+
+    fn approximate(&self) -> bool {
+        self.code_query.is_some() && self.graph.codes.is_some()
+    }
+
+    #[inline]
+    fn exact(&mut self, id: NodeId, _layer: usize) -> f64 {
+        match self.graph.levels.get(id as usize) {
+            Some(_) if !self.query.is_empty() => self.graph.space.distance(self.query, self.graph.value(id as usize)),
+            Some(_) => 0.0,
+            None => super::UNREADABLE,
+        }
+    }
+
+    fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
+        // random vectors come from DRAM: fetch a few ahead of the one being
+        // computed so their loads overlap the arithmetic
+        const AHEAD: usize = 3;
+        for &id in ids.iter().take(AHEAD) {
+            self.prefetch(id);
+        }
+        for (k, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(k + AHEAD) {
+                self.prefetch(next);
+            }
+            let d = self.distance(id, layer, bound);
+            out.push(d);
+        }
+    }
+
+    fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
+        if let Some(links) = self.graph.links.get(id as usize) {
+            if let Some(list) = lock(links).get(layer) {
+                out.extend(list.iter().map(|&x| x as NodeId));
+            }
+        }
+    }
+
+    #[inline]
+    fn is_result(&mut self, id: NodeId) -> bool {
+        Some(id as u32) != self.exclude && !self.deleted(id)
+    }
+}
+
+impl GraphStore for MemStore<'_> {
+    fn prepare(&mut self, ids: &[NodeId]) {
+        // `between` is about to read these vectors (a list being pruned,
+        // candidates scored exactly): start all their loads at once
+        for &id in ids {
+            if (id as usize) < self.graph.len() {
+                crate::distance::prefetch(self.graph.value(id as usize));
+            }
+        }
+    }
+
+    #[inline]
+    fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
+        let n = self.graph.len() as NodeId;
+        if a >= n || b >= n {
+            return super::UNREADABLE;
+        }
+        self.graph.space.between(self.graph.value(a as usize), self.graph.value(b as usize))
+    }
+
+    fn is_live(&mut self, id: NodeId) -> bool {
+        !self.deleted(id)
+    }
+
+    fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
+        out.clear();
+        let Some(links) = self.graph.links.get(id as usize) else { return false };
+        match lock(links).get(layer) {
+            Some(list) => {
+                out.extend(list.iter().map(|&x| x as NodeId));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace {
+        let Some(links) = self.graph.links.get(id as usize) else { return Replace::Gone };
+        let mut links = lock(links);
+        let Some(list) = links.get_mut(layer) else { return Replace::Gone };
+        if list.len() != expected.len() || list.iter().zip(expected).any(|(&a, &b)| a as NodeId != b) {
+            return Replace::Changed;
+        }
+        list.clear();
+        list.extend(new.iter().map(|&x| x as u32));
+        Replace::Done
+    }
+}
