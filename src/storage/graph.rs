@@ -366,7 +366,7 @@ impl DiskGraph {
 
     /// Appends the value's chunks to `value_buf`, one page lock at a time.
     fn read_chunks(&mut self, mut next: DiskTid) -> bool {
-        let want = self.meta.shape.value_bytes;
+        let want = self.meta.shape.stored_len(&self.value_buf);
         while next.is_valid() {
             if !self.in_range(next) || self.value_buf.len() >= want {
                 return false;
@@ -412,7 +412,8 @@ impl DiskGraph {
     /// Element `id`'s stored value (normalised for cosine).
     pub fn value(&mut self, id: NodeId) -> Option<Bytes> {
         let at = self.cached_vector(id)? as usize;
-        Some(Bytes::from_slice(&self.vecs[at..at + self.meta.shape.value_bytes]))
+        let n = self.meta.shape.stored_len(&self.vecs[at..]);
+        self.vecs.get(at..at + n).map(Bytes::from_slice)
     }
 
     /// Whether scans must report lower bounds (a lossy space and a query).
@@ -699,9 +700,12 @@ impl GraphStore for DiskGraph {
 
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
         let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return hnsw::UNREADABLE };
-        let n = self.meta.shape.value_bytes;
         let (x, y) = (x as usize, y as usize);
-        self.space.between(&self.vecs[x..x + n], &self.vecs[y..y + n])
+        let (nx, ny) = (self.meta.shape.stored_len(&self.vecs[x..]), self.meta.shape.stored_len(&self.vecs[y..]));
+        match (self.vecs.get(x..x + nx), self.vecs.get(y..y + ny)) {
+            (Some(a), Some(b)) => self.space.between(a, b),
+            _ => hnsw::UNREADABLE,
+        }
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {

@@ -159,5 +159,6 @@ def test_old_padded_layout_asks_for_reindex(cluster):
     cluster.sql("REINDEX INDEX t_v", db)
     with cluster.connect(db) as conn:
         exact_mode(conn, False)
+        conn.execute("SET hnsw.ef_search = 100")  # near-orthogonal values: a wide search
         assert conn.execute(f"SELECT id FROM t ORDER BY v <-> '{text(docs[0])}' LIMIT 1").fetchone()[0] == 1
     assert cluster.scalar("SELECT 1") == 1
