@@ -1,6 +1,8 @@
 //! Byte layout of index pages and tuples (format version 2). Pure: no
 //! Postgres calls; sizes are checked at compile time. Changing anything
-//! here means bumping [`FORMAT_VERSION`].
+//! here means bumping [`FORMAT_VERSION`], or, for a change to how one kind
+//! of value is stored, a new [`ValueKind`] (the old one then no longer
+//! read: sparse values at their own size are kind 6, kind 5 was padded).
 //!
 //! Every tuple starts with a kind byte ([`TupleKind`]), and every view
 //! checks kind and exact size before trusting a tuple: tuples are never
