@@ -568,7 +568,8 @@ mod tests {
         let words = encode(30_522, &[3, 70, 9000], &[0.5, -1.0, 2.0]);
         let padded = pad(&words, 1000);
         let bytes = |w: &[f32]| w.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
-        let stored = stored_value(ValueKind::Sparse, &bytes(&padded));
+        let padded_bytes = bytes(&padded);
+        let stored = stored_value(ValueKind::Sparse, &padded_bytes);
         assert_eq!(&stored[..], &bytes(&words)[..]);
         assert_eq!(stored.len(), 8 + 8 * 3);
         // unpadded already, full, or not sparse: unchanged
