@@ -91,7 +91,8 @@ pub fn prefetch_line_pointer(page: pg_sys::Page, off: u16) {
     prefetch(page.cast::<u8>().wrapping_add(PAGE_HEADER + 4 * (off as usize - 1)));
 }
 
-/// Hints the CPU at the first `len` bytes of item `off` on a pinned page.
+/// Hints the CPU at the first `len` bytes of item `off` on a pinned page
+/// (at most the item's length).
 /// The line pointer is read without the page lock, so the address may be
 /// stale: it only steers prefetches, the item is read under the lock.
 pub fn prefetch_item(page: pg_sys::Page, off: u16, len: usize) {
@@ -106,8 +107,10 @@ pub fn prefetch_item(page: pg_sys::Page, off: u16, len: usize) {
         let at = page.cast::<u8>().add(PAGE_HEADER + 4 * (off as usize - 1)).cast::<u32>();
         std::sync::atomic::AtomicU32::from_ptr(at).load(std::sync::atomic::Ordering::Relaxed)
     };
-    let start = (lp & 0x7fff) as usize;
-    let end = (start + len).min(BLOCK_SIZE);
+    // lp_off is bits 0..15, lp_len bits 17..32: no more than the item's
+    // own length (elements of variable size are often far below `len`)
+    let (start, own) = ((lp & 0x7fff) as usize, (lp >> 17) as usize);
+    let end = (start + len.min(own)).min(BLOCK_SIZE);
     let mut at = start;
     while at < end {
         prefetch(page.cast::<u8>().wrapping_add(at));
