@@ -420,7 +420,7 @@ impl Shape {
     /// Whether a value of `value_bytes` is one this shape stores.
     pub fn holds(&self, value_bytes: usize) -> bool {
         match self.variable {
-            true => (8..=self.value_bytes).contains(&value_bytes) && value_bytes % 8 == 0,
+            true => (8..=self.value_bytes).contains(&value_bytes) && value_bytes.is_multiple_of(8),
             false => value_bytes == self.value_bytes,
         }
     }
@@ -490,7 +490,7 @@ impl Shape {
 /// sparse value is returned as it is (the element view then refuses it).
 pub fn stored_value(kind: ValueKind, value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     use std::borrow::Cow;
-    if !kind.is_variable() || value.len() < 8 || value.len() % 8 != 0 {
+    if !kind.is_variable() || value.len() < 8 || !value.len().is_multiple_of(8) {
         return Cow::Borrowed(value);
     }
     let nnz = u32::from_ne_bytes([value[0], value[1], value[2], value[3]]) as usize;
