@@ -159,6 +159,10 @@ macro_rules! text_input {
     ($wrapper:ident, $finfo:ident, $guarded:ident, $name:literal) => {
         /// A `*_in(cstring, oid, int4)` function: text input, checked
         /// against the typmod (see the module's documentation).
+        ///
+        /// # Safety
+        /// Called by Postgres as a V1 function of `(cstring, oid, int4)`,
+        /// STRICT, as the SQL declares it.
         #[unsafe(no_mangle)]
         pub unsafe extern "C-unwind" fn $wrapper(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             // SAFETY: Postgres calls this with the function's arguments;
