@@ -301,12 +301,13 @@ fn plan(meta: &Meta, g: &MemGraph) -> Plan {
         chunks: vec![Vec::new(); members.len()],
     };
     let mut free: Vec<usize> = Vec::new();
-    let chunk_sizes = shape.chunk_sizes();
     for (k, &row) in members.iter().enumerate() {
         let level = g.level(row as usize);
+        let vb = shape.stored_len(g.value(row as usize));
+        let chunk_sizes = shape.chunk_sizes_of(vb);
         let mut items: Vec<(usize, Planned)> =
             (0..chunk_sizes.len()).map(|c| (chunk_sizes[c], Planned::Chunk { member: k as u32, part: c as u16 })).collect();
-        items.push((shape.element_size(), Planned::Element { member: k as u32 }));
+        items.push((shape.element_size_of(vb), Planned::Element { member: k as u32 }));
         items.push((neighbor_size(shape.m, level), Planned::Neighbors { member: k as u32 }));
         for (size, item) in items {
             let need = item_space(size);
@@ -357,8 +358,8 @@ fn write_graph(index: pg_sys::Relation, meta: &Meta, g: &MemGraph, groups: &[Vec
                 let bytes = match *item {
                     Planned::Chunk { member, part } => {
                         let k = member as usize;
-                        let value = g.value(members[k] as usize);
-                        let start = shape.inline_bytes + part as usize * MAX_CHUNK;
+                        let value = stored_value(meta.value_kind, g.value(members[k] as usize));
+                        let start = shape.inline_of(value.len()) + part as usize * MAX_CHUNK;
                         let end = (start + MAX_CHUNK).min(value.len());
                         let next = p.chunks[k].get(part as usize + 1).copied().unwrap_or(DiskTid::NONE);
                         pages::chunk_bytes(next, &value[start..end])
@@ -366,10 +367,10 @@ fn write_graph(index: pg_sys::Relation, meta: &Meta, g: &MemGraph, groups: &[Vec
                     Planned::Element { member } => {
                         let k = member as usize;
                         let row = members[k] as usize;
-                        let value = g.value(row);
+                        let value = stored_value(meta.value_kind, g.value(row));
                         let rows: Vec<DiskTid> = groups[k].iter().map(|&r| heap[r as usize]).collect();
                         let next = p.chunks[k].first().copied().unwrap_or(DiskTid::NONE);
-                        pages::element_bytes(g.level(row), &rows, p.neighbors[k], next, value.len(), &value[..shape.inline_bytes])
+                        pages::element_bytes(g.level(row), &rows, p.neighbors[k], next, value.len(), &value[..shape.inline_of(value.len())])
                     }
                     Planned::Neighbors { member } => {
                         let row = members[member as usize] as usize;

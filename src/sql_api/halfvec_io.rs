@@ -7,15 +7,8 @@ use crate::types::{binary, raise_as, raw, text, HalfVec, HalfVecBuf, OrRaise, Ra
 use pgrx::prelude::*;
 use std::ffi::CString;
 
-/// `halfvec_in(cstring, oid, int4)`: text input, checked against the typmod.
-#[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn halfvec_in(input: RawDatum, _typoid: pg_sys::Oid, typmod: i32) -> HalfVecBuf {
-    let input = raw::cstring(&input).to_string_lossy();
-    match text::parse_halfvec(&input, typmod) {
-        Ok(x) => HalfVecBuf::from_slice(&x).unwrap_or_else(|e| raise_as(e, HALFVEC, Some(&input))),
-        Err(e) => raise_as(e, HALFVEC, Some(&input)),
-    }
-}
+// `halfvec_in` (text input) is in crate::types::input: its errors echo the
+// input byte for byte, which pgrx's error path cannot.
 
 /// `halfvec_out(halfvec)`: `[1,2,3]`, each half in float4's shortest form.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

@@ -5,15 +5,8 @@ use crate::types::{binary, raise, raw, text, OrRaise, RawDatum, Vector, VectorBu
 use pgrx::prelude::*;
 use std::ffi::CString;
 
-/// `vector_in(cstring, oid, int4)`: text input, checked against the typmod.
-#[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn vector_in(input: RawDatum, _typoid: pg_sys::Oid, typmod: i32) -> VectorBuf {
-    let input = raw::cstring(&input).to_string_lossy();
-    match text::parse_vector(&input, typmod) {
-        Ok(x) => VectorBuf::from_slice(&x).unwrap_or_else(|e| raise(e, Some(&input))),
-        Err(e) => raise(e, Some(&input)),
-    }
-}
+// `vector_in` (text input) is in crate::types::input: its errors echo the
+// input byte for byte, which pgrx's error path cannot.
 
 /// `vector_out(vector)`: `[1,2,3]` with shortest round-trip floats.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

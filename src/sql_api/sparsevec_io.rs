@@ -4,20 +4,13 @@
 use crate::types::error::{check_dims, check_element, check_expected_dims};
 use crate::types::halfvec::float4_to_half;
 use crate::types::sparse::{self, check_dim, check_expected, check_nnz, SparseError, SparseParts, SPARSEVEC_MAX_DIM};
-use crate::types::sparsevec::{raise_sparse, OrRaiseSparse, SparseVec, SparseVecBuf};
+use crate::types::sparsevec::{OrRaiseSparse, SparseVec, SparseVecBuf};
 use crate::types::{raw, HalfVec, HalfVecBuf, OrRaise, RawDatum, Vector, VectorBuf, HALFVEC};
 use pgrx::prelude::*;
 use std::ffi::CString;
 
-/// `sparsevec_in(cstring, oid, int4)`: text input, checked against the typmod.
-#[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn sparsevec_in(input: RawDatum, _typoid: pg_sys::Oid, typmod: i32) -> SparseVecBuf {
-    let input = raw::cstring(&input).to_string_lossy();
-    match sparse::parse(&input, typmod) {
-        Ok(p) => SparseVecBuf::from_parts(&p),
-        Err(e) => raise_sparse(e, Some(&input)),
-    }
-}
+// `sparsevec_in` (text input) is in crate::types::input: its errors echo the
+// input byte for byte, which pgrx's error path cannot.
 
 /// `sparsevec_out(sparsevec)`: `{1:1.5,3:2}/5`.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

@@ -1,6 +1,8 @@
 //! Byte layout of index pages and tuples (format version 2). Pure: no
 //! Postgres calls; sizes are checked at compile time. Changing anything
-//! here means bumping [`FORMAT_VERSION`].
+//! here means bumping [`FORMAT_VERSION`], or, for a change to how one kind
+//! of value is stored, a new [`ValueKind`] (the old one then no longer
+//! read: sparse values at their own size are kind 6, kind 5 was padded).
 //!
 //! Every tuple starts with a kind byte ([`TupleKind`]), and every view
 //! checks kind and exact size before trusting a tuple: tuples are never
@@ -76,10 +78,14 @@ pub enum ValueKind {
     /// A bit string of `dims` bits, packed as PostgreSQL's `bit(n)`
     /// (bit opclasses).
     Bit = 4,
-    /// A sparse vector padded to the index's capacity of non-zeros, which
-    /// the metapage's `dims` holds for this kind (the column's dimensions
-    /// come from its typmod): see `vecstore_core::distance::sparse::encode`.
-    Sparse = 5,
+    /// A sparse vector stored at the size of its own non-zeros (the layout
+    /// of `vecstore_core::distance::sparse::encode`, unpadded: u32 nnz,
+    /// i32 dim, nnz indices, nnz values); the metapage's `dims` holds the
+    /// index's room for non-zeros, the upper bound (the column's dimensions
+    /// come from its typmod). Element tuples of this kind vary in size
+    /// (see [`Shape::variable`]). Kind 5, values padded to the room, was
+    /// vecstore 0.2's first sparse layout and is no longer read (REINDEX).
+    Sparse = 6,
 }
 
 impl ValueKind {
@@ -90,7 +96,7 @@ impl ValueKind {
             2 => Some(ValueKind::Sq8),
             3 => Some(ValueKind::F16),
             4 => Some(ValueKind::Bit),
-            5 => Some(ValueKind::Sparse),
+            6 => Some(ValueKind::Sparse),
             _ => None,
         }
     }
@@ -109,7 +115,13 @@ impl ValueKind {
         let bit_metric = matches!(metric, Metric::Hamming | Metric::Jaccard);
         bit_metric == (self == ValueKind::Bit)
     }
-    /// Bytes of a value of `dims` dimensions.
+    /// Whether values of this kind vary in size (`value_bytes` is then the
+    /// most a value takes).
+    pub fn is_variable(self) -> bool {
+        self == ValueKind::Sparse
+    }
+    /// Bytes of a value of `dims` dimensions (sparse: the most a value with
+    /// room for `dims` non-zeros takes).
     pub fn value_bytes(self, dims: usize) -> usize {
         match self {
             ValueKind::F32 => 4 * dims,
@@ -356,36 +368,79 @@ pub fn max_level(m: usize) -> usize {
     level
 }
 
-/// The fixed sizes of one index's tuples.
+/// The sizes of one index's tuples: fixed, or (for variable-size values)
+/// their upper bounds, each element's own sizes following from the
+/// `value_bytes` in its header (the `*_of` methods).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     /// `m`.
     pub m: usize,
-    /// Bytes of a value.
+    /// Bytes of a value (variable: the most a value takes).
     pub value_bytes: usize,
-    /// Bytes of it stored in the element tuple.
+    /// Bytes of it stored in the element tuple (variable: the most).
     pub inline_bytes: usize,
+    /// Whether values vary in size (sparse values at their own size).
+    pub variable: bool,
 }
 
 impl Shape {
     /// The shape for values of `value_bytes` with neighbour lists for `m`.
     pub fn new(m: usize, value_bytes: usize) -> Self {
-        Shape { m, value_bytes, inline_bytes: value_bytes.min(MAX_INLINE) }
+        Shape { m, value_bytes, inline_bytes: value_bytes.min(MAX_INLINE), variable: false }
     }
 
-    /// Size of every element tuple of this index.
-    pub fn element_size(&self) -> usize {
-        ELEMENT_HEADER + self.inline_bytes
+    /// The shape for values of at most `max_value_bytes`, each stored at
+    /// its own size.
+    pub fn variable(m: usize, max_value_bytes: usize) -> Self {
+        Shape { variable: true, ..Shape::new(m, max_value_bytes) }
     }
 
-    /// Number of chunk tuples each value needs.
-    pub fn chunks(&self) -> usize {
-        (self.value_bytes - self.inline_bytes).div_ceil(MAX_CHUNK)
+    /// The shape of an index of `kind` whose metapage holds `dims`.
+    pub fn for_kind(m: usize, kind: ValueKind, dims: usize) -> Self {
+        match kind.is_variable() {
+            true => Shape::variable(m, kind.value_bytes(dims)),
+            false => Shape::new(m, kind.value_bytes(dims)),
+        }
     }
 
-    /// Sizes of an element's chunk tuples, in chain order.
-    pub fn chunk_sizes(&self) -> Vec<usize> {
-        let mut rest = self.value_bytes - self.inline_bytes;
+    /// Bytes of the stored value that starts with `head` (the inline part
+    /// or more): fixed shapes, `value_bytes`; sparse values, 8 bytes plus
+    /// 8 per non-zero, the count read from the value's first word (0 when
+    /// `head` is too short to hold it).
+    pub fn stored_len(&self, head: &[u8]) -> usize {
+        if !self.variable {
+            return self.value_bytes;
+        }
+        match head.get(..4) {
+            Some(w) => crate::distance::sparse::encoded_bytes(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) as usize),
+            None => 0,
+        }
+    }
+
+    /// Whether a value of `value_bytes` is one this shape stores.
+    pub fn holds(&self, value_bytes: usize) -> bool {
+        match self.variable {
+            true => (8..=self.value_bytes).contains(&value_bytes) && value_bytes.is_multiple_of(8),
+            false => value_bytes == self.value_bytes,
+        }
+    }
+
+    /// Bytes of a value of `value_bytes` kept in its element tuple.
+    pub fn inline_of(&self, value_bytes: usize) -> usize {
+        match self.variable {
+            true => value_bytes.min(MAX_INLINE),
+            false => self.inline_bytes,
+        }
+    }
+
+    /// Size of the element tuple of a value of `value_bytes`.
+    pub fn element_size_of(&self, value_bytes: usize) -> usize {
+        ELEMENT_HEADER + self.inline_of(value_bytes)
+    }
+
+    /// Sizes of the chunk tuples of a value of `value_bytes`, in chain order.
+    pub fn chunk_sizes_of(&self, value_bytes: usize) -> Vec<usize> {
+        let mut rest = value_bytes - self.inline_of(value_bytes).min(value_bytes);
         let mut out = Vec::new();
         while rest > 0 {
             let n = rest.min(MAX_CHUNK);
@@ -395,96 +450,59 @@ impl Shape {
         out
     }
 
-    /// Page space an element and its neighbour tuple take on one page.
-    pub fn pair_space(&self, level: usize) -> usize {
-        item_space(self.element_size()) + item_space(neighbor_size(self.m, level))
+    /// Number of chunk tuples of a value of `value_bytes`.
+    pub fn chunks_of(&self, value_bytes: usize) -> usize {
+        (value_bytes - self.inline_of(value_bytes).min(value_bytes)).div_ceil(MAX_CHUNK)
     }
+
+    /// Page space an element of a value of `value_bytes` and its neighbour
+    /// tuple take on one page.
+    pub fn pair_space_of(&self, value_bytes: usize, level: usize) -> usize {
+        item_space(self.element_size_of(value_bytes)) + item_space(neighbor_size(self.m, level))
+    }
+
+    /// Size of every element tuple of this index (variable: the most).
+    pub fn element_size(&self) -> usize {
+        ELEMENT_HEADER + self.inline_bytes
+    }
+
+    /// Number of chunk tuples each value needs (variable: the biggest).
+    pub fn chunks(&self) -> usize {
+        self.chunks_of(self.value_bytes)
+    }
+
+    /// Sizes of an element's chunk tuples, in chain order (variable: the
+    /// biggest value's).
+    pub fn chunk_sizes(&self) -> Vec<usize> {
+        self.chunk_sizes_of(self.value_bytes)
+    }
+
+    /// Page space an element and its neighbour tuple take on one page
+    /// (variable: the biggest value's).
+    pub fn pair_space(&self, level: usize) -> usize {
+        self.pair_space_of(self.value_bytes, level)
+    }
+}
+
+/// The stored form of a value in the space's form (`Space::encode_of`):
+/// the same bytes, except that a sparse value padded to the room for
+/// non-zeros is stored unpadded (its own non-zeros only). A malformed
+/// sparse value is returned as it is (the element view then refuses it).
+pub fn stored_value(kind: ValueKind, value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    if !kind.is_variable() || value.len() < 8 || !value.len().is_multiple_of(8) {
+        return Cow::Borrowed(value);
+    }
+    let nnz = u32::from_ne_bytes([value[0], value[1], value[2], value[3]]) as usize;
+    let room = (value.len() - 8) / 8;
+    if nnz >= room || nnz > MAX_SPARSE_NNZ {
+        return Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(8 + 8 * nnz);
+    out.extend_from_slice(&value[..8 + 4 * nnz]);
+    out.extend_from_slice(&value[8 + 4 * room..8 + 4 * room + 4 * nnz]);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// New value kinds and metric codes decode; existing codes keep their
-    /// meaning (vector indexes of format 2 read unchanged); kinds pair only
-    /// with their metrics.
-    #[test]
-    fn half_and_bit_kinds_and_metrics() {
-        assert_eq!(ValueKind::from_byte(1), Some(ValueKind::F32));
-        assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
-        assert_eq!(ValueKind::from_byte(3), Some(ValueKind::F16));
-        assert_eq!(ValueKind::from_byte(4), Some(ValueKind::Bit));
-        assert_eq!(ValueKind::from_byte(5), Some(ValueKind::Sparse));
-        assert_eq!(ValueKind::from_byte(6), None);
-        assert_eq!(ValueKind::F16.value_bytes(384), 768);
-        // sparse: the metapage's dims is the room for non-zeros
-        assert_eq!(ValueKind::Sparse.value_bytes(1000), 8008);
-        assert_eq!(ValueKind::Sparse.max_dims(), 16_000);
-        assert!(ValueKind::Sparse.pairs_with(Metric::InnerProduct) && !ValueKind::Sparse.pairs_with(Metric::Hamming));
-        let big = Shape::new(16, ValueKind::Sparse.value_bytes(16_000));
-        assert_eq!(big.inline_bytes + big.chunk_sizes().iter().map(|c| c - CHUNK_HEADER).sum::<usize>(), 128_008);
-        assert_eq!(ValueKind::Bit.value_bytes(385), 49);
-        assert_eq!(ValueKind::Bit.max_dims(), 64_000);
-        for (m, c) in [(Metric::L2, 1), (Metric::InnerProduct, 2), (Metric::Cosine, 3), (Metric::L1, 4), (Metric::Hamming, 5), (Metric::Jaccard, 6)] {
-            assert_eq!(metric_code(m), c);
-            assert_eq!(metric_from_code(c), Some(m));
-        }
-        assert!(ValueKind::F16.pairs_with(Metric::Cosine) && !ValueKind::F16.pairs_with(Metric::Hamming));
-        assert!(ValueKind::Bit.pairs_with(Metric::Jaccard) && !ValueKind::Bit.pairs_with(Metric::L2));
-        assert!(ValueKind::F32.pairs_with(Metric::L1) && !ValueKind::Sq8.pairs_with(Metric::Hamming));
-        let shape = Shape::new(16, ValueKind::Bit.value_bytes(64_000));
-        assert!(shape.inline_bytes <= shape.value_bytes);
-    }
-
-    #[test]
-    fn every_tuple_of_every_shape_fits_a_page() {
-        for m in [2, 4, 5, 16, 48, 100] {
-            let top = max_level(m);
-            assert!(item_space(neighbor_size(m, top)) <= PAGE_FREE, "m={m}");
-            assert!(top >= 5, "m={m} allows only level {top}");
-            for dims in (1..=200).chain([1535, 1536, 1950, 1999, 2000, 2001, 3072, 4096, 16_000]) {
-                let s = Shape::new(m, ValueKind::F32.value_bytes(dims));
-                assert!(item_space(s.element_size()) <= PAGE_FREE, "m={m} dims={dims}");
-                for c in s.chunk_sizes() {
-                    assert!(item_space(c) <= PAGE_FREE);
-                }
-                let stored: usize = s.inline_bytes + s.chunk_sizes().iter().map(|c| c - CHUNK_HEADER).sum::<usize>();
-                assert_eq!(stored, s.value_bytes, "m={m} dims={dims}");
-                assert_eq!(s.chunks(), s.chunk_sizes().len());
-            }
-        }
-    }
-
-    #[test]
-    fn high_dimensional_values_are_chunked() {
-        let s = Shape::new(16, 4 * 2000);
-        assert_eq!(s.chunks(), 0);
-        assert_eq!(Shape::new(16, 4 * 2018).chunks(), 0);
-        assert_eq!(Shape::new(16, 4 * 2019).chunks(), 1);
-        let s = Shape::new(16, 4 * 3072);
-        assert_eq!(s.chunks(), 1);
-        let s = Shape::new(16, 4 * 16_000);
-        assert_eq!(s.chunks(), 7);
-    }
-
-    #[test]
-    fn tids_round_trip_through_node_ids() {
-        for (b, o) in [(0u32, 1u16), (1, 7), (70000, 291), (u32::MAX - 1, 2)] {
-            let t = DiskTid::new(b, o);
-            assert_eq!(DiskTid::from_node(t.node()), t);
-            assert_eq!(t.block(), b);
-        }
-        assert!(!DiskTid::NONE.is_valid());
-    }
-
-    #[test]
-    fn kinds_and_states_decode() {
-        for s in [ElementState::Live, ElementState::Deleted, ElementState::Reusable] {
-            assert_eq!(ElementState::from_byte(s as u8), Some(s));
-        }
-        assert_eq!(ElementState::from_byte(0), None);
-        assert_eq!(ValueKind::from_byte(1), Some(ValueKind::F32));
-        assert_eq!(ValueKind::from_byte(2), Some(ValueKind::Sq8));
-        assert_eq!(ValueKind::from_byte(0), None);
-    }
-}
+mod tests;

@@ -54,7 +54,7 @@ fn index_name(index: pg_sys::Relation) -> String {
 impl Meta {
     /// Values for a new index.
     pub fn new(dims: usize, params: Params, value_kind: ValueKind) -> Meta {
-        let shape = Shape::new(params.m, value_kind.value_bytes(dims));
+        let shape = Shape::for_kind(params.m, value_kind, dims);
         Meta { dims, params, value_kind, shape, entry: None, insert_block: 1 }
     }
 
@@ -80,7 +80,7 @@ impl Meta {
             return None;
         }
         let params = Params { m: mm, ef_construction: m.ef_construction as usize, metric, max_level: max_level(mm) };
-        let shape = Shape::new(mm, value_kind.value_bytes(dims));
+        let shape = Shape::for_kind(mm, value_kind, dims);
         if shape.inline_bytes != m.inline_bytes as usize {
             return None;
         }

@@ -91,7 +91,8 @@ pub fn prefetch_line_pointer(page: pg_sys::Page, off: u16) {
     prefetch(page.cast::<u8>().wrapping_add(PAGE_HEADER + 4 * (off as usize - 1)));
 }
 
-/// Hints the CPU at the first `len` bytes of item `off` on a pinned page.
+/// Hints the CPU at the first `len` bytes of item `off` on a pinned page
+/// (at most the item's length).
 /// The line pointer is read without the page lock, so the address may be
 /// stale: it only steers prefetches, the item is read under the lock.
 pub fn prefetch_item(page: pg_sys::Page, off: u16, len: usize) {
@@ -106,8 +107,10 @@ pub fn prefetch_item(page: pg_sys::Page, off: u16, len: usize) {
         let at = page.cast::<u8>().add(PAGE_HEADER + 4 * (off as usize - 1)).cast::<u32>();
         std::sync::atomic::AtomicU32::from_ptr(at).load(std::sync::atomic::Ordering::Relaxed)
     };
-    let start = (lp & 0x7fff) as usize;
-    let end = (start + len).min(BLOCK_SIZE);
+    // lp_off is bits 0..15, lp_len bits 17..32: no more than the item's
+    // own length (elements of variable size are often far below `len`)
+    let (start, own) = ((lp & 0x7fff) as usize, (lp >> 17) as usize);
+    let end = (start + len.min(own)).min(BLOCK_SIZE);
     let mut at = start;
     while at < end {
         prefetch(page.cast::<u8>().wrapping_add(at));
@@ -202,19 +205,38 @@ impl ElementView<'_> {
 }
 
 /// Views item `off` of `page` as an element tuple of this index's shape.
+/// Fixed shapes: the tuple has exactly the shape's size. Variable shapes:
+/// the header's `value_bytes` is one the shape holds and agrees with the
+/// value's own length word, and the tuple has room for its inline part and
+/// at most the shape's (a slot VACUUM freed keeps its size when a smaller
+/// value reuses it); `inline` is then the value's inline part only.
 pub fn element<'a>(page: pg_sys::Page, off: u16, shape: &Shape) -> Option<ElementView<'a>> {
     let bytes = item(page, off)?;
-    if bytes.len() != shape.element_size() || bytes[0] != TupleKind::Element as u8 {
+    let fits = match shape.variable {
+        true => (ELEMENT_HEADER..=shape.element_size()).contains(&bytes.len()),
+        false => bytes.len() == shape.element_size(),
+    };
+    if !fits || bytes[0] != TupleKind::Element as u8 {
         return None;
     }
     let (head, rest) = bytes.split_at_mut(ELEMENT_HEADER);
     let header = header::<ElementHeader>(head)?;
+    let vb = header.value_bytes as usize;
+    let inline = shape.inline_of(vb);
     let sane = ElementState::from_byte(header.state).is_some()
         && header.level as usize <= MAX_LEVEL
         && header.ntids as usize <= MAX_HEAP_TIDS
-        && header.value_bytes as usize == shape.value_bytes
-        && (shape.chunks() == 0) == !header.next.is_valid();
-    sane.then_some(ElementView { header, inline: rest })
+        && shape.holds(vb)
+        && inline <= rest.len()
+        && shape.stored_len(rest) == vb
+        && (shape.chunks_of(vb) == 0) == !header.next.is_valid();
+    sane.then_some(ElementView { header, inline: &mut rest[..inline] })
+}
+
+/// The whole of element `off`'s tuple bytes (header, value and any room a
+/// reused slot has beyond it), for rewriting a reused slot in place.
+pub fn element_room<'a>(page: pg_sys::Page, off: u16) -> Option<&'a mut [u8]> {
+    item(page, off).filter(|b| b.len() >= ELEMENT_HEADER && b[0] == TupleKind::Element as u8)
 }
 
 /// A neighbour tuple in place.

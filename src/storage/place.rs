@@ -35,15 +35,27 @@ fn extend(index: pg_sys::Relation) -> PageGuard {
     PageGuard::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM)
 }
 
-/// Writes `e` and returns its id. Scans from the insert hint for a
-/// reusable slot or room for the element with its neighbour tuple; a
-/// level-0 element (the smallest) that passes over a page proves the page
-/// useless for every later insert, so only those move the hint.
+/// Writes `e` (its value in the space's form; stored as
+/// [`stored_value`] makes it) and returns its id. Scans from the insert
+/// hint for a reusable slot or room for the element with its neighbour
+/// tuple; a level-0 element (the smallest) that passes over a page proves
+/// the page useless for every later insert, so only those move the hint.
+/// With values of varying size the proof is for elements of this size: the
+/// hint passes a page only when its free space is also below
+/// [`HINT_SLACK`], so what later smaller values could have used of it is
+/// bounded, and a big value never makes the hint skip roomy pages.
 pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
+    let stored = stored_value(meta.value_kind, e.value);
+    let e = &NewElement { value: &stored, ..*e };
     let shape = meta.shape;
-    let chunked = shape.chunks() > 0;
+    let vb = e.value.len();
+    let chunked = shape.chunks_of(vb) > 0;
     let reuse_lock = chunked.then(|| ReuseLock::take(index));
-    let pair = shape.pair_space(e.level);
+    let pair = shape.pair_space_of(vb, e.level);
+    let useless = match shape.variable {
+        true => shape.pair_space_of(vb, 0).min(HINT_SLACK),
+        false => shape.pair_space(0),
+    };
     let total = nblocks(index);
     // pages from the hint on that no later insert can use
     let mut hint = meta.insert_block.max(1);
@@ -54,22 +66,26 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
             if pages::page_kind(g.page()) != Some(PageKind::Graph) {
                 continue;
             }
-            let c: Vec<(u16, DiskTid, DiskTid)> = (1..=pages::max_offset(g.page()))
+            let c: Vec<Slot> = (1..=pages::max_offset(g.page()))
                 .filter_map(|off| {
+                    let room = pages::item(g.page(), off)?.len();
                     let v = pages::element(g.page(), off, &shape)?;
-                    (v.state() == ElementState::Reusable).then_some((off, v.header.neighbors, v.header.next))
+                    let slot =
+                        Slot { off, ntid: v.header.neighbors, next: v.header.next, value_bytes: v.header.value_bytes as usize, room };
+                    (v.state() == ElementState::Reusable).then_some(slot)
                 })
+                .filter(|slot| slot_fits(&shape, slot, vb))
                 .collect();
             (c, pages::free_space(g.page()))
         };
-        placed = candidates.iter().find_map(|&(off, ntid, next)| try_reuse(index, meta, e, block, off, ntid, next));
+        placed = candidates.iter().find_map(|&slot| try_reuse(index, meta, e, block, slot));
         if placed.is_none() && !chunked && pair <= PAGE_FREE && free >= pair {
             placed = try_add_pair(index, block, e, &shape);
         }
         if placed.is_some() {
             break;
         }
-        if e.level == 0 && candidates.is_empty() && free < shape.pair_space(0) && hint == block {
+        if e.level == 0 && candidates.is_empty() && free < useless && hint == block {
             hint = block + 1;
         }
     }
@@ -82,16 +98,20 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
     place_new(index, meta, e, next)
 }
 
+/// Free space below which a page is passed for good by level-0 inserts of
+/// variable-size values it cannot hold (an eighth of a page).
+const HINT_SLACK: usize = PAGE_FREE / 8;
+
 /// Adds the element and its neighbour tuple to `block` if it has room.
 fn try_add_pair(index: pg_sys::Relation, block: u32, e: &NewElement, shape: &Shape) -> Option<NodeId> {
     let g = PageGuard::lock(index, block, Lock::Exclusive);
-    if pages::free_space(g.page()) < shape.pair_space(e.level) {
+    if pages::free_space(g.page()) < shape.pair_space_of(e.value.len(), e.level) {
         return None;
     }
     let nbytes = pages::neighbor_bytes(shape.m, e.level, e.lists);
     let mut wal = WalGuard::start(index);
     let page = wal.register(&g, false);
-    let id = add_pair(page, block, e, &e.value[..shape.inline_bytes], &nbytes, DiskTid::NONE);
+    let id = add_pair(page, block, e, &e.value[..shape.inline_of(e.value.len())], &nbytes, DiskTid::NONE);
     wal.finish();
     Some(id)
 }
@@ -122,7 +142,7 @@ impl Drop for ReuseLock {
 /// returns the first chunk, or NONE when the value is all inline.
 fn write_chunks(index: pg_sys::Relation, meta: &Meta, value: &[u8]) -> DiskTid {
     let mut next = DiskTid::NONE;
-    let rest = &value[meta.shape.inline_bytes..];
+    let rest = &value[meta.shape.inline_of(value.len())..];
     let parts: Vec<&[u8]> = rest.chunks(MAX_CHUNK).collect();
     for part in parts.iter().rev() {
         let bytes = pages::chunk_bytes(next, part);
@@ -157,9 +177,9 @@ fn add_anywhere(index: pg_sys::Relation, bytes: &[u8]) -> DiskTid {
 /// Writes an element and its neighbour tuple on a new page (or pages).
 fn place_new(index: pg_sys::Relation, meta: &Meta, e: &NewElement, next: DiskTid) -> NodeId {
     let shape = meta.shape;
-    let inline = &e.value[..shape.inline_bytes];
+    let inline = &e.value[..shape.inline_of(e.value.len())];
     let nbytes = pages::neighbor_bytes(shape.m, e.level, e.lists);
-    if shape.pair_space(e.level) <= PAGE_FREE {
+    if shape.pair_space_of(e.value.len(), e.level) <= PAGE_FREE {
         let g = extend(index);
         let mut wal = WalGuard::start(index);
         let page = wal.register(&g, true);
@@ -195,15 +215,42 @@ fn set_insert_block(index: pg_sys::Relation, meta: &Meta, block: u32) {
     update_meta(index, |m| m.insert_block = m.insert_block.max(block));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn try_reuse(index: pg_sys::Relation, meta: &Meta, e: &NewElement, block: u32, off: u16, ntid: DiskTid, next: DiskTid) -> Option<NodeId> {
+/// A reusable slot: its offset, neighbour tuple, first chunk, and the
+/// bytes of the value it held and of its tuple.
+#[derive(Clone, Copy)]
+struct Slot {
+    off: u16,
+    ntid: DiskTid,
+    next: DiskTid,
+    value_bytes: usize,
+    room: usize,
+}
+
+/// Whether a value of `vb` bytes may take over `slot`: fixed shapes, any
+/// slot; variable shapes, a slot without chunks whose tuple has room for
+/// the value (which then needs no chunks), or a chunked slot of a value of
+/// exactly this size (its chain is rewritten as it is).
+fn slot_fits(shape: &Shape, slot: &Slot, vb: usize) -> bool {
+    if !shape.variable {
+        return true;
+    }
+    match slot.next.is_valid() {
+        true => slot.value_bytes == vb,
+        false => shape.chunks_of(vb) == 0 && shape.element_size_of(vb) <= slot.room,
+    }
+}
+
+fn try_reuse(index: pg_sys::Relation, meta: &Meta, e: &NewElement, block: u32, slot: Slot) -> Option<NodeId> {
     let shape = meta.shape;
-    if !ntid.is_valid() || ntid.block() == 0 || ntid.block() >= nblocks(index) {
+    let Slot { off, ntid, next, .. } = slot;
+    let vb = e.value.len();
+    if !slot_fits(&shape, &slot, vb) || !ntid.is_valid() || ntid.block() == 0 || ntid.block() >= nblocks(index) {
         return None;
     }
+    let inline = shape.inline_of(vb);
     // chunks first (the reuse lock keeps other inserts off this slot; the
     // element stays reusable, so nobody reads them meanwhile)
-    if next.is_valid() && !rewrite_chunks(index, meta, next, &e.value[shape.inline_bytes..]) {
+    if next.is_valid() && !rewrite_chunks(index, meta, next, vb, &e.value[inline..]) {
         return None;
     }
     let (first, second) = if ntid.block() < block { (ntid.block(), block) } else { (block, ntid.block()) };
@@ -221,22 +268,23 @@ fn try_reuse(index: pg_sys::Relation, meta: &Meta, e: &NewElement, block: u32, o
     if (n.header.capacity_level as usize) < e.level {
         return None;
     }
+    let new = pages::element_bytes(e.level, &[e.heap], ntid, next, vb, &e.value[..inline]);
+    let room = pages::element_room(epage, off)?;
+    if new.len() > room.len() || (!shape.variable && new.len() != room.len()) {
+        return None;
+    }
     n.fill(shape.m, e.lists);
-    let mut heap = [DiskTid::NONE; MAX_HEAP_TIDS];
-    heap[0] = e.heap;
-    v.header.state = ElementState::Live as u8;
-    v.header.level = e.level as u8;
-    v.header.ntids = 1;
-    v.header.heap = heap;
-    v.inline.copy_from_slice(&e.value[..shape.inline_bytes]);
+    // the whole tuple, the room a smaller value leaves zeroed
+    room[..new.len()].copy_from_slice(&new);
+    room[new.len()..].fill(0);
     wal.finish();
     Some(DiskTid::new(block, off).node())
 }
 
-/// Overwrites an existing chunk chain with `rest`; false if the chain is
-/// not the expected one.
-fn rewrite_chunks(index: pg_sys::Relation, meta: &Meta, mut next: DiskTid, rest: &[u8]) -> bool {
-    let sizes = meta.shape.chunk_sizes();
+/// Overwrites an existing chunk chain with `rest`, the chunked part of a
+/// value of `value_bytes`; false if the chain is not the expected one.
+fn rewrite_chunks(index: pg_sys::Relation, meta: &Meta, mut next: DiskTid, value_bytes: usize, rest: &[u8]) -> bool {
+    let sizes = meta.shape.chunk_sizes_of(value_bytes);
     let mut at = 0;
     for size in sizes {
         let n = size - CHUNK_HEADER;
@@ -263,8 +311,9 @@ fn rewrite_chunks(index: pg_sys::Relation, meta: &Meta, mut next: DiskTid, rest:
 /// `value` (an identical vector): the new row then shares the element.
 pub fn add_duplicate(index: pg_sys::Relation, meta: &Meta, id: NodeId, heap: DiskTid, value: &[u8]) -> bool {
     let shape = meta.shape;
+    let value = stored_value(meta.value_kind, value);
     let tid = DiskTid::from_node(id);
-    if shape.chunks() > 0 || !tid.is_valid() || tid.block() == 0 || tid.block() >= nblocks(index) {
+    if shape.chunks_of(value.len()) > 0 || !tid.is_valid() || tid.block() == 0 || tid.block() >= nblocks(index) {
         return false;
     }
     let g = PageGuard::lock(index, tid.block(), Lock::Exclusive);

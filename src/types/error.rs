@@ -81,6 +81,21 @@ impl VectorError {
         }
     }
 
+    /// [`VectorError::message_for`] as bytes, with text `input` in the
+    /// database's encoding echoed byte for byte (as pgvector does; the
+    /// server converts the message to the client's encoding).
+    pub fn message_bytes_for(&self, ty: &str, input: &[u8]) -> Vec<u8> {
+        match self {
+            VectorError::Syntax { .. } => {
+                let mut out = format!("invalid input syntax for type {ty}: \"").into_bytes();
+                out.extend_from_slice(input);
+                out.push(b'"');
+                out
+            }
+            _ => self.message_for(ty, None).into_bytes(),
+        }
+    }
+
     /// The DETAIL line, if pgvector gives one.
     pub fn detail(&self) -> Option<&'static str> {
         match self {

@@ -5,6 +5,7 @@ pub mod binary;
 pub mod datum;
 pub mod error;
 pub mod halfvec;
+pub mod input;
 pub mod raw;
 pub mod sparse;
 pub mod sparsevec;

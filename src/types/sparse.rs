@@ -43,6 +43,15 @@ impl From<VectorError> for SparseError {
 }
 
 impl SparseError {
+    /// pgvector's message as bytes, echoing text `input` byte for byte
+    /// (see [`VectorError::message_bytes_for`]).
+    pub fn message_bytes(&self, input: &[u8]) -> Vec<u8> {
+        match self {
+            SparseError::Vector(e) => e.message_bytes_for(SPARSEVEC, input),
+            _ => self.message(None).into_bytes(),
+        }
+    }
+
     /// pgvector's message, given the text input if any.
     pub fn message(&self, input: Option<&str>) -> String {
         match self {
@@ -174,10 +183,12 @@ fn nonzero_mantissa(token: &str) -> bool {
     m.bytes().any(|c| (b'1'..=b'9').contains(&c))
 }
 
-/// Parses a sparsevec literal, checking the typmod (-1 for none).
-pub fn parse(input: &str, typmod: i32) -> Result<SparseParts, SparseError> {
+/// Parses a sparsevec literal (bytes in the database's encoding: the
+/// grammar is ASCII, any other byte is a syntax error), checking the
+/// typmod (-1 for none).
+pub fn parse(input: &[u8], typmod: i32) -> Result<SparseParts, SparseError> {
     let syntax = || SparseError::Vector(VectorError::Syntax { detail: None });
-    let s = input.as_bytes();
+    let s = input;
     let max_nnz = 1 + s.iter().filter(|&&c| c == b',').count();
     if max_nnz > SPARSEVEC_MAX_NNZ {
         return Err(SparseError::TooManyNnz);
@@ -210,7 +221,7 @@ pub fn parse(input: &str, typmod: i32) -> Result<SparseParts, SparseError> {
             if len == 0 {
                 return Err(syntax());
             }
-            let token = &input[i..i + len];
+            let token = super::text::token(s, i, len);
             let v = match value {
                 Float::Number(v) if v.is_infinite() || (v == 0.0 && nonzero_mantissa(token)) => {
                     return Err(VectorError::OutOfRange(token.to_string()).into())

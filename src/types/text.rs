@@ -18,8 +18,10 @@ fn skip_space(s: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Parses a vector literal, checking the typmod (-1 for none).
-pub fn parse_vector(input: &str, typmod: i32) -> Result<Vec<f32>, VectorError> {
+/// Parses a vector literal (bytes in the database's encoding: the grammar
+/// is ASCII, any other byte is a syntax error), checking the typmod (-1
+/// for none).
+pub fn parse_vector(input: &[u8], typmod: i32) -> Result<Vec<f32>, VectorError> {
     parse_with(input, typmod, |token, value| match value {
         Float::Number(v) if v.is_infinite() => Err(VectorError::OutOfRange(token.to_string())),
         Float::Number(v) | Float::Special(v) => check_element(v),
@@ -29,7 +31,7 @@ pub fn parse_vector(input: &str, typmod: i32) -> Result<Vec<f32>, VectorError> {
 /// Parses a halfvec literal (same grammar as vector): each token is read
 /// as float4, then rounded to half; a finite number that rounds to
 /// infinity is out of range, like a float4 overflow.
-pub fn parse_halfvec(input: &str, typmod: i32) -> Result<Vec<u16>, VectorError> {
+pub fn parse_halfvec(input: &[u8], typmod: i32) -> Result<Vec<u16>, VectorError> {
     use crate::half::{from_f32, is_inf, to_f32};
     parse_with(input, typmod, |token, value| {
         let (v, number) = match value {
@@ -47,11 +49,11 @@ pub fn parse_halfvec(input: &str, typmod: i32) -> Result<Vec<u16>, VectorError> 
 /// The literal grammar shared by vector and halfvec; `element` turns each
 /// scanned token into an element (or its error).
 fn parse_with<T>(
-    input: &str,
+    input: &[u8],
     typmod: i32,
     element: impl Fn(&str, Float) -> Result<T, VectorError>,
 ) -> Result<Vec<T>, VectorError> {
-    let s = input.as_bytes();
+    let s = input;
     let mut i = skip_space(s, 0);
     if s.get(i) != Some(&b'[') {
         return Err(VectorError::Syntax { detail: Some("Vector contents must start with \"[\".") });
@@ -73,8 +75,7 @@ fn parse_with<T>(
         if len == 0 {
             return Err(SYNTAX);
         }
-        let token = &input[i..i + len];
-        out.push(element(token, value)?);
+        out.push(element(token(s, i, len), value)?);
         i = skip_space(s, i + len);
         match s.get(i) {
             Some(b',') => i += 1,
@@ -91,6 +92,12 @@ fn parse_with<T>(
     check_dims(out.len())?;
     check_expected_dims(typmod, out.len())?;
     Ok(out)
+}
+
+/// The `len` bytes at `i`, a token [`strtof`] or `strtol` scanned: ASCII
+/// only, so always text.
+pub(crate) fn token(s: &[u8], i: usize, len: usize) -> &str {
+    std::str::from_utf8(&s[i..i + len]).unwrap_or_default()
 }
 
 /// A scanned float: a numeral (whose overflow is a range error) or a

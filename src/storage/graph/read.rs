@@ -72,7 +72,7 @@ impl DiskGraph {
 
     /// Appends the value's chunks to `value_buf`, one page lock at a time.
     fn read_chunks(&mut self, mut next: DiskTid) -> bool {
-        let want = self.meta.shape.value_bytes;
+        let want = self.meta.shape.stored_len(&self.value_buf);
         while next.is_valid() {
             if !self.in_range(next) || self.value_buf.len() >= want {
                 return false;
@@ -118,7 +118,8 @@ impl DiskGraph {
     /// Element `id`'s stored value (normalised for cosine).
     pub fn value(&mut self, id: NodeId) -> Option<Bytes> {
         let at = self.cached_vector(id)? as usize;
-        Some(Bytes::from_slice(&self.vecs[at..at + self.meta.shape.value_bytes]))
+        let n = self.meta.shape.stored_len(&self.vecs[at..]);
+        self.vecs.get(at..at + n).map(Bytes::from_slice)
     }
 
     /// Whether scans must report lower bounds (a lossy space and a query).

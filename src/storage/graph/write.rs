@@ -56,9 +56,12 @@ impl GraphStore for DiskGraph {
 
     fn between(&mut self, a: NodeId, b: NodeId) -> f64 {
         let (Some(x), Some(y)) = (self.cached_vector(a), self.cached_vector(b)) else { return hnsw::UNREADABLE };
-        let n = self.meta.shape.value_bytes;
         let (x, y) = (x as usize, y as usize);
-        self.space.between(&self.vecs[x..x + n], &self.vecs[y..y + n])
+        let (nx, ny) = (self.meta.shape.stored_len(&self.vecs[x..]), self.meta.shape.stored_len(&self.vecs[y..]));
+        match (self.vecs.get(x..x + nx), self.vecs.get(y..y + ny)) {
+            (Some(a), Some(b)) => self.space.between(a, b),
+            _ => hnsw::UNREADABLE,
+        }
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {

@@ -4,7 +4,7 @@
 use super::*;
 
 fn p(s: &str) -> Result<SparseParts, SparseError> {
-    parse(s, -1)
+    parse(s.as_bytes(), -1)
 }
 
 fn parts(dim: i32, indices: &[i32], values: &[f32]) -> SparseParts {
@@ -38,7 +38,7 @@ fn rejects_in_pgvector_order() {
     assert_eq!(p("{1:1e-46}/1"), Err(VectorError::OutOfRange("1e-46".into()).into()));
     assert_eq!(p("{}/0"), Err(VectorError::TooFewDims.into()));
     assert_eq!(p("{}/2147483648"), Err(SparseError::TooManyDims));
-    assert_eq!(parse("{}/3", 2), Err(VectorError::ExpectedDims { expected: 2, got: 3 }.into()));
+    assert_eq!(parse(b"{}/3", 2), Err(VectorError::ExpectedDims { expected: 2, got: 3 }.into()));
     assert_eq!(p("{0:1}/1"), Err(SparseError::OutOfBounds));
     assert_eq!(p("{2:1}/1"), Err(SparseError::OutOfBounds));
     assert_eq!(p("{1:1,1:1}/2"), Err(SparseError::Duplicates));

@@ -5,7 +5,7 @@ use super::*;
 use crate::rng::Rng;
 
 fn p(s: &str) -> Result<Vec<f32>, VectorError> {
-    parse_vector(s, -1)
+    parse_vector(s.as_bytes(), -1)
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn rejects_with_pgvector_errors() {
     assert_eq!(p("[nan(123)]"), Err(VectorError::NaN));
     assert_eq!(p("[inf]"), Err(VectorError::Infinite));
     assert_eq!(p("[-Infinity]"), Err(VectorError::Infinite));
-    assert_eq!(parse_vector("[1,2]", 3), Err(VectorError::ExpectedDims { expected: 3, got: 2 }));
+    assert_eq!(parse_vector(b"[1,2]", 3), Err(VectorError::ExpectedDims { expected: 3, got: 2 }));
     let big = format!("[{}]", vec!["1"; 16001].join(","));
     assert_eq!(p(&big), Err(VectorError::TooManyDims));
     let max = format!("[{}]", vec!["1"; 16000].join(","));
@@ -148,4 +148,47 @@ fn fuzz_parser() {
         }
     }
     assert!(accepted > 1000, "fuzzer accepted only {accepted} inputs");
+}
+
+/// Raw bytes (any encoding: the grammar is ASCII) never panic any of the
+/// three parsers, and a syntax error's message echoes them byte for byte.
+#[test]
+fn raw_bytes_never_panic_and_are_echoed() {
+    let seed = 0x1a71_u64;
+    let mut rng = Rng::new(seed);
+    let alphabet = b"{}[]:/,0123456789.eE+-xXpP infINFnaN\t";
+    for round in 0..100_000 {
+        let len = rng.below(24) as usize;
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|_| if rng.below(6) == 0 { rng.next_u64() as u8 } else { alphabet[rng.below(alphabet.len() as u64) as usize] })
+            .collect();
+        match rng.below(3) {
+            0 => bytes = [b"[".as_slice(), &bytes, b"]"].concat(),
+            1 => bytes = [b"{".as_slice(), &bytes, b"}/7"].concat(),
+            _ => {}
+        }
+        let echoed = |m: Vec<u8>, ty: &str| {
+            let want = [format!("invalid input syntax for type {ty}: \"").as_bytes(), &bytes, b"\""].concat();
+            assert_eq!(m, want, "seed {seed} round {round}");
+        };
+        if let Err(e) = parse_vector(&bytes, -1) {
+            if matches!(e, VectorError::Syntax { .. }) {
+                echoed(e.message_bytes_for("vector", &bytes), "vector");
+            }
+        }
+        if let Err(e) = parse_halfvec(&bytes, -1) {
+            if matches!(e, VectorError::Syntax { .. }) {
+                echoed(e.message_bytes_for("halfvec", &bytes), "halfvec");
+            }
+        }
+        if let Err(e) = crate::types::sparse::parse(&bytes, -1) {
+            if matches!(e, crate::types::sparse::SparseError::Vector(VectorError::Syntax { .. })) {
+                echoed(e.message_bytes(&bytes), "sparsevec");
+            }
+        }
+    }
+    // a byte that is not ASCII is a syntax error wherever it stands
+    assert!(matches!(parse_vector(b"[1,\xe9]", -1), Err(VectorError::Syntax { .. })));
+    assert!(matches!(parse_vector(b"[1]\xe9", -1), Err(VectorError::Syntax { .. })));
+    assert!(matches!(parse_halfvec(b"[\xff]", -1), Err(VectorError::Syntax { .. })));
 }
