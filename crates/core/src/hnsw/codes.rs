@@ -45,19 +45,28 @@ impl Codes {
     }
 
     /// Codes of every value (float4 of `space`); None if `space` gets none
-    /// or the values do not suit half precision (non-finite, all zero).
+    /// or the values do not suit half precision (non-finite, all zero, or
+    /// magnitudes too far apart for one scale: a vector whose largest
+    /// element would not be a normal half).
     pub fn encode(space: Space, values: &Values) -> Option<Codes> {
         let Space::F32 { metric, dims } = space else { return None };
         if !Self::supports(space) {
             return None;
         }
-        let mut max = 0f32;
+        // the largest magnitude, and the smallest of the non-zero
+        // vectors' largest magnitudes
+        let (mut max, mut least_top) = (0f32, f32::INFINITY);
         for i in 0..values.len() {
+            let mut top = 0f32;
             for &x in f32s(values.get(i))? {
                 if !x.is_finite() {
                     return None;
                 }
-                max = max.max(x.abs());
+                top = top.max(x.abs());
+            }
+            max = max.max(top);
+            if top > 0.0 {
+                least_top = least_top.min(top);
             }
         }
         if max == 0.0 {
@@ -67,6 +76,13 @@ impl Codes {
         let k = 13 - max.log2().floor() as i32;
         let s = 2f32.powi(k);
         if !s.is_finite() || s == 0.0 || !(max * s).is_finite() {
+            return None;
+        }
+        // every vector keeps half precision's 11 bits relative to its own
+        // largest element: that element must stay a normal half (from
+        // 2^-14). One huge element elsewhere would otherwise flush the rest
+        // of the data to zero codes and the searches would wander blind.
+        if least_top * s < 2f32.powi(-14) {
             return None;
         }
         let mut out = Values::new(2 * dims);
@@ -235,6 +251,47 @@ mod kernels {
         }
         dot_plain(q, c)
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::rng::Rng;
+
+        /// The kernel in use (AVX-512 where the CPU has it) against the
+        /// portable one, at odd lengths and from unaligned starts, with
+        /// halves from all 0 to the largest finite: within float4
+        /// summation's bound (`2·n·ε·Σ|term|`: the lanes' order and fused
+        /// multiply-adds differ), and exactly equal for exact sums.
+        #[test]
+        fn wide_kernels_match_the_portable_ones() {
+            let mut rng = Rng::new(5);
+            for dims in [1, 3, 15, 16, 17, 63, 64, 65, 383, 384, 385, 2000, 16000] {
+                for shift in [0, 1, 3] {
+                    let qv: Vec<f32> = (0..dims + shift).map(|_| (rng.normal() * 1000.0) as f32).collect();
+                    let kinds: [Vec<u16>; 4] = [
+                        (0..dims + shift).map(|_| crate::half::from_f32_slice(&[(rng.normal() * 1000.0) as f32])[0]).collect(),
+                        vec![0u16; dims + shift],
+                        vec![0x7bff; dims + shift], // 65504
+                        vec![0x0001; dims + shift], // the smallest subnormal
+                    ];
+                    for c in &kinds {
+                        let (q, c) = (&qv[shift..], &c[shift..]);
+                        let l2_terms: f32 = q.iter().zip(c).map(|(x, k)| (x - to_f32(*k)) * (x - to_f32(*k))).sum();
+                        let dot_terms: f32 = q.iter().zip(c).map(|(x, k)| (x * to_f32(*k)).abs()).sum();
+                        let eps = f32::EPSILON as f64;
+                        let (l2w, l2p) = (l2(q, c) as f64, l2_plain(q, c) as f64);
+                        let (dw, dp) = (dot(q, c) as f64, dot_plain(q, c) as f64);
+                        assert!((l2w - l2p).abs() <= 2.0 * dims as f64 * eps * l2_terms as f64, "l2 {dims}+{shift}: {l2w} vs {l2p}");
+                        assert!((dw - dp).abs() <= 2.0 * dims as f64 * eps * dot_terms as f64, "dot {dims}+{shift}: {dw} vs {dp}");
+                        assert!(l2w.is_finite() && dw.is_finite());
+                        if c.iter().all(|&k| k == 0) {
+                            assert_eq!(dw, 0.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -269,5 +326,37 @@ mod tests {
         }
         assert!(!Codes::supports(Space::F32 { metric: Metric::L1, dims: 8 }));
         assert!(!Codes::supports(Space::F16 { metric: Metric::L2, dims: 8 }));
+    }
+
+    /// The scale suits data of any size (1e-30 to 1e30: codes within
+    /// half precision of the vectors); magnitudes too far apart for one
+    /// scale (a vector's largest element below a normal half) give no
+    /// codes; zero vectors are fine.
+    #[test]
+    fn scales_keep_every_vector_precise_or_give_no_codes() {
+        let dims = 64;
+        let space = Space::F32 { metric: Metric::L2, dims };
+        let mut rng = Rng::new(3);
+        let base: Vec<f32> = (0..10 * dims).map(|_| rng.normal() as f32).collect();
+        for size in [1e-30f32, 1e-10, 1.0, 1e10, 1e30] {
+            let rows: Vec<f32> = base.iter().map(|x| x * size).collect();
+            let codes = Codes::encode(space, &Values::from_f32(dims, &rows)).expect("codes");
+            for (j, row) in rows.chunks(dims).enumerate() {
+                let s = codes.scale.0;
+                for (h, x) in u16s(codes.get(j)).expect("halves").iter().zip(row) {
+                    let back = crate::half::to_f32(*h) / s;
+                    assert!((back - x).abs() <= x.abs() * 2f32.powi(-11), "size {size:e}: {back} vs {x}");
+                }
+            }
+        }
+        let spread = |ratio: f32| {
+            let mut rows = base.clone();
+            rows[5] = ratio;
+            rows.extend(vec![0f32; dims]);
+            Codes::encode(space, &Values::from_f32(dims, &rows)).is_some()
+        };
+        assert!(spread(1e6));
+        assert!(!spread(1e15));
+        assert!(!spread(1e30));
     }
 }

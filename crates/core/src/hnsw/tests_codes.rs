@@ -111,3 +111,49 @@ fn codes_are_used_where_they_help() {
     assert!(MemGraph::code_bytes_per_element(crate::space::Space::F32 { metric: Metric::L2, dims: 384 }) >= 384);
     assert_eq!(MemGraph::code_bytes_per_element(crate::space::Space::F32 { metric: Metric::L2, dims: 8 }), 0);
 }
+
+/// The default build (codes where they help) against an exact build of
+/// the same data, recall@10 at a low ef.
+fn default_vs_exact(metric: Metric, data: &[f32], queries: &[f32]) -> (f64, f64) {
+    let p = Params { m: 8, ef_construction: 40, metric, max_level: MAX_LEVEL };
+    let mut exact = MemGraph::from_f32(p, DIM, data, 42);
+    exact.set_codes(false);
+    exact.build(1, &mut |_| true).expect("build");
+    let dflt = MemGraph::from_f32(p, DIM, data, 42);
+    dflt.build(1, &mut |_| true).expect("build");
+    (recall(&exact, queries, 10, 40), recall(&dflt, queries, 10, 40))
+}
+
+/// One element with a huge component sets the codes' scale: the others'
+/// codes must not flush to zero and the build's recall must not collapse
+/// (l2 and inner product; the outlier's size 1e15 and 1e30).
+#[test]
+fn one_huge_component_does_not_collapse_recall() {
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        for huge in [1e15f32, 1e30] {
+            let mut draws = Rng::new(31);
+            let mut data = clustered(4000, 40, &mut Rng::new(3), &mut draws, false);
+            let queries = clustered(150, 40, &mut Rng::new(3), &mut draws, false);
+            data[17 * DIM + 5] = huge;
+            let (re, rd) = default_vs_exact(metric, &data, &queries);
+            println!("{metric:?} outlier {huge:e}: exact build {re:.4}, default build {rd:.4}");
+            assert!(rd >= re - 0.01, "{metric:?} outlier {huge:e}: default build {rd} < exact build {re}");
+        }
+    }
+}
+
+/// Data far from the origin (a common offset much larger than the spread):
+/// half precision's relative step at the offset exceeds the distances
+/// between neighbours; the build's recall must not collapse.
+#[test]
+fn a_large_common_offset_does_not_collapse_recall() {
+    for offset in [30f32, 1000.0] {
+        let mut draws = Rng::new(31);
+        let mut data = clustered(4000, 40, &mut Rng::new(3), &mut draws, false);
+        let mut queries = clustered(150, 40, &mut Rng::new(3), &mut draws, false);
+        data.iter_mut().chain(queries.iter_mut()).for_each(|x| *x += offset);
+        let (re, rd) = default_vs_exact(Metric::L2, &data, &queries);
+        println!("L2 offset {offset}: exact build {re:.4}, default build {rd:.4}");
+        assert!(rd >= re - 0.01, "L2 offset {offset}: default build {rd} < exact build {re}");
+    }
+}
