@@ -1,0 +1,209 @@
+//! The sq8 distance kernels: plain loops in a fixed lane order, and the
+//! same loops compiled for AVX2 (picked at run time), which give the same
+//! bits.
+
+use super::Code;
+
+/// `(Σ gap^p, Σ reach^p)` over the elements (p = 2 when `SQUARE`, else 1),
+/// where `off = |q_i - x̂_i|`, `gap = max(off - half, 0)`, `reach = off +
+/// half`, in float8 (four lanes, for AVX2 where the CPU has it; the lanes'
+/// order changes only float8 rounding, far below the bound's margins).
+#[inline]
+pub(super) fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { wide::gap_sums::<SQUARE>(q, codes, lo, step, half) };
+    }
+    gap_sums_body::<SQUARE>(q, codes, lo, step, half)
+}
+
+#[inline(always)]
+pub(super) fn gap_sums_body<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
+    let (mut near, mut far) = ([0f64; 4], [0f64; 4]);
+    let term = |v: f32, k: u8| {
+        let off = (v as f64 - (lo + step * k as f64)).abs();
+        let (gap, reach) = ((off - half).max(0.0), off + half);
+        if SQUARE {
+            (gap * gap, reach * reach)
+        } else {
+            (gap, reach)
+        }
+    };
+    let mut qs = q.chunks_exact(4);
+    let mut cs = codes.chunks_exact(4);
+    for (x, k) in (&mut qs).zip(&mut cs) {
+        for i in 0..4 {
+            let (n, f) = term(x[i], k[i]);
+            near[i] += n;
+            far[i] += f;
+        }
+    }
+    let (mut n_tail, mut f_tail) = (0f64, 0f64);
+    for (&v, &k) in qs.remainder().iter().zip(cs.remainder()) {
+        let (n, f) = term(v, k);
+        n_tail += n;
+        f_tail += f;
+    }
+    (near.iter().sum::<f64>() + n_tail, far.iter().sum::<f64>() + f_tail)
+}
+
+/// `Σ (q_i - x̂_i)²` with `x̂_i = lo + step·c_i`, as `((q_i - lo) - step·c_i)²`
+/// (the first difference is exact when `q_i` is near `lo`), eight lanes.
+#[inline]
+pub(super) fn l2_to_code(q: &[f32], c: &Code) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { wide::l2_to_code(q, c.lo, c.step, c.codes) } as f64;
+    }
+    l2_to_code_body(q, c.lo, c.step, c.codes) as f64
+}
+
+/// The loop of [`l2_to_code`]: eight lanes in a fixed order, so every
+/// instruction set gives the same sum.
+#[inline(always)]
+pub(super) fn l2_to_code_body(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut qs = q.chunks_exact(8);
+    let mut cs = codes.chunks_exact(8);
+    for (x, k) in (&mut qs).zip(&mut cs) {
+        for i in 0..8 {
+            let d = (x[i] - lo) - step * k[i] as f32;
+            acc[i] += d * d;
+        }
+    }
+    let mut tail = 0f32;
+    for (x, k) in qs.remainder().iter().zip(cs.remainder()) {
+        let d = (x - lo) - step * *k as f32;
+        tail += d * d;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The code kernels compiled for AVX2 (the same loops, wider registers and
+/// byte-to-float conversions), picked at run time.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    /// Whether this CPU runs the AVX2 kernels.
+    #[inline]
+    pub fn available() -> bool {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+
+    use std::arch::x86_64::*;
+
+    /// Eight codes widened to float4 lanes (exact: bytes are small integers).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn codes8(k: &[u8]) -> __m256 {
+        debug_assert!(k.len() >= 8);
+        // SAFETY: `k` holds at least 8 bytes (callers pass exact chunks);
+        // an unaligned 8-byte load.
+        let b = unsafe { _mm_loadl_epi64(k.as_ptr().cast::<__m128i>()) };
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b))
+    }
+
+    /// Eight float4 lanes of `x` (at least 8 long).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load8(x: &[f32]) -> __m256 {
+        debug_assert!(x.len() >= 8);
+        // SAFETY: `x` holds at least 8 floats; an unaligned load.
+        unsafe { _mm256_loadu_ps(x.as_ptr()) }
+    }
+
+    /// Lane `i` of the 8-lane sums, then the lanes summed in order: the
+    /// same operations, each rounded separately (no fused multiply-add),
+    /// as [`super::l2_to_code_body`], so the sum has the same bits.
+    #[target_feature(enable = "avx2,fma")]
+    pub fn l2_to_code(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
+        let n = q.len().min(codes.len()) / 8 * 8;
+        let (vlo, vstep) = (_mm256_set1_ps(lo), _mm256_set1_ps(step));
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < n {
+            let d = _mm256_sub_ps(_mm256_sub_ps(load8(&q[i..]), vlo), _mm256_mul_ps(vstep, codes8(&codes[i..])));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: an unaligned store of 8 floats into an 8-float array.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let mut tail = 0f32;
+        for (x, k) in q[n..].iter().zip(&codes[n..]) {
+            let d = (x - lo) - step * *k as f32;
+            tail += d * d;
+        }
+        lanes.iter().sum::<f32>() + tail
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
+        super::gap_sums_body::<SQUARE>(q, codes, lo, step, half)
+    }
+
+    /// As [`super::dot_u8_body`], lane for lane.
+    #[target_feature(enable = "avx2,fma")]
+    pub fn dot_u8(q: &[f32], codes: &[u8]) -> f32 {
+        let n = q.len().min(codes.len()) / 8 * 8;
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < n {
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(load8(&q[i..]), codes8(&codes[i..])));
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: an unaligned store of 8 floats into an 8-float array.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        let mut tail = 0f32;
+        for (x, k) in q[n..].iter().zip(&codes[n..]) {
+            tail += x * *k as f32;
+        }
+        lanes.iter().sum::<f32>() + tail
+    }
+}
+
+/// `x̂a · x̂b` of two codes: `Σ (la + sa·a_i)(lb + sb·b_i)` expanded into
+/// integer sums, one pass over the bytes.
+pub(super) fn decoded_dot(a: &Code, b: &Code, dims: usize) -> f64 {
+    let (mut ab, mut sa, mut sb) = (0u32, 0u32, 0u32);
+    for (&x, &y) in a.codes.iter().zip(b.codes) {
+        ab += x as u32 * y as u32;
+        sa += x as u32;
+        sb += y as u32;
+    }
+    let (la, lb, ka, kb) = (a.lo as f64, b.lo as f64, a.step as f64, b.step as f64);
+    dims as f64 * la * lb + la * kb * sb as f64 + lb * ka * sa as f64 + ka * kb * ab as f64
+}
+
+/// `Σ q_i * c_i` over float4 and bytes, eight lanes at a time so the
+/// compiler vectorises it.
+#[inline]
+pub(super) fn dot_u8(q: &[f32], c: &[u8]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+        return unsafe { wide::dot_u8(q, c) } as f64;
+    }
+    dot_u8_body(q, c) as f64
+}
+
+#[inline(always)]
+pub(super) fn dot_u8_body(q: &[f32], c: &[u8]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut qs = q.chunks_exact(8);
+    let mut cs = c.chunks_exact(8);
+    for (x, k) in (&mut qs).zip(&mut cs) {
+        for i in 0..8 {
+            acc[i] += x[i] * k[i] as f32;
+        }
+    }
+    let mut tail = 0f32;
+    for (x, k) in qs.remainder().iter().zip(cs.remainder()) {
+        tail += x * *k as f32;
+    }
+    acc.iter().sum::<f32>() + tail
+}
