@@ -218,3 +218,43 @@ fn l2_is_precise_far_from_the_origin() {
         assert!((got - want).abs() <= 1e-2 * want, "code to code: {got} vs {want}");
     }
 }
+
+/// The AVX2 kernels against the plain loops on adversarial codes (all 0,
+/// all 255, alternating, random) with extreme headers (tiny and huge `lo`
+/// and steps, negative `lo`), queries of mixed magnitudes, at odd lengths
+/// and from unaligned starts: the same bits (NaN for NaN).
+#[test]
+fn wide_kernels_give_the_same_bits_on_adversarial_codes() {
+    let mut rng = Rng::new(17);
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    for dims in [1, 3, 7, 8, 9, 15, 17, 63, 64, 65, 383, 385, 2000, 16000] {
+        for shift in [0, 1, 5] {
+            let n = dims + shift;
+            let patterns: [Vec<u8>; 4] = [
+                vec![0; n],
+                vec![255; n],
+                (0..n).map(|i| if i % 2 == 0 { 0 } else { 255 }).collect(),
+                (0..n).map(|_| rng.below(256) as u8).collect(),
+            ];
+            let qs: [Vec<f32>; 3] = [
+                random(n, &mut rng),
+                (0..n).map(|i| if i % 3 == 0 { 1e30 } else { -1e-30 }).collect(),
+                (0..n).map(|_| (rng.normal() * 1e6) as f32).collect(),
+            ];
+            for codes in &patterns {
+                for q in &qs {
+                    for (lo, step) in [(0f32, 1f32), (-1e30, 1e28), (1e-38, 1e-40), (-3.5, 0.0), (f32::MAX / 2.0, f32::MAX / 512.0)] {
+                        let (q, k) = (&q[shift..], &codes[shift..]);
+                        let c = Code { lo, step, wide: false, codes: k };
+                        assert!(same(l2_to_code(q, &c), l2_to_code_body(q, lo, step, k) as f64), "l2 {dims}+{shift} {lo} {step}");
+                        assert!(same(dot_u8(q, k), dot_u8_body(q, k) as f64), "dot {dims}+{shift}");
+                        let half = step as f64 / 2.0;
+                        let a = gap_sums::<true>(q, k, lo as f64, step as f64, half);
+                        let b = gap_sums_body::<true>(q, k, lo as f64, step as f64, half);
+                        assert!(same(a.0, b.0) && same(a.1, b.1), "gaps {dims}+{shift}");
+                    }
+                }
+            }
+        }
+    }
+}
