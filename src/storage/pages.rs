@@ -82,8 +82,8 @@ fn line_pointer_fits(off: u16) -> bool {
     off != 0 && PAGE_HEADER + 4 * off as usize <= BLOCK_SIZE
 }
 
-/// Hints the CPU at item `off`'s line pointer on a pinned page (no lock
-/// needed: nothing is read).
+/// Hints the CPU at item `off`'s line pointer on a pinned page or a hint
+/// page (no lock or pin needed: nothing is read).
 pub fn prefetch_line_pointer(page: pg_sys::Page, off: u16) {
     if !line_pointer_fits(off) {
         return;
@@ -91,18 +91,23 @@ pub fn prefetch_line_pointer(page: pg_sys::Page, off: u16) {
     prefetch(page.cast::<u8>().wrapping_add(PAGE_HEADER + 4 * (off as usize - 1)));
 }
 
-/// Hints the CPU at the first `len` bytes of item `off` on a pinned page
-/// (at most the item's length).
-/// The line pointer is read without the page lock, so the address may be
-/// stale: it only steers prefetches, the item is read under the lock.
+/// Hints the CPU at the first `len` bytes of item `off` (at most the
+/// item's length) on a pinned page, or on the memory of a shared buffer
+/// found through a hint ([`super::buffer::Pin::hint_page`]: not pinned, it
+/// may hold any page by now).
+/// The line pointer is read without the page lock (and through a hint,
+/// without a pin), so the address may be stale or garbage: it only steers
+/// prefetches, kept inside the page; the item is read under the lock.
 pub fn prefetch_item(page: pg_sys::Page, off: u16, len: usize) {
     if !line_pointer_fits(off) {
         return;
     }
-    // SAFETY: the line pointer lies inside the pinned page's memory
-    // (`line_pointer_fits`), 4-aligned (pages are MAXALIGNed); another
-    // backend may be writing it, so it is read as an atomic word: some
-    // value, only used as a hint.
+    // SAFETY: the line pointer lies inside `page`'s BLCKSZ bytes
+    // (`line_pointer_fits`): a pinned buffer's page, or a shared buffer's
+    // through a hint, memory of the buffer pool, mapped for the backend's
+    // life whatever page the buffer holds; 4-aligned (buffers are
+    // aligned). Another backend may be writing it, so it is read as an
+    // atomic word: some value, only used as a hint.
     let lp = unsafe {
         let at = page.cast::<u8>().add(PAGE_HEADER + 4 * (off as usize - 1)).cast::<u32>();
         std::sync::atomic::AtomicU32::from_ptr(at).load(std::sync::atomic::Ordering::Relaxed)

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from test_build_memory import sample
-from helpers_index import clustered_data, copy_rows, distances, ext_db, force_index, load_table, need_pgvector, vec_text
+from helpers_index import assert_uses_index, clustered_data, copy_rows, distances, ext_db, force_index, load_table, need_pgvector, vec_text
 
 CLUSTER_CONF = {"shared_buffers": "128MB"}
 
@@ -147,11 +147,43 @@ def test_ivfflat_full_scan_at_64kb_work_mem(cluster):
         conn.execute("SET work_mem = '64kB'")
         conn.execute("SET ivfflat.probes = 10")
         sql = "SELECT id, v <-> %s::vector FROM t ORDER BY v <-> %s::vector"
+        assert_uses_index(conn, f"SELECT id FROM t ORDER BY v <-> '{vec_text(q)}'::vector")
         rows = conn.execute(sql, (vec_text(q), vec_text(q))).fetchall()
         check_full_order(rows, data, q)
         # LIMIT with a large OFFSET lands past many refills
         page = conn.execute(sql + " LIMIT 7 OFFSET 61234", (vec_text(q), vec_text(q))).fetchall()
         assert [r[1] for r in page] == pytest.approx([r[1] for r in rows[61234:61241]], rel=1e-6)
+
+
+def test_ivfflat_massive_ties_at_64kb_work_mem(cluster):
+    """Hamming distances of bit(16) take 17 values, so tens of thousands of
+    rows tie at each: every refill boundary falls inside a tie, resolved
+    by heap TID. Each row comes once, distances nondecreasing and exact.
+    (A NULL query is folded by the planner: no index scan.)"""
+    db = cluster.create_db("ivfties")
+    n = 60000
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2, (n, 16))
+    with cluster.connect(db) as conn:
+        conn.execute("CREATE TABLE b (id int, v bit(16))")
+        with conn.cursor() as cur, cur.copy("COPY b (id, v) FROM STDIN") as cp:
+            for i, row in enumerate(bits, 1):
+                cp.write_row((i, "".join(map(str, row))))
+        conn.execute("CREATE INDEX ON b USING ivfflat (v bit_hamming_ops) WITH (lists = 4)")
+        force_index(conn)
+        conn.execute("SET work_mem = '64kB'")
+        conn.execute("SET ivfflat.probes = 4")
+        q = "0101010101010101"
+        assert_uses_index(conn, f"SELECT id FROM b ORDER BY v <~> '{q}'::bit(16)")
+        rows = conn.execute("SELECT id, v <~> %s::bit(16) FROM b ORDER BY v <~> %s::bit(16)", (q, q)).fetchall()
+        ids = [r[0] for r in rows]
+        assert len(ids) == len(set(ids)) == n
+        want = (bits != np.array([int(c) for c in q])).sum(axis=1)
+        got = np.array([r[1] for r in rows])
+        assert np.all(np.diff(got) >= 0)
+        assert np.array_equal(got, want[np.array(ids) - 1])
+        ids = [r[0] for r in conn.execute("SELECT id FROM b ORDER BY v <~> NULL::bit(16)")]
+        assert sorted(ids) == list(range(1, n + 1))
 
 
 def test_ivfflat_relaxed_order_with_max_probes_returns_each_row_once(cluster):
