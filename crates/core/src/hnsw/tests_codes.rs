@@ -99,12 +99,14 @@ fn code_builds_link_every_element_within_capacity() {
 }
 
 /// Codes are on by default for float4 from [`codes::MIN_DIMS`]
-/// dimensions with a metric that has a code kernel, off otherwise.
+/// dimensions with a metric that has a code kernel, off otherwise (and
+/// for rows all alike: nothing to tell apart around their centre).
 #[test]
 fn codes_are_used_where_they_help() {
     let p = |metric| Params { m: 8, ef_construction: 40, metric, max_level: MAX_LEVEL };
-    let big = vec![0.5f32; 10 * codes::MIN_DIMS];
+    let big: Vec<f32> = (0..10 * codes::MIN_DIMS).map(|i| (i % 7) as f32 * 0.5).collect();
     let small = vec![0.5f32; 10 * 8];
+    assert!(!MemGraph::from_f32(p(Metric::L2), codes::MIN_DIMS, &vec![0.5f32; 10 * codes::MIN_DIMS], 1).uses_codes());
     assert!(MemGraph::from_f32(p(Metric::L2), codes::MIN_DIMS, &big, 1).uses_codes());
     assert!(!MemGraph::from_f32(p(Metric::L2), 8, &small, 1).uses_codes());
     assert!(!MemGraph::from_f32(p(Metric::L1), codes::MIN_DIMS, &big, 1).uses_codes());
@@ -147,7 +149,7 @@ fn one_huge_component_does_not_collapse_recall() {
 /// between neighbours; the build's recall must not collapse.
 #[test]
 fn a_large_common_offset_does_not_collapse_recall() {
-    for offset in [30f32, 1000.0] {
+    for offset in [30f32, 1000.0, 1e4, 1e5] {
         let mut draws = Rng::new(31);
         let mut data = clustered(4000, 40, &mut Rng::new(3), &mut draws, false);
         let mut queries = clustered(150, 40, &mut Rng::new(3), &mut draws, false);
