@@ -40,7 +40,7 @@ def recall_at(conn, table, data, queries, k, metric="l2", op="<->"):
         d = distances(data, q, metric)
         kth = np.sort(d)[k - 1]
         got = [r[0] for r in conn.execute(f"SELECT id FROM {table} ORDER BY v {op} %s::vector LIMIT {k}", (vec_text(q),))]
-        hits += sum(1 for i in got if d[i - 1] <= kth * (1 + 1e-6) + 1e-12)
+        hits += sum(1 for i in got if d[i - 1] <= kth + 1e-6 * abs(kth) + 1e-12)
     return hits / (k * len(queries))
 
 
