@@ -57,8 +57,9 @@ def test_build_copies_keep_recall_at_extreme_magnitudes(cluster, metric, op, opc
     """The build's half-precision copies share one scale: a single row with
     a 1e15 component ("huge") flushed every other row's copy to zeros, and
     a common offset of 1e4 over a spread of about 1 ("offset") left half
-    precision a step of 8; either way the build's searches ran blind (l2
-    recall@10 0.05 and 0.3). 20k rows of vector(64) built with and without
+    precision a step of 8; either way the build's searches ran blind
+    (before the fix, recall@10 0.814 -> 0.122 for l2 and 0.922 -> 0.172 for
+    ip with the huge row, 0.814 -> 0.138 for l2 with the offset). 20k rows of vector(64) built with and without
     the change (a serial build is reproducible): recall@10 must not drop."""
     data = lowrank_data(20000, 64, draws=5)
     queries = lowrank_data(50, 64, draws=6)
