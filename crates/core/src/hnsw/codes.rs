@@ -101,7 +101,51 @@ impl Codes {
             // SAFETY: any u16 slice is readable as bytes.
             out.push(unsafe { std::slice::from_raw_parts(h.as_ptr().cast::<u8>(), 2 * h.len()) });
         }
-        Some(Codes { metric, dims, scale: (s, 1.0 / (s as f64 * s as f64)), origin, values: out })
+        let codes = Codes { metric, dims, scale: (s, 1.0 / (s as f64 * s as f64)), origin, values: out };
+        codes.fine_enough(values).then_some(codes)
+    }
+
+    /// Whether the codes' rounding stays well below the distances between
+    /// near neighbours: some rows each look for
+    /// their nearest among a pool of rows drawn at random (exactly, rows
+    /// equal to them left out), and at most one in
+    /// twenty may have a code error above a sixteenth of that distance.
+    /// Groups of rows at very different distances from the centre (one
+    /// scale for all: the far ones round to steps wider than their spread)
+    /// fail it. The pool's nearest is never nearer than the true nearest,
+    /// so the check errs on the side of codes; its cost is bounded (about
+    /// 5e7 multiply-adds).
+    fn fine_enough(&self, values: &Values) -> bool {
+        const PROBES: usize = 64;
+        let n = values.len();
+        let pool_len = (50_000_000 / (PROBES * self.dims.max(1))).clamp(32, 2048);
+        let ids = sample(n, pool_len);
+        let pool: Vec<&[f32]> = match ids.iter().map(|&i| f32s(values.get(i))).collect() {
+            Some(p) => p,
+            None => return false,
+        };
+        let l2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
+        let (mut probes, mut coarse) = (0usize, 0usize);
+        let step = pool.len().div_ceil(PROBES).max(1);
+        let s = self.scale.0 as f64;
+        for (k, x) in pool.iter().enumerate().step_by(step) {
+            let nearest = pool.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, y)| l2(x, y)).filter(|&d| d > 0.0).fold(f64::INFINITY, f64::min);
+            if !nearest.is_finite() {
+                continue;
+            }
+            let Some(code) = u16s(self.values.get(ids[k])) else { return false };
+            let err: f64 = x
+                .iter()
+                .zip(code)
+                .zip(&self.origin)
+                .map(|((&v, &h), &m)| (v as f64 - (crate::half::to_f32(h) as f64 / s + m as f64)).powi(2))
+                .sum();
+            probes += 1;
+            if err * 256.0 > nearest {
+                coarse += 1;
+            }
+        }
+        coarse * 20 <= probes
     }
 
     /// The query for float4 value `value` (stored bytes): `dims` float4,
@@ -154,17 +198,15 @@ impl Codes {
     }
 }
 
-/// Rows [`center_of`] looks at (evenly spaced).
+/// Rows [`center_of`] looks at.
 const CENTER_SAMPLE: usize = 4096;
 
-/// The centre codes are taken around: each dimension's median over up to
-/// [`CENTER_SAMPLE`] rows (a median, not a mean: one huge element must not
+/// The centre codes are taken around: each dimension's median over
+/// [`CENTER_SAMPLE`] rows drawn at random (a median, not a mean: one huge element must not
 /// move every vector's centred copy; then the per-vector check in
 /// [`Codes::encode`] sees it). None if a sampled value is not finite.
 fn center_of(values: &Values, dims: usize) -> Option<Vec<f32>> {
-    let n = values.len();
-    let step = n.div_ceil(CENTER_SAMPLE).max(1);
-    let rows: Vec<&[f32]> = (0..n).step_by(step).map(|i| f32s(values.get(i))).collect::<Option<_>>()?;
+    let rows: Vec<&[f32]> = sample(values.len(), CENTER_SAMPLE).into_iter().map(|i| f32s(values.get(i))).collect::<Option<_>>()?;
     let mut column = Vec::with_capacity(rows.len());
     let mut out = vec![0f32; dims];
     for (j, m) in out.iter_mut().enumerate() {
@@ -179,6 +221,17 @@ fn center_of(values: &Values, dims: usize) -> Option<Vec<f32>> {
         }
     }
     Some(out)
+}
+
+/// `k` row numbers below `n` drawn at random (fixed seed: a build is
+/// reproducible; not evenly spaced, which data laid out in a period would
+/// fool); all rows when `n <= k`.
+fn sample(n: usize, k: usize) -> Vec<usize> {
+    if n <= k {
+        return (0..n).collect();
+    }
+    let mut rng = crate::rng::Rng::new(0x5eed);
+    (0..k).map(|_| rng.below(n as u64) as usize).collect()
 }
 
 /// `x - origin` into `out`; returns its largest magnitude (NaN if `x` is

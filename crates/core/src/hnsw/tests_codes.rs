@@ -159,3 +159,22 @@ fn a_large_common_offset_does_not_collapse_recall() {
         assert!(rd >= re - 0.01, "L2 offset {offset}: default build {rd} < exact build {re}");
     }
 }
+
+/// Two groups at very different distances from the centre (half the rows
+/// near the origin, half around 1e4): one scale cannot suit both.
+#[test]
+fn groups_at_different_magnitudes_keep_recall() {
+    let mut draws = Rng::new(31);
+    let mut data = clustered(8000, 20, &mut Rng::new(3), &mut draws, false);
+    let mut queries = clustered(150, 20, &mut Rng::new(3), &mut draws, false);
+    for rows in [&mut data, &mut queries] {
+        for (i, x) in rows.chunks_mut(DIM).enumerate() {
+            if i % 2 == 1 {
+                x.iter_mut().for_each(|v| *v += 1e4);
+            }
+        }
+    }
+    let (re, rd) = default_vs_exact(Metric::L2, &data, &queries);
+    println!("L2 two groups 0 and 1e4: exact build {re:.4}, default build {rd:.4}");
+    assert!(rd >= re - 0.01, "two groups: default build {rd} < exact build {re}");
+}
