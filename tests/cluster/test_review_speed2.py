@@ -52,6 +52,7 @@ def recall_at(conn, table, data, queries, k, metric="l2", op="<->"):
     ("ip", "<#>", "vector_ip_ops", "huge"),
     ("l2", "<->", "vector_l2_ops", "offset"),
     ("ip", "<#>", "vector_ip_ops", "offset"),
+    ("l2", "<->", "vector_l2_ops", "groups"),
 ])
 def test_build_copies_keep_recall_at_extreme_magnitudes(cluster, metric, op, opclass, case):
     """The build's half-precision copies share one scale: a single row with
@@ -59,7 +60,9 @@ def test_build_copies_keep_recall_at_extreme_magnitudes(cluster, metric, op, opc
     a common offset of 1e4 over a spread of about 1 ("offset") left half
     precision a step of 8; either way the build's searches ran blind
     (before the fix, recall@10 0.814 -> 0.122 for l2 and 0.922 -> 0.172 for
-    ip with the huge row, 0.814 -> 0.138 for l2 with the offset). 20k rows of vector(64) built with and without
+    ip with the huge row, 0.814 -> 0.138 for l2 with the offset); with
+    every other row 1e4 away ("groups") one scale cannot suit both groups.
+    20k rows of vector(64) built with and without
     the change (a serial build is reproducible): recall@10 must not drop."""
     data = lowrank_data(20000, 64, draws=5)
     queries = lowrank_data(50, 64, draws=6)
@@ -72,6 +75,9 @@ def test_build_copies_keep_recall_at_extreme_magnitudes(cluster, metric, op, opc
         if changed and case == "offset":
             rows += 1e4
             qs += 1e4
+        if changed and case == "groups":
+            rows[1::2] += 1e4
+            qs[1::2] += 1e4
         with cluster.connect(db) as conn:
             load_table(conn, "t", rows)
             conn.execute("SET max_parallel_maintenance_workers = 0")
