@@ -166,12 +166,23 @@ impl Frame<'_> {
         let rows: Vec<&[f32]> = bufs[..m].iter_mut().enumerate().map(|(o, buf)| samples.row(first + o, buf)).collect();
         bounds.iter_mut().for_each(|b| *b = Bound { center: 0, upper: f64::INFINITY });
         for j in 0..self.k {
-            for (o, (x, b)) in rows.iter().zip(bounds.iter_mut()).enumerate() {
-                let d = self.distance(x, j);
-                lower[o * self.k + j] = self.store(d, j);
-                if d < b.upper {
-                    b.upper = d;
-                    b.center = j as u32;
+            let c = &self.centers[j * self.dims..(j + 1) * self.dims];
+            for (g, (xs, bs)) in rows.chunks(4).zip(bounds.chunks_mut(4)).enumerate() {
+                let sums = match *xs {
+                    [a, b, c4, d] => self.kind.sums4(c, [a, b, c4, d]),
+                    _ => {
+                        let mut s = [0f32; 4];
+                        xs.iter().zip(s.iter_mut()).for_each(|(x, s)| *s = self.kind.sums4(c, [x, x, x, x])[0]);
+                        s
+                    }
+                };
+                for (o, (b, &sum)) in bs.iter_mut().zip(&sums).enumerate() {
+                    let d = self.kind.from_sum(sum);
+                    lower[(4 * g + o) * self.k + j] = self.store(d, j);
+                    if d < b.upper {
+                        b.upper = d;
+                        b.center = j as u32;
+                    }
                 }
             }
         }
