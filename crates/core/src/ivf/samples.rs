@@ -77,6 +77,23 @@ impl<'a> Samples<'a> {
         }
     }
 
+    /// [`Samples::between`] of samples `first..first + count` (at most 4;
+    /// the rest of the result is NaN) and sample `p`: float4 samples share
+    /// one pass of `p` (the kernel's sums, see [`super::kernel`]).
+    #[inline]
+    pub fn between4(&self, kind: Kind, first: usize, count: usize, p: usize) -> [f64; 4] {
+        let mut out = [f64::NAN; 4];
+        match *self {
+            Samples::F32 { data, dims } if count == 4 => {
+                let row = |i: usize| &data[i * dims..(i + 1) * dims];
+                let s = kind.sums4(row(p), [row(first), row(first + 1), row(first + 2), row(first + 3)]);
+                out.iter_mut().zip(s).for_each(|(o, s)| *o = kind.from_sum(s));
+            }
+            _ => out.iter_mut().take(count).enumerate().for_each(|(o, d)| *d = self.between(kind, first + o, p)),
+        }
+        out
+    }
+
     /// Sample `i` as float4: a borrow of the data for float4 samples, else
     /// widened into `buf` (one buffer per worker, reused).
     #[inline]
