@@ -125,7 +125,7 @@ fn for_blocks(n: usize, k: usize, tick: &mut dyn FnMut(), mut f: impl FnMut(std:
 }
 
 /// Where the centers stand for the assignment step: the centers, the total
-/// distance each has moved (`drift`), center-to-center distances (`cc`)
+/// distance each has moved (`drift`), half the center-to-center distances in float4 (`hc32`)
 /// and half the distance from each center to its nearest other (`half`).
 struct Frame<'a> {
     centers: &'a [f32],
@@ -133,7 +133,6 @@ struct Frame<'a> {
     k: usize,
     kind: Kind,
     drift: &'a [f64],
-    cc: &'a [f64],
     half: &'a [f64],
     /// `drift` and half of `cc` in float4 (for [`candidates`]).
     drift32: &'a [f32],
@@ -144,6 +143,14 @@ impl Frame<'_> {
     #[inline]
     fn distance(&self, x: &[f32], j: usize) -> f64 {
         self.kind.distance(x, &self.centers[j * self.dims..(j + 1) * self.dims])
+    }
+
+    /// Half the distance between centers `a` and `j`, from its float4
+    /// copy less a margin for the rounding (the copy's row is in cache
+    /// after [`candidates`]; the float8 matrix is not).
+    #[inline]
+    fn half_cc(&self, a: usize, j: usize) -> f64 {
+        self.hc32[a * self.k + j] as f64 * (1.0 - 1e-6)
     }
 
     /// The stored form of lower bound `d` to center `j`.
@@ -176,7 +183,7 @@ impl Frame<'_> {
         for &j in cand.iter() {
             let j = j as usize;
             let a = b.center as usize;
-            if j == a || b.upper <= self.lower(lower[j], j) || b.upper <= 0.5 * self.cc[a * k + j] {
+            if j == a || b.upper <= self.lower(lower[j], j) || b.upper <= self.half_cc(a, j) {
                 continue;
             }
             if x.is_none() {
@@ -187,7 +194,7 @@ impl Frame<'_> {
                 b.upper = self.distance(xr, a);
                 lower[a] = self.store(b.upper, a);
                 tight = true;
-                if b.upper <= self.lower(lower[j], j) || b.upper <= 0.5 * self.cc[a * k + j] {
+                if b.upper <= self.lower(lower[j], j) || b.upper <= self.half_cc(a, j) {
                     continue;
                 }
             }
@@ -318,7 +325,7 @@ fn lloyd(
         bounds.iter_mut().for_each(|b| b.upper += moved[b.center as usize]);
         drift32.iter_mut().zip(&drift).for_each(|(t, &d)| *t = d as f32);
         hc32.iter_mut().zip(&cc).for_each(|(t, &d)| *t = (0.5 * d) as f32);
-        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, cc: &cc, half: &half, drift32: &drift32, hc32: &hc32 };
+        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, half: &half, drift32: &drift32, hc32: &hc32 };
         let mut changed: Vec<(u32, u32, u32)> = Vec::new();
         for_blocks(n, k, tick, |range, lrange| {
             let start = range.start;
