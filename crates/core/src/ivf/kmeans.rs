@@ -64,6 +64,11 @@ pub fn normalize(x: &mut [f32]) {
 /// centers. Centers no sample picks get random elements uniform in [0, 1)
 /// (normalised for [`Kind::Spherical`]).
 pub fn kmeans(samples: Samples, k: usize, kind: Kind, seed: u64, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
+    kmeans_with(samples, k, kind, seed, SEED_TRIALS, pool, tick)
+}
+
+/// [`kmeans`] with `trials` candidates per seed center.
+pub fn kmeans_with(samples: Samples, k: usize, kind: Kind, seed: u64, trials: usize, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
     let n = samples.len();
     let dims = samples.dims();
     let mut rng = Rng::new(seed);
@@ -77,7 +82,7 @@ pub fn kmeans(samples: Samples, k: usize, kind: Kind, seed: u64, pool: &rayon::T
     } else {
         let t = std::time::Instant::now();
         let mut lower = vec![0f32; n * k];
-        let seeds = super::seed::seed(&samples, k, kind, SEED_TRIALS, &mut rng, pool, tick, &mut lower);
+        let seeds = super::seed::seed(&samples, k, kind, trials, &mut rng, pool, tick, &mut lower);
         let c: Vec<f32> = seeds.chosen.iter().flat_map(|&i| samples.to_vec(i)).collect();
         let bounds = seeds.near.iter().map(|&(center, upper)| Bound { center, upper }).collect();
         drop(seeds);

@@ -55,6 +55,10 @@ pub fn seed(samples: &Samples, k: usize, kind: Kind, trials: usize, rng: &mut Rn
     // distances of every chosen center to the candidates (row per candidate)
     let mut cc: Vec<f64> = Vec::with_capacity(trials * k);
     let mut found: Vec<f64> = vec![f64::NAN; n * trials];
+    if trials == 1 {
+        plain(samples, k, kind, rng, pool, tick, lower, &mut chosen, &mut near, total);
+        return Seeds { chosen, near };
+    }
     while chosen.len() < k {
         let picks: Vec<usize> = (0..trials).map(|_| draw(&near, total, rng)).collect();
         let m = chosen.len();
@@ -110,6 +114,78 @@ pub fn seed(samples: &Samples, k: usize, kind: Kind, trials: usize, rng: &mut Rn
     }
     Seeds { chosen, near }
 }
+
+/// Plain k-means++ (one candidate a center): one parallel pass over the
+/// samples per center, which computes the distances it needs and updates
+/// the nearest centers and lower bounds (a pass per
+/// center is a wait for every worker: few of them matter on a busy
+/// machine, where a worker may be off its CPU).
+#[allow(clippy::too_many_arguments)]
+fn plain(
+    samples: &Samples,
+    k: usize,
+    kind: Kind,
+    rng: &mut Rng,
+    pool: &rayon::ThreadPool,
+    tick: &mut dyn FnMut(),
+    lower: &mut [f32],
+    chosen: &mut Vec<usize>,
+    near: &mut [(u32, f64)],
+    mut total: f64,
+) {
+    let n = near.len();
+    let mut cc: Vec<f64> = Vec::with_capacity(k);
+    // the bounds of the last few centers, per sample side by side (a cache
+    // line a sample), copied to `lower` every COLUMNS centers: `lower`
+    // written a column at a time would miss the cache on every sample
+    let mut cols = vec![0f32; n * COLUMNS];
+    let mut first = chosen.len();
+    while chosen.len() < k {
+        let p = draw(near, total, rng);
+        let m = chosen.len();
+        let slot = m - first;
+        cc.clear();
+        cc.extend(chosen.iter().map(|&c| samples.between(kind, c, p)));
+        let id = m as u32;
+        pool.install(|| {
+            near.par_chunks_mut(4)
+                .zip(cols.par_chunks_mut(4 * COLUMNS))
+                .enumerate()
+                .with_min_len(64)
+                .for_each(|(g, (nw, low))| {
+                    let need = |&(c, w): &(u32, f64)| cc[c as usize] < 2.0 * w;
+                    let d = if nw.iter().any(need) { samples.between4(kind, 4 * g, nw.len(), p) } else { [f64::NAN; 4] };
+                    for (o, w) in nw.iter_mut().enumerate() {
+                        if need(w) {
+                            low[o * COLUMNS + slot] = d[o] as f32;
+                            if d[o] < w.1 {
+                                *w = (id, d[o]);
+                            }
+                        } else {
+                            // d(x, p) >= d(c, p) - d(x, c) >= d(x, c)
+                            low[o * COLUMNS + slot] = (cc[w.0 as usize] - w.1) as f32;
+                        }
+                    }
+                })
+        });
+        // summed in order: the same draws whatever the threads did
+        total = near.iter().map(|w| w.1 * w.1).sum();
+        chosen.push(p);
+        if slot + 1 == COLUMNS || chosen.len() == k {
+            let filled = slot + 1;
+            pool.install(|| {
+                lower.par_chunks_mut(k).zip(cols.par_chunks(COLUMNS)).with_min_len(256).for_each(|(low, col)| {
+                    low[first..first + filled].copy_from_slice(&col[..filled]);
+                })
+            });
+            first = chosen.len();
+        }
+        tick();
+    }
+}
+
+/// Centers whose bounds [`plain`] gathers before writing them out.
+const COLUMNS: usize = 16;
 
 /// A sample index drawn with probability proportional to its squared
 /// distance (uniform when every distance is 0).
