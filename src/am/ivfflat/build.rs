@@ -9,6 +9,7 @@ use super::describe;
 use crate::am::{disk_tid, prepare_vector, Element};
 use crate::distance::Metric;
 use crate::ivf::assign;
+use crate::ivf::assign_fast::assign_fast;
 use crate::ivf::kmeans::{kmeans, normalize, Kind};
 use crate::ivf::samples::Samples;
 use crate::rng::Rng;
@@ -330,7 +331,7 @@ fn load_batch(st: &mut LoadState) {
     let rows: Vec<&[u8]> = (0..n).map(|i| &st.values[i * vb..(i + 1) * vb]).collect();
     let mut lists = Vec::with_capacity(n);
     for part in rows.chunks(ASSIGN_STEP) {
-        lists.extend(assign(&st.space, &st.centers, part, &st.pool));
+        lists.extend(assign_fast(&st.space, &st.centers, part, &st.pool).unwrap_or_else(|| assign(&st.space, &st.centers, part, &st.pool)));
         pgrx::check_for_interrupts!();
     }
     let mut order: Vec<u32> = (0..n as u32).collect();

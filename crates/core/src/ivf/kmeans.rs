@@ -64,6 +64,11 @@ pub fn normalize(x: &mut [f32]) {
 /// centers. Centers no sample picks get random elements uniform in [0, 1)
 /// (normalised for [`Kind::Spherical`]).
 pub fn kmeans(samples: Samples, k: usize, kind: Kind, seed: u64, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
+    kmeans_with(samples, k, kind, seed, SEED_TRIALS, pool, tick)
+}
+
+/// [`kmeans`] with `trials` candidates per seed center.
+pub fn kmeans_with(samples: Samples, k: usize, kind: Kind, seed: u64, trials: usize, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
     let n = samples.len();
     let dims = samples.dims();
     let mut rng = Rng::new(seed);
@@ -76,11 +81,14 @@ pub fn kmeans(samples: Samples, k: usize, kind: Kind, seed: u64, pool: &rayon::T
         c
     } else {
         let t = std::time::Instant::now();
-        let picked = super::seed::seed(&samples, k, kind, SEED_TRIALS, &mut rng, pool, tick);
-        let c: Vec<f32> = picked.iter().flat_map(|&i| samples.to_vec(i)).collect();
+        let mut lower = vec![0f32; n * k];
+        let seeds = super::seed::seed(&samples, k, kind, trials, &mut rng, pool, tick, &mut lower);
+        let c: Vec<f32> = seeds.chosen.iter().flat_map(|&i| samples.to_vec(i)).collect();
+        let bounds = seeds.near.iter().map(|&(center, upper)| Bound { center, upper }).collect();
+        drop(seeds);
         report.seed_seconds = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        let c = lloyd(&samples, k, kind, c, &mut rng, pool, tick, &mut report);
+        let c = lloyd(&samples, k, kind, c, Start { bounds, lower }, &mut rng, pool, tick, &mut report);
         report.lloyd_seconds = t.elapsed().as_secs_f64();
         c
     };
@@ -97,10 +105,6 @@ fn random_center(rng: &mut Rng, dims: usize, kind: Kind) -> Vec<f32> {
     }
     c
 }
-
-/// Samples compared with every center together (each center is read
-/// once for all of them).
-const BLOCK: usize = 8;
 
 /// Per-sample state of Elkan's algorithm (with one lower bound per center
 /// beside it, in a flat array).
@@ -126,7 +130,7 @@ fn for_blocks(n: usize, k: usize, tick: &mut dyn FnMut(), mut f: impl FnMut(std:
 }
 
 /// Where the centers stand for the assignment step: the centers, the total
-/// distance each has moved (`drift`), center-to-center distances (`cc`)
+/// distance each has moved (`drift`), half the center-to-center distances in float4 (`hc32`)
 /// and half the distance from each center to its nearest other (`half`).
 struct Frame<'a> {
     centers: &'a [f32],
@@ -134,14 +138,24 @@ struct Frame<'a> {
     k: usize,
     kind: Kind,
     drift: &'a [f64],
-    cc: &'a [f64],
     half: &'a [f64],
+    /// `drift` and half of `cc` in float4 (for [`candidates`]).
+    drift32: &'a [f32],
+    hc32: &'a [f32],
 }
 
 impl Frame<'_> {
     #[inline]
     fn distance(&self, x: &[f32], j: usize) -> f64 {
         self.kind.distance(x, &self.centers[j * self.dims..(j + 1) * self.dims])
+    }
+
+    /// Half the distance between centers `a` and `j`, from its float4
+    /// copy less a margin for the rounding (the copy's row is in cache
+    /// after [`candidates`]; the float8 matrix is not).
+    #[inline]
+    fn half_cc(&self, a: usize, j: usize) -> f64 {
+        self.hc32[a * self.k + j] as f64 * (1.0 - 1e-6)
     }
 
     /// The stored form of lower bound `d` to center `j`.
@@ -158,40 +172,23 @@ impl Frame<'_> {
         s - self.drift[j] - 1e-6 * (s.abs() + self.drift[j])
     }
 
-    /// Nearest centers of samples `first..` (as many as `bounds`), filling
-    /// their exact lower bounds (`lower`, k per sample); centers outer, so
-    /// each center is read once for the whole block.
-    fn scan_block(&self, samples: &Samples, first: usize, bufs: &mut [Vec<f32>], bounds: &mut [Bound], lower: &mut [f32]) {
-        let m = bounds.len();
-        let rows: Vec<&[f32]> = bufs[..m].iter_mut().enumerate().map(|(o, buf)| samples.row(first + o, buf)).collect();
-        bounds.iter_mut().for_each(|b| *b = Bound { center: 0, upper: f64::INFINITY });
-        for j in 0..self.k {
-            for (o, (x, b)) in rows.iter().zip(bounds.iter_mut()).enumerate() {
-                let d = self.distance(x, j);
-                lower[o * self.k + j] = self.store(d, j);
-                if d < b.upper {
-                    b.upper = d;
-                    b.center = j as u32;
-                }
-            }
-        }
-    }
-
     /// One assignment step of Elkan's algorithm for sample `i`; true when
     /// its center changed. The sample is widened only if a distance is needed.
     #[inline]
-    fn step(&self, samples: &Samples, i: usize, buf: &mut Vec<f32>, b: &mut Bound, lower: &mut [f32]) -> bool {
+    fn step(&self, samples: &Samples, i: usize, (buf, cand): &mut (Vec<f32>, Vec<u32>), b: &mut Bound, lower: &mut [f32]) -> bool {
         let k = self.k;
         let old = b.center as usize;
         if b.upper <= self.half[old] {
             return false;
         }
+        candidates(lower, self.drift32, &self.hc32[old * k..(old + 1) * k], b.upper, cand);
         let mut tight = false;
         let mut x: Option<&[f32]> = None;
         let mut spare = Some(buf);
-        for j in 0..k {
+        for &j in cand.iter() {
+            let j = j as usize;
             let a = b.center as usize;
-            if j == a || b.upper <= self.lower(lower[j], j) || b.upper <= 0.5 * self.cc[a * k + j] {
+            if j == a || b.upper <= self.lower(lower[j], j) || b.upper <= self.half_cc(a, j) {
                 continue;
             }
             if x.is_none() {
@@ -202,7 +199,7 @@ impl Frame<'_> {
                 b.upper = self.distance(xr, a);
                 lower[a] = self.store(b.upper, a);
                 tight = true;
-                if b.upper <= self.lower(lower[j], j) || b.upper <= 0.5 * self.cc[a * k + j] {
+                if b.upper <= self.lower(lower[j], j) || b.upper <= self.half_cc(a, j) {
                     continue;
                 }
             }
@@ -214,6 +211,31 @@ impl Frame<'_> {
             }
         }
         b.center as usize != old
+    }
+}
+
+/// Into `out`, the centers `j` [`Frame::step`] must look at for a sample
+/// with upper bound `upper`, stored lower bounds `stored` and, for its
+/// center, the float4 half distances `hc` to every center: those not
+/// excluded by the tests on float4 copies, with a margin (4e-6 relative)
+/// wider than their rounding, so a center the exact tests would look at is
+/// never left out. Chunks of 16 centers test without branches (vectorised).
+#[inline]
+fn candidates(stored: &[f32], drift: &[f32], hc: &[f32], upper: f64, out: &mut Vec<u32>) {
+    const WIDE: f32 = 1.0 + 4e-6;
+    out.clear();
+    let u = upper as f32 * WIDE;
+    let chunks = stored.chunks(16).zip(drift.chunks(16)).zip(hc.chunks(16));
+    for (c, ((s, d), h)) in chunks.enumerate() {
+        let mut mask = 0u32;
+        for l in 0..s.len() {
+            let keep = (s[l] < (u + d[l]) * WIDE) & (h[l] < u);
+            mask |= (keep as u32) << l;
+        }
+        while mask != 0 {
+            out.push((c * 16) as u32 + mask.trailing_zeros());
+            mask &= mask - 1;
+        }
     }
 }
 
@@ -246,12 +268,20 @@ fn update_cc(centers: &[f32], dims: usize, k: usize, kind: Kind, moved: &[usize]
     }
 }
 
+/// Elkan's state after seeding: each sample's nearest seed and exact
+/// distance to it, and lower bounds to every seed (k per sample).
+struct Start {
+    bounds: Vec<Bound>,
+    lower: Vec<f32>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn lloyd(
     samples: &Samples,
     k: usize,
     kind: Kind,
     mut centers: Vec<f32>,
+    start: Start,
     rng: &mut Rng,
     pool: &rayon::ThreadPool,
     tick: &mut dyn FnMut(),
@@ -259,23 +289,11 @@ fn lloyd(
 ) -> Vec<f32> {
     let n = samples.len();
     let dims = samples.dims();
-    let mut lower = vec![0f32; n * k];
-    let mut bounds: Vec<Bound> = vec![Bound { center: 0, upper: f64::INFINITY }; n];
+    let Start { mut bounds, mut lower } = start;
     let mut drift = vec![0f64; k];
     let mut cc = vec![0f64; k * k];
     let mut half = vec![0f64; k];
-    {
-        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, cc: &cc, half: &half };
-        for_blocks(n, k, tick, |range, lrange| {
-            let start = range.start;
-            pool.install(|| {
-                bounds[range].par_chunks_mut(BLOCK).zip(lower[lrange].par_chunks_mut(BLOCK * k)).enumerate().with_min_len(8).for_each_init(
-                    || vec![Vec::new(); BLOCK],
-                    |bufs, (o, (b, l))| frame.scan_block(samples, start + o * BLOCK, bufs, b, l),
-                )
-            });
-        });
-    }
+    let (mut drift32, mut hc32) = (vec![0f32; k], vec![0f32; k * k]);
     let mut sums = vec![0f64; k * dims];
     let mut counts = vec![0usize; k];
     let mut buf = Vec::new();
@@ -310,7 +328,9 @@ fn lloyd(
         update_cc(&centers, dims, k, kind, &which, &mut cc, &mut half, pool);
         drift.iter_mut().zip(&moved).for_each(|(d, m)| *d += m);
         bounds.iter_mut().for_each(|b| b.upper += moved[b.center as usize]);
-        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, cc: &cc, half: &half };
+        drift32.iter_mut().zip(&drift).for_each(|(t, &d)| *t = d as f32);
+        hc32.iter_mut().zip(&cc).for_each(|(t, &d)| *t = (0.5 * d) as f32);
+        let frame = Frame { centers: &centers, dims, k, kind, drift: &drift, half: &half, drift32: &drift32, hc32: &hc32 };
         let mut changed: Vec<(u32, u32, u32)> = Vec::new();
         for_blocks(n, k, tick, |range, lrange| {
             let start = range.start;
@@ -320,7 +340,7 @@ fn lloyd(
                     .zip(lower[lrange].par_chunks_exact_mut(k))
                     .enumerate()
                     .with_min_len(64)
-                    .map_init(Vec::new, |buf, (o, (b, l))| {
+                    .map_init(|| (Vec::new(), Vec::new()), |buf, (o, (b, l))| {
                         let old = b.center;
                         frame.step(samples, start + o, buf, b, l).then_some(((start + o) as u32, old, b.center))
                     })

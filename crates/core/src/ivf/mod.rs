@@ -3,6 +3,8 @@
 //! index's [`Space`] ([`nearest`], [`assign`]); a scan reads the lists of the
 //! `probes` nearest centers ([`probe_order`]).
 
+pub mod assign_fast;
+pub mod kernel;
 pub mod kmeans;
 pub mod samples;
 mod seed;

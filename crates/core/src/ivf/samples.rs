@@ -5,7 +5,8 @@
 //! comparisons with (float4) centers, one sample at a time.
 
 use super::kmeans::Kind;
-use crate::distance::{bits, half, inner_product, l2_squared};
+use super::kernel;
+use crate::distance::{bits, half};
 
 /// Samples of `dims` elements each, row after row.
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +77,23 @@ impl<'a> Samples<'a> {
         }
     }
 
+    /// [`Samples::between`] of samples `first..first + count` (at most 4;
+    /// the rest of the result is NaN) and sample `p`: float4 samples share
+    /// one pass of `p` (the kernel's sums, see [`super::kernel`]).
+    #[inline]
+    pub fn between4(&self, kind: Kind, first: usize, count: usize, p: usize) -> [f64; 4] {
+        let mut out = [f64::NAN; 4];
+        match *self {
+            Samples::F32 { data, dims } if count == 4 => {
+                let row = |i: usize| &data[i * dims..(i + 1) * dims];
+                let s = kind.sums4(row(p), [row(first), row(first + 1), row(first + 2), row(first + 3)]);
+                out.iter_mut().zip(s).for_each(|(o, s)| *o = kind.from_sum(s));
+            }
+            _ => out.iter_mut().take(count).enumerate().for_each(|(o, d)| *d = self.between(kind, first + o, p)),
+        }
+        out
+    }
+
     /// Sample `i` as float4: a borrow of the data for float4 samples, else
     /// widened into `buf` (one buffer per worker, reused).
     #[inline]
@@ -109,8 +127,27 @@ impl Kind {
     #[inline]
     pub fn distance(self, a: &[f32], b: &[f32]) -> f64 {
         match self {
-            Kind::Euclidean | Kind::Binary => l2_squared(a, b).max(0.0).sqrt(),
-            Kind::Spherical => inner_product(a, b).clamp(-1.0, 1.0).acos(),
+            Kind::Euclidean | Kind::Binary => self.from_sum(kernel::l2sq(a, b)),
+            Kind::Spherical => self.from_sum(kernel::dot(a, b)),
+        }
+    }
+
+    /// The k-means distance from a kernel's sum: the squared Euclidean
+    /// distance, or for [`Kind::Spherical`] the dot product.
+    #[inline]
+    pub fn from_sum(self, sum: f32) -> f64 {
+        match self {
+            Kind::Euclidean | Kind::Binary => (sum as f64).max(0.0).sqrt(),
+            Kind::Spherical => (sum as f64).clamp(-1.0, 1.0).acos(),
+        }
+    }
+
+    /// The kernel sums of center `c` with four rows.
+    #[inline]
+    pub fn sums4(self, c: &[f32], x: [&[f32]; 4]) -> [f32; 4] {
+        match self {
+            Kind::Euclidean | Kind::Binary => kernel::l2sq4(c, x),
+            Kind::Spherical => kernel::dot4(c, x),
         }
     }
 }
