@@ -87,6 +87,13 @@ pub struct DiskGraph {
     file: (u32, u32, u32),
     /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
     groups: Vec<(usize, usize, Option<Pin>)>,
+    /// The neighbour tuple a search will likely read next: (buffer hint,
+    /// offset, tuple size), whose line pointer is being fetched.
+    expand_hint: Option<(pg_sys::Buffer, u16, usize)>,
+    /// The elements of the last [`Source::distances`] and their state
+    /// bytes (in the order asked), and where `is_result` looks next.
+    batch: Vec<(NodeId, u8)>,
+    batch_at: usize,
 }
 
 impl DiskGraph {
@@ -117,6 +124,9 @@ impl DiskGraph {
             hints: Vec::new(),
             file: file_of(index),
             groups: Vec::new(),
+            expand_hint: None,
+            batch: Vec::new(),
+            batch_at: 0,
         };
         if let Some(c) = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten() {
             g.adopt(c);

@@ -274,12 +274,38 @@ impl DiskGraph {
         groups.clear();
         self.groups = groups;
         self.order = order;
+        // the line pointer of the list the search reads next has arrived
+        // meanwhile: now its tuple
+        if let Some((h, off, len)) = self.expand_hint.take() {
+            if let Some(page) = Pin::hint_page(h) {
+                pages::prefetch_item(page, off, len);
+            }
+        }
+    }
+
+    /// [`Source::will_expand`]: starts fetching the buffer header and the
+    /// line pointer of `id`'s neighbour tuple through the buffer its page
+    /// was last found in (its tuple follows after the hop's distances).
+    fn hint_expand(&mut self, id: NodeId, layer: usize) {
+        self.expand_hint = None;
+        if self.lean {
+            return;
+        }
+        let Some(e) = self.entry(id) else { return };
+        if e.state == 0 || (e.nbrs_layer as usize == layer && e.nbrs_at != NONE) || !e.neighbors.is_valid() {
+            return;
+        }
+        let Some(&h) = self.hints.get(e.neighbors.block() as usize) else { return };
+        let Some(page) = Pin::hint_page(h) else { return };
+        Pin::prefetch_header(h);
+        pages::prefetch_line_pointer(page, e.neighbors.offset);
+        self.expand_hint = Some((h, e.neighbors.offset, neighbor_size(self.meta.params.m, e.level as usize)));
     }
 
 
     /// The common case of [`Source::distance`], with the element's page
     /// already locked: one share lock covers the value and the heap rows.
-    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId) -> f64 {
+    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId, bound: f64, slot: Option<usize>) -> f64 {
         let tid = DiskTid::from_node(id);
         let shape = self.meta.shape;
         let Some(view) = pages::element(page, tid.offset, &shape) else {
@@ -293,6 +319,14 @@ impl DiskGraph {
             return hnsw::UNREADABLE;
         }
         let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
+        if let Some(b) = slot.and_then(|k| self.batch.get_mut(k)) {
+            *b = (id, state as u8);
+            // the search drops an element this far (a continuation of an
+            // iterative scan that comes back to it reads it again)
+            if d >= bound {
+                return d;
+            }
+        }
         if self.keep_tids && !self.lean && state == ElementState::Live {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
@@ -309,6 +343,7 @@ impl DiskGraph {
 
 impl Source for DiskGraph {
     fn distance(&mut self, id: NodeId, layer: usize, bound: f64) -> f64 {
+        self.batch.clear();
         let tid = DiskTid::from_node(id);
         if self.meta.shape.chunks() > 0 || !self.in_range(tid) {
             // values in chunks: read them one lock at a time, then the list
@@ -323,7 +358,7 @@ impl Source for DiskGraph {
             return d;
         }
         let g = self.lock(tid.block(), Lock::Share);
-        self.visit_locked(g.page(), id)
+        self.visit_locked(g.page(), id, bound, None)
     }
 
     fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
@@ -336,7 +371,10 @@ impl Source for DiskGraph {
         }
         let base = out.len();
         out.resize(base + ids.len(), hnsw::UNREADABLE);
-        self.on_pages(ids, |g, page, k| out[base + k] = g.visit_locked(page, ids[k]));
+        self.batch.clear();
+        self.batch.resize(ids.len(), (NodeId::MAX, 0));
+        self.batch_at = 0;
+        self.on_pages(ids, |g, page, k| out[base + k] = g.visit_locked(page, ids[k], bound, Some(k)));
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
@@ -354,6 +392,19 @@ impl Source for DiskGraph {
     }
 
     fn is_result(&mut self, id: NodeId) -> bool {
-        Some(id) != self.exclude && self.is_live(id)
+        if Some(id) == self.exclude {
+            return false;
+        }
+        // the elements of the last hop, asked for in order
+        if let Some(k) = self.batch[self.batch_at.min(self.batch.len())..].iter().position(|b| b.0 == id) {
+            self.batch_at += k + 1;
+            let state = self.batch[self.batch_at - 1].1;
+            return state == ElementState::Live as u8 && (self.removed.is_empty() || !self.removed.contains(id));
+        }
+        self.is_live(id)
+    }
+
+    fn will_expand(&mut self, id: NodeId, layer: usize) {
+        self.hint_expand(id, layer);
     }
 }
