@@ -195,10 +195,7 @@ impl DiskGraph {
     /// misses of a hop overlap instead of following each other.
     pub(super) fn on_pages(&mut self, ids: &[NodeId], mut visit: impl FnMut(&mut Self, pg_sys::Page, usize)) {
         let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
-        // one u64 comparison each (positions are distinct: the same order)
-        order.sort_unstable_by_key(|&(block, k)| (block as u64) << 32 | k as u64);
+        group_by_block(ids, &mut order);
         let mut groups = std::mem::take(&mut self.groups);
         groups.clear();
         let size = self.meta.shape.element_size();
@@ -406,5 +403,54 @@ impl Source for DiskGraph {
 
     fn will_expand(&mut self, id: NodeId, layer: usize) {
         self.hint_expand(id, layer);
+    }
+}
+
+/// Fills `order` with (block, position) for every `ids[k]`, those on the
+/// same block next to each other (ascending positions within a block).
+/// A hop's few dozen elements are grouped through a small table in one
+/// pass and placed by counting; longer lists are sorted.
+fn group_by_block(ids: &[NodeId], order: &mut Vec<(u32, u32)>) {
+    const SLOTS: usize = 128;
+    order.clear();
+    let n = ids.len();
+    if n > SLOTS / 2 {
+        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
+        // one u64 comparison each (positions are distinct: the same order)
+        order.sort_unstable_by_key(|&(block, k)| (block as u64) << 32 | k as u64);
+        return;
+    }
+    // slot -> group + 1 (0: empty); per group its block and first place
+    let mut table = [0u8; SLOTS];
+    let mut blocks = [0u32; SLOTS / 2];
+    let mut start = [0u8; SLOTS / 2 + 1];
+    let mut group_of = [0u8; SLOTS / 2];
+    let mut groups = 0;
+    for (k, &id) in ids.iter().enumerate() {
+        let block = DiskTid::from_node(id).block();
+        let mut slot = (block.wrapping_mul(0x9e37_79b1) >> 25) as usize % SLOTS;
+        let g = loop {
+            match table[slot] {
+                0 => {
+                    blocks[groups] = block;
+                    groups += 1;
+                    table[slot] = groups as u8;
+                    break groups - 1;
+                }
+                t if blocks[t as usize - 1] == block => break t as usize - 1,
+                _ => slot = (slot + 1) % SLOTS,
+            }
+        };
+        group_of[k] = g as u8;
+        start[g + 1] += 1;
+    }
+    for g in 0..groups {
+        start[g + 1] += start[g];
+    }
+    order.resize(n, (0, 0));
+    for k in 0..n {
+        let g = group_of[k] as usize;
+        order[start[g] as usize] = (blocks[g], k as u32);
+        start[g] += 1;
     }
 }
