@@ -5,8 +5,11 @@
 //! read page by page: up to six pages are pinned first (through the buffer
 //! each was last found in, which skips the buffer mapping table), the CPU
 //! is told to prefetch their tuples, then each page is share-locked once
-//! and every neighbour on it scored, its state and heap rows remembered; an
-//! element's neighbour list is read when the search expands it. Values
+//! and every neighbour on it scored, its state and heap rows remembered
+//! (not for one at or beyond the search's bound, which the search drops: a
+//! continuation that comes back to it reads it again); an element's
+//! neighbour list is read when the search expands it, its tuple fetched
+//! into the CPU cache during the hop before (`Source::will_expand`). Values
 //! stored in chunks are copied out and the element's lock released before
 //! the chunks are read, one lock at a time. List updates are compare-and-set
 //! under an exclusive lock in one WAL record. Any link that does not lead to
