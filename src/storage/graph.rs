@@ -5,8 +5,11 @@
 //! read page by page: up to six pages are pinned first (through the buffer
 //! each was last found in, which skips the buffer mapping table), the CPU
 //! is told to prefetch their tuples, then each page is share-locked once
-//! and every neighbour on it scored, its state and heap rows remembered; an
-//! element's neighbour list is read when the search expands it. Values
+//! and every neighbour on it scored, its state and heap rows remembered
+//! (not for one at or beyond the search's bound, which the search drops: a
+//! continuation that comes back to it reads it again); an element's
+//! neighbour list is read when the search expands it, its tuple fetched
+//! into the CPU cache during the hop before (`Source::will_expand`). Values
 //! stored in chunks are copied out and the element's lock released before
 //! the chunks are read, one lock at a time. List updates are compare-and-set
 //! under an exclusive lock in one WAL record. Any link that does not lead to
@@ -87,6 +90,13 @@ pub struct DiskGraph {
     file: (u32, u32, u32),
     /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
     groups: Vec<(usize, usize, Option<Pin>)>,
+    /// The neighbour tuple a search will likely read next: (buffer hint,
+    /// offset, tuple size), whose line pointer is being fetched.
+    expand_hint: Option<(pg_sys::Buffer, u16, usize)>,
+    /// The elements of the last [`Source::distances`] and their state
+    /// bytes (in the order asked), and where `is_result` looks next.
+    batch: Vec<(NodeId, u8)>,
+    batch_at: usize,
 }
 
 impl DiskGraph {
@@ -117,6 +127,9 @@ impl DiskGraph {
             hints: Vec::new(),
             file: file_of(index),
             groups: Vec::new(),
+            expand_hint: None,
+            batch: Vec::new(),
+            batch_at: 0,
         };
         if let Some(c) = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten() {
             g.adopt(c);

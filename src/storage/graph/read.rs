@@ -195,10 +195,7 @@ impl DiskGraph {
     /// misses of a hop overlap instead of following each other.
     pub(super) fn on_pages(&mut self, ids: &[NodeId], mut visit: impl FnMut(&mut Self, pg_sys::Page, usize)) {
         let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
-        // one u64 comparison each (positions are distinct: the same order)
-        order.sort_unstable_by_key(|&(block, k)| (block as u64) << 32 | k as u64);
+        group_by_block(ids, &mut order);
         let mut groups = std::mem::take(&mut self.groups);
         groups.clear();
         let size = self.meta.shape.element_size();
@@ -274,12 +271,38 @@ impl DiskGraph {
         groups.clear();
         self.groups = groups;
         self.order = order;
+        // the line pointer of the list the search reads next has arrived
+        // meanwhile: now its tuple
+        if let Some((h, off, len)) = self.expand_hint.take() {
+            if let Some(page) = Pin::hint_page(h) {
+                pages::prefetch_item(page, off, len);
+            }
+        }
+    }
+
+    /// [`Source::will_expand`]: starts fetching the buffer header and the
+    /// line pointer of `id`'s neighbour tuple through the buffer its page
+    /// was last found in (its tuple follows after the hop's distances).
+    fn hint_expand(&mut self, id: NodeId, layer: usize) {
+        self.expand_hint = None;
+        if self.lean {
+            return;
+        }
+        let Some(e) = self.entry(id) else { return };
+        if e.state == 0 || (e.nbrs_layer as usize == layer && e.nbrs_at != NONE) || !e.neighbors.is_valid() {
+            return;
+        }
+        let Some(&h) = self.hints.get(e.neighbors.block() as usize) else { return };
+        let Some(page) = Pin::hint_page(h) else { return };
+        Pin::prefetch_header(h);
+        pages::prefetch_line_pointer(page, e.neighbors.offset);
+        self.expand_hint = Some((h, e.neighbors.offset, neighbor_size(self.meta.params.m, e.level as usize)));
     }
 
 
     /// The common case of [`Source::distance`], with the element's page
     /// already locked: one share lock covers the value and the heap rows.
-    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId) -> f64 {
+    fn visit_locked(&mut self, page: pg_sys::Page, id: NodeId, bound: f64, slot: Option<usize>) -> f64 {
         let tid = DiskTid::from_node(id);
         let shape = self.meta.shape;
         let Some(view) = pages::element(page, tid.offset, &shape) else {
@@ -293,6 +316,14 @@ impl DiskGraph {
             return hnsw::UNREADABLE;
         }
         let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
+        if let Some(b) = slot.and_then(|k| self.batch.get_mut(k)) {
+            *b = (id, state as u8);
+            // the search drops an element this far (a continuation of an
+            // iterative scan that comes back to it reads it again)
+            if d >= bound {
+                return d;
+            }
+        }
         if self.keep_tids && !self.lean && state == ElementState::Live {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
@@ -309,6 +340,7 @@ impl DiskGraph {
 
 impl Source for DiskGraph {
     fn distance(&mut self, id: NodeId, layer: usize, bound: f64) -> f64 {
+        self.batch.clear();
         let tid = DiskTid::from_node(id);
         if self.meta.shape.chunks() > 0 || !self.in_range(tid) {
             // values in chunks: read them one lock at a time, then the list
@@ -323,7 +355,7 @@ impl Source for DiskGraph {
             return d;
         }
         let g = self.lock(tid.block(), Lock::Share);
-        self.visit_locked(g.page(), id)
+        self.visit_locked(g.page(), id, bound, None)
     }
 
     fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
@@ -336,7 +368,10 @@ impl Source for DiskGraph {
         }
         let base = out.len();
         out.resize(base + ids.len(), hnsw::UNREADABLE);
-        self.on_pages(ids, |g, page, k| out[base + k] = g.visit_locked(page, ids[k]));
+        self.batch.clear();
+        self.batch.resize(ids.len(), (NodeId::MAX, 0));
+        self.batch_at = 0;
+        self.on_pages(ids, |g, page, k| out[base + k] = g.visit_locked(page, ids[k], bound, Some(k)));
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
@@ -354,6 +389,68 @@ impl Source for DiskGraph {
     }
 
     fn is_result(&mut self, id: NodeId) -> bool {
-        Some(id) != self.exclude && self.is_live(id)
+        if Some(id) == self.exclude {
+            return false;
+        }
+        // the elements of the last hop, asked for in order
+        if let Some(k) = self.batch[self.batch_at.min(self.batch.len())..].iter().position(|b| b.0 == id) {
+            self.batch_at += k + 1;
+            let state = self.batch[self.batch_at - 1].1;
+            return state == ElementState::Live as u8 && (self.removed.is_empty() || !self.removed.contains(id));
+        }
+        self.is_live(id)
+    }
+
+    fn will_expand(&mut self, id: NodeId, layer: usize) {
+        self.hint_expand(id, layer);
+    }
+}
+
+/// Fills `order` with (block, position) for every `ids[k]`, those on the
+/// same block next to each other (ascending positions within a block).
+/// A hop's few dozen elements are grouped through a small table in one
+/// pass and placed by counting; longer lists are sorted.
+fn group_by_block(ids: &[NodeId], order: &mut Vec<(u32, u32)>) {
+    const SLOTS: usize = 128;
+    order.clear();
+    let n = ids.len();
+    if n > SLOTS / 2 {
+        order.extend(ids.iter().enumerate().map(|(k, &id)| (DiskTid::from_node(id).block(), k as u32)));
+        // one u64 comparison each (positions are distinct: the same order)
+        order.sort_unstable_by_key(|&(block, k)| (block as u64) << 32 | k as u64);
+        return;
+    }
+    // slot -> group + 1 (0: empty); per group its block and first place
+    let mut table = [0u8; SLOTS];
+    let mut blocks = [0u32; SLOTS / 2];
+    let mut start = [0u8; SLOTS / 2 + 1];
+    let mut group_of = [0u8; SLOTS / 2];
+    let mut groups = 0;
+    for (k, &id) in ids.iter().enumerate() {
+        let block = DiskTid::from_node(id).block();
+        let mut slot = (block.wrapping_mul(0x9e37_79b1) >> 25) as usize % SLOTS;
+        let g = loop {
+            match table[slot] {
+                0 => {
+                    blocks[groups] = block;
+                    groups += 1;
+                    table[slot] = groups as u8;
+                    break groups - 1;
+                }
+                t if blocks[t as usize - 1] == block => break t as usize - 1,
+                _ => slot = (slot + 1) % SLOTS,
+            }
+        };
+        group_of[k] = g as u8;
+        start[g + 1] += 1;
+    }
+    for g in 0..groups {
+        start[g + 1] += start[g];
+    }
+    order.resize(n, (0, 0));
+    for k in 0..n {
+        let g = group_of[k] as usize;
+        order[start[g] as usize] = (blocks[g], k as u32);
+        start[g] += 1;
     }
 }

@@ -8,6 +8,8 @@ pub mod bits;
 pub mod half;
 pub mod scalar;
 pub mod sparse;
+#[cfg(target_arch = "x86_64")]
+pub mod wide;
 
 use simsimd::SpatialSimilarity;
 
@@ -47,6 +49,11 @@ pub(crate) fn float4_sum(fast: f64, scalar: impl FnOnce() -> f64) -> f64 {
 #[inline]
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return float4_sum(unsafe { wide::l2_squared(a, b) } as f64, || scalar::l2_squared(a, b));
+    }
     // simsimd only refuses slices of different lengths, excluded above.
     float4_sum(f32::l2sq(a, b).unwrap_or(f64::NAN), || scalar::l2_squared(a, b))
 }
@@ -55,6 +62,11 @@ pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
 #[inline]
 pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if wide::available() {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return float4_sum(unsafe { wide::inner_product(a, b) } as f64, || scalar::inner_product(a, b));
+    }
     float4_sum(f32::dot(a, b).unwrap_or(f64::NAN), || scalar::inner_product(a, b))
 }
 

@@ -171,3 +171,29 @@ fn index_distance_orders_like_operator() {
 fn reports_a_backend() {
     assert!(!simd_capabilities().is_empty());
 }
+
+/// The four-accumulator AVX-512 kernels against the f64 reference and
+/// simsimd, for every length up to 200 (each tail length) and empty slices.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn wide_kernels_match_reference() {
+    if !wide::available() {
+        println!("no AVX-512F: wide kernels not tested");
+        return;
+    }
+    let seed = 0x5eed_0042;
+    println!("wide kernels seed {seed}");
+    let mut rng = Rng::new(seed);
+    for n in (0..=200).chain([384, 1536]) {
+        let a: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+        let b: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+        // SAFETY: AVX-512F checked above.
+        let (l2, ip) = unsafe { (wide::l2_squared(&a, &b) as f64, wide::inner_product(&a, &b) as f64) };
+        let abs_dot: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 * *y as f64).abs()).sum();
+        let want_l2 = scalar::exact::l2_squared(&a, &b);
+        check("wide l2sq", l2, want_l2, want_l2, n.max(1), seed);
+        check("wide dot", ip, scalar::exact::inner_product(&a, &b), abs_dot, n.max(1), seed);
+        let simsimd_l2 = f32::l2sq(&a, &b).unwrap_or(0.0);
+        assert!((l2 - simsimd_l2).abs() <= bound(n.max(1)) * want_l2 + 1e-30, "dim {n}: wide {l2} simsimd {simsimd_l2}");
+    }
+}

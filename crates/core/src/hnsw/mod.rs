@@ -71,6 +71,11 @@ pub trait Source {
 
     /// Whether visited element `id` may be returned: live, not excluded.
     fn is_result(&mut self, id: NodeId) -> bool;
+
+    /// A hint that `id`'s neighbours on `layer` are likely asked for after
+    /// the next [`Source::distances`] (a storage may start fetching them).
+    /// Nothing by default.
+    fn will_expand(&mut self, _id: NodeId, _layer: usize) {}
 }
 
 /// Outcome of a compare-and-set on a neighbour list.

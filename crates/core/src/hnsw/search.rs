@@ -326,6 +326,9 @@ impl StreamSearch {
                 continue;
             }
             self.visits += self.ids.len();
+            if let Some(&Reverse(next)) = self.frontier.peek() {
+                src.will_expand(next.id, 0);
+            }
             let bound = if self.results.len() >= ef { self.results.peek().map_or(f64::INFINITY, |w| w.dist) } else { f64::INFINITY };
             self.dists.clear();
             src.distances(&self.ids, 0, bound, &mut self.dists);
@@ -380,5 +383,71 @@ impl StreamSearch {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod will_expand_tests {
+    use super::*;
+
+    /// Points on a line (x = id), each linked to the ids within 3; records
+    /// the hints and checks each one when the next list is asked for.
+    struct Line {
+        query: f64,
+        n: u64,
+        hint: Option<NodeId>,
+        last_hop: Vec<NodeId>,
+        hints: usize,
+        followed: usize,
+    }
+
+    impl Line {
+        fn dist(&self, id: NodeId) -> f64 {
+            (id as f64 - self.query).abs()
+        }
+    }
+
+    impl Source for Line {
+        fn distance(&mut self, id: NodeId, _layer: usize, _bound: f64) -> f64 {
+            self.dist(id)
+        }
+
+        fn distances(&mut self, ids: &[NodeId], _layer: usize, _bound: f64, out: &mut Vec<f64>) {
+            self.last_hop = ids.to_vec();
+            out.extend(ids.iter().map(|&id| self.dist(id)));
+        }
+
+        fn neighbors(&mut self, id: NodeId, _layer: usize, out: &mut Vec<NodeId>) {
+            if let Some(h) = self.hint.take() {
+                // the hinted element is expanded next, unless the hop in
+                // between found a nearer one
+                let nearer = self.last_hop.iter().any(|&x| self.dist(x) < self.dist(h));
+                assert!(id == h || nearer, "hinted {h}, expanded {id}, hop {:?}", self.last_hop);
+                self.followed += usize::from(id == h);
+            }
+            out.extend((id.saturating_sub(3)..=(id + 3).min(self.n - 1)).filter(|&x| x != id));
+        }
+
+        fn is_result(&mut self, _id: NodeId) -> bool {
+            true
+        }
+
+        fn will_expand(&mut self, id: NodeId, _layer: usize) {
+            self.hint = Some(id);
+            self.hints += 1;
+        }
+    }
+
+    #[test]
+    fn the_next_expansion_is_announced() {
+        let mut src = Line { query: 10.2, n: 200, hint: None, last_hop: Vec::new(), hints: 0, followed: 0 };
+        let mut s = StreamSearch::default();
+        let start = Candidate { dist: src.dist(150), id: 150 };
+        s.start(&mut src, &[start]);
+        let mut out = Vec::new();
+        s.next_batch(&mut src, 5, usize::MAX, &mut out);
+        assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![10, 11, 9, 12, 8]);
+        assert!(src.hints > 10, "hints {}", src.hints);
+        assert!(src.followed > 0, "no hint was followed");
     }
 }
