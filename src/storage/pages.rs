@@ -230,7 +230,9 @@ pub fn element<'a>(page: pg_sys::Page, off: u16, shape: &Shape) -> Option<Elemen
         && inline <= rest.len()
         && shape.stored_len(rest) == vb
         && (shape.chunks_of(vb) == 0) == !header.next.is_valid();
-    sane.then_some(ElementView { header, inline: &mut rest[..inline] })
+    // `then`, not `then_some`: the slice is taken only once `inline` is
+    // known to fit (a header claiming more is refused, not a panic)
+    sane.then(|| ElementView { header, inline: &mut rest[..inline] })
 }
 
 /// The whole of element `off`'s tuple bytes (header, value and any room a
