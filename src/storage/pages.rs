@@ -216,7 +216,11 @@ impl ElementView<'_> {
 /// at most the shape's (a slot VACUUM freed keeps its size when a smaller
 /// value reuses it); `inline` is then the value's inline part only.
 pub fn element<'a>(page: pg_sys::Page, off: u16, shape: &Shape) -> Option<ElementView<'a>> {
-    let bytes = item(page, off)?;
+    element_view(item(page, off)?, shape)
+}
+
+/// [`element`] on the tuple's bytes.
+fn element_view<'a>(bytes: &'a mut [u8], shape: &Shape) -> Option<ElementView<'a>> {
     let fits = match shape.variable {
         true => (ELEMENT_HEADER..=shape.element_size()).contains(&bytes.len()),
         false => bytes.len() == shape.element_size(),
@@ -235,7 +239,9 @@ pub fn element<'a>(page: pg_sys::Page, off: u16, shape: &Shape) -> Option<Elemen
         && inline <= rest.len()
         && shape.stored_len(rest) == vb
         && (shape.chunks_of(vb) == 0) == !header.next.is_valid();
-    sane.then_some(ElementView { header, inline: &mut rest[..inline] })
+    // `then`, not `then_some`: the slice is taken only once `inline` is
+    // known to fit (a header claiming more is refused, not a panic)
+    sane.then(|| ElementView { header, inline: &mut rest[..inline] })
 }
 
 /// The whole of element `off`'s tuple bytes (header, value and any room a
@@ -373,5 +379,40 @@ mod tests {
         assert!(!line_pointer_fits(2043));
         assert!(!line_pointer_fits(2048));
         assert!(!line_pointer_fits(u16::MAX));
+    }
+
+    /// A variable-size element whose length words claim more than its
+    /// tuple holds is refused (None), not sliced past its end (a panic).
+    #[test]
+    fn element_claiming_more_than_its_tuple_is_refused() {
+        let shape = Shape::for_kind(16, ValueKind::Sparse, 1100);
+        let value = |nnz: u32| -> Vec<u8> {
+            let mut v = vec![0u8; 8 + 8 * nnz as usize];
+            v[..4].copy_from_slice(&nnz.to_ne_bytes());
+            v
+        };
+        let tuple = |vb: usize, inline: &[u8]| {
+            let next = if shape.chunks_of(vb) > 0 { DiskTid::new(3, 1) } else { DiskTid::NONE };
+            element_bytes(0, &[DiskTid::new(1, 1)], DiskTid::new(1, 2), next, vb, inline)
+        };
+        // aligned backing for the header
+        let view = |t: &[u8]| -> bool {
+            let mut words = vec![0u64; t.len().div_ceil(8)];
+            // SAFETY: `words` has at least t.len() bytes.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), t.len()) };
+            bytes.copy_from_slice(t);
+            element_view(bytes, &shape).is_some()
+        };
+        assert!(view(&tuple(32, &value(3))));
+        // one more non-zero claimed (header and value agree) than the tuple holds
+        let mut longer = value(591);
+        longer.truncate(8 + 8 * 590);
+        assert!(!view(&tuple(8 + 8 * 591, &longer)));
+        // the room's biggest claimed (chunked: inline part beyond the tuple)
+        let mut big = value(1100);
+        big.truncate(8 + 8 * 869);
+        assert!(!view(&tuple(8 + 8 * 1100, &big)));
+        // the header alone lies
+        assert!(!view(&tuple(40, &value(3))));
     }
 }
