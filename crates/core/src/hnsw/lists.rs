@@ -64,6 +64,12 @@ impl Lists {
         Lists { cap0, lines, layer0, upper }
     }
 
+    /// Layer-0 slots of a list that needs at least `min`: as many as fill
+    /// its cache lines.
+    pub fn slots(min: usize) -> usize {
+        (1 + min).div_ceil(WORDS) * WORDS - 1
+    }
+
     /// Heap bytes per element of a graph with `cap0` layer-0 slots, apart
     /// from the upper layers' lists themselves.
     pub fn bytes_per_element(cap0: usize) -> usize {
@@ -218,6 +224,9 @@ mod tests {
         l.set(1, 0, &[1]);
         assert_eq!(read(&l, 1, 0), Some(vec![1]));
         assert!(Lists::bytes_per_element(40) >= 41 * 4);
+        assert_eq!(Lists::slots(40), 47);
+        assert_eq!(Lists::slots(47), 47);
+        assert_eq!(Lists::slots(48), 63);
     }
 
     /// Writers that compare and set under the lock never lose each

@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-/// Extra links a list may hold during the build before it is pruned.
+/// Fewest extra links a list may hold during the build before it is
+/// pruned; layer 0 gets as many more as fill its last cache line (see
+/// [`Lists::slots`]): a list then fills up, and is pruned, less often.
 const SLACK: usize = 8;
 /// Elements a worker takes from the cursor at a time.
 const CHUNK: usize = 16;
@@ -82,7 +84,8 @@ impl MemGraph {
         let n = values.len();
         let mut rng = Rng::new(seed);
         let levels: Vec<u8> = (0..n).map(|_| params.level_for(1.0 - rng.uniform()) as u8).collect();
-        let links = Lists::new(&levels, params.max_neighbors(0) + SLACK, params.max_neighbors(1) + SLACK);
+        let slack = Self::slack(params.m);
+        let links = Lists::new(&levels, params.max_neighbors(0) + slack, params.max_neighbors(1) + slack);
         let deleted = (0..n).map(|_| AtomicBool::new(false)).collect();
         let big = matches!(space, Space::F32 { dims, .. } if dims >= MIN_DIMS);
         let codes = if big { Codes::encode(space, &values) } else { None };
@@ -168,7 +171,13 @@ impl MemGraph {
     pub fn link_bytes_per_element(m: usize) -> usize {
         // layer 0's lines, the average upper layers (a list and its vec,
         // allocator overhead), the deleted flag and level
-        Lists::bytes_per_element(2 * m + SLACK) + (4 * (m + SLACK) + 24 + 16).div_ceil(m.max(2)) + 2
+        Lists::bytes_per_element(2 * m + Self::slack(m)) + (4 * (m + Self::slack(m)) + 24 + 16).div_ceil(m.max(2)) + 2
+    }
+
+    /// Extra links a list may hold during a build with `m` before it is
+    /// pruned.
+    fn slack(m: usize) -> usize {
+        Lists::slots(2 * m + SLACK) - 2 * m
     }
 
     /// Marks element `i` deleted: still traversed, never a result or a
@@ -264,7 +273,7 @@ impl MemGraph {
 
     /// Inserts element `q` with the shared algorithm.
     fn insert(&self, q: usize, scratch: &mut Scratch) {
-        self.insert_with(q, &LinkPolicy { slack: SLACK, rescue_budget: 0 }, scratch);
+        self.insert_with(q, &LinkPolicy { slack: Self::slack(self.params.m), rescue_budget: 0 }, scratch);
     }
 
     /// Inserts vector `q` (not a member linked by `build`) after the build,
