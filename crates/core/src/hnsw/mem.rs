@@ -1,8 +1,8 @@
 //! The in-memory graph used by `CREATE INDEX` and by tests. Values live in
 //! chunked storage (compared through their [`Space`]; large float4 values
 //! also as half-precision codes the inserts' searches run on, see
-//! [`super::codes`]), neighbour lists behind per-element mutexes (never two
-//! held at once), and the build runs the shared insert algorithm on plain
+//! [`super::codes`]), neighbour lists in [`super::lists`] (layer 0 flat,
+//! read without locks; never two lists locked at once), and the build runs the shared insert algorithm on plain
 //! worker threads that only compute. The build is resumable: the calling
 //! thread polls between time slices and may pause it (to let the backend
 //! process interrupts) and resume it later; workers take elements in
@@ -11,6 +11,7 @@
 use super::codes::{Codes, MIN_DIMS};
 use super::dedup::Values;
 use super::insert::{find_neighbors, link_back, prune, LinkPolicy};
+use super::lists::Lists;
 use super::reach::{connect, Adjacency};
 use super::repair::{needs_repair, repair_element, repair_local, Repair};
 use super::memstore::MemStore;
@@ -22,7 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-/// Extra links a list may hold during the build before it is pruned.
+/// Fewest extra links a list may hold during the build before it is
+/// pruned; layer 0 gets as many more as fill its last cache line (see
+/// [`Lists::slots`]): a list then fills up, and is pruned, less often.
 const SLACK: usize = 8;
 /// Elements a worker takes from the cursor at a time.
 const CHUNK: usize = 16;
@@ -52,7 +55,7 @@ pub struct MemGraph {
     pub(super) codes: Option<Codes>,
     pub(super) levels: Vec<u8>,
     members: Vec<u32>,
-    pub(super) links: Vec<Mutex<Vec<Vec<u32>>>>,
+    pub(super) links: Lists,
     pub(super) deleted: Vec<AtomicBool>,
     entry: RwLock<Option<(u32, usize)>>,
     raise_lock: Mutex<()>,
@@ -81,12 +84,8 @@ impl MemGraph {
         let n = values.len();
         let mut rng = Rng::new(seed);
         let levels: Vec<u8> = (0..n).map(|_| params.level_for(1.0 - rng.uniform()) as u8).collect();
-        let links = (0..n)
-            .map(|i| {
-                let l = levels[i] as usize;
-                Mutex::new((0..=l).map(|layer| Vec::with_capacity(params.max_neighbors(layer) + SLACK)).collect())
-            })
-            .collect();
+        let slack = Self::slack(params.m);
+        let links = Lists::new(&levels, params.max_neighbors(0) + slack, params.max_neighbors(1) + slack);
         let deleted = (0..n).map(|_| AtomicBool::new(false)).collect();
         let big = matches!(space, Space::F32 { dims, .. } if dims >= MIN_DIMS);
         let codes = if big { Codes::encode(space, &values) } else { None };
@@ -157,7 +156,9 @@ impl MemGraph {
 
     /// A copy of element `i`'s neighbours on `layer`.
     pub fn neighbors(&self, i: usize, layer: usize) -> Vec<u32> {
-        lock(&self.links[i]).get(layer).cloned().unwrap_or_default()
+        let mut out = Vec::new();
+        self.links.read_into(i, layer, &mut out);
+        out
     }
 
     /// Entry element and its level.
@@ -168,8 +169,15 @@ impl MemGraph {
     /// Approximate heap bytes per element besides its vector (links,
     /// level, locks), to hold a build to `maintenance_work_mem`.
     pub fn link_bytes_per_element(m: usize) -> usize {
-        // layer 0 with slack, the average upper layers, mutex + vecs, flags
-        4 * (2 * m + SLACK) + 4 * (m + SLACK) / m.max(2) + 24 + 48 + 16
+        // layer 0's lines, the average upper layers (a list and its vec,
+        // allocator overhead), the deleted flag and level
+        Lists::bytes_per_element(2 * m + Self::slack(m)) + (4 * (m + Self::slack(m)) + 24 + 16).div_ceil(m.max(2)) + 2
+    }
+
+    /// Extra links a list may hold during a build with `m` before it is
+    /// pruned.
+    fn slack(m: usize) -> usize {
+        Lists::slots(2 * m + SLACK) - 2 * m
     }
 
     /// Marks element `i` deleted: still traversed, never a result or a
@@ -265,7 +273,7 @@ impl MemGraph {
 
     /// Inserts element `q` with the shared algorithm.
     fn insert(&self, q: usize, scratch: &mut Scratch) {
-        self.insert_with(q, &LinkPolicy { slack: SLACK, rescue_budget: 0 }, scratch);
+        self.insert_with(q, &LinkPolicy { slack: Self::slack(self.params.m), rescue_budget: 0 }, scratch);
     }
 
     /// Inserts vector `q` (not a member linked by `build`) after the build,
@@ -293,9 +301,9 @@ impl MemGraph {
         {
             // nobody links to q before its back-links exist, so its own
             // lists can be written directly
-            let mut links = lock(&self.links[q]);
             for (layer, sel) in found.selected.iter().enumerate() {
-                links[layer] = sel.iter().map(|c| c.id as u32).collect();
+                let ids: Vec<u32> = sel.iter().map(|c| c.id as u32).collect();
+                self.links.set(q, layer, &ids);
             }
         }
         link_back(&mut store, q as NodeId, &found.selected, found.candidates.first().map_or(&[], Vec::as_slice), &self.params, policy);
@@ -319,10 +327,11 @@ impl MemGraph {
             }
             for k in start..(start + CHUNK * 4).min(n) {
                 let i = self.members[k] as usize;
-                let layers = lock(&self.links[i]).len();
+                let layers = self.links.layers(i);
                 for layer in 0..layers {
                     let cap = self.params.max_neighbors(layer);
-                    let list = lock(&self.links[i])[layer].clone();
+                    let mut list: Vec<u32> = Vec::new();
+                    self.links.read_into(i, layer, &mut list);
                     if list.len() <= cap {
                         continue;
                     }
@@ -333,7 +342,8 @@ impl MemGraph {
                         .map(|&x| Candidate { dist: store.between(i as NodeId, x as NodeId), id: x as NodeId })
                         .collect();
                     let kept = prune(&mut store, &self.params, cap, cands);
-                    lock(&self.links[i])[layer] = kept.iter().map(|c| c.id as u32).collect();
+                    let kept: Vec<u32> = kept.iter().map(|c| c.id as u32).collect();
+                    self.links.set(i, layer, &kept);
                 }
             }
         }
@@ -403,7 +413,9 @@ impl MemGraph {
         }
         for &i in &self.members {
             if removed(i as NodeId) {
-                lock(&self.links[i as usize]).iter_mut().for_each(Vec::clear);
+                for layer in 0..self.links.layers(i as usize) {
+                    self.links.set(i as usize, layer, &[]);
+                }
             }
         }
         self.finished.store(false, Ordering::Relaxed);

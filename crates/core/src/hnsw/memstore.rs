@@ -3,7 +3,7 @@
 //! when it has them (see [`super::codes`]) and score exactly what they
 //! keep; every other search is exact.
 
-use super::mem::{lock, MemGraph};
+use super::mem::MemGraph;
 use super::{GraphStore, NodeId, Replace, Source};
 use std::sync::atomic::Ordering;
 
@@ -79,11 +79,7 @@ impl Source for MemStore<'_> {
     }
 
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
-        if let Some(links) = self.graph.links.get(id as usize) {
-            if let Some(list) = lock(links).get(layer) {
-                out.extend(list.iter().map(|&x| x as NodeId));
-            }
-        }
+        self.graph.links.read_into(id as usize, layer, out);
     }
 
     #[inline]
@@ -118,25 +114,18 @@ impl GraphStore for MemStore<'_> {
 
     fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
         out.clear();
-        let Some(links) = self.graph.links.get(id as usize) else { return false };
-        match lock(links).get(layer) {
-            Some(list) => {
-                out.extend(list.iter().map(|&x| x as NodeId));
-                true
-            }
-            None => false,
-        }
+        self.graph.links.read_into(id as usize, layer, out)
     }
 
     fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace {
-        let Some(links) = self.graph.links.get(id as usize) else { return Replace::Gone };
-        let mut links = lock(links);
-        let Some(list) = links.get_mut(layer) else { return Replace::Gone };
-        if list.len() != expected.len() || list.iter().zip(expected).any(|(&a, &b)| a as NodeId != b) {
-            return Replace::Changed;
-        }
-        list.clear();
-        list.extend(new.iter().map(|&x| x as u32));
-        Replace::Done
+        let done = self.graph.links.with_list(id as usize, layer, |list| {
+            if list.len() != expected.len() || list.iter().zip(expected).any(|(&a, &b)| a as NodeId != b) {
+                return (false, Replace::Changed);
+            }
+            list.clear();
+            list.extend(new.iter().map(|&x| x as u32));
+            (true, Replace::Done)
+        });
+        done.unwrap_or(Replace::Gone)
     }
 }

@@ -14,6 +14,7 @@ pub mod codes;
 pub mod dedup;
 pub mod idmap;
 pub mod insert;
+mod lists;
 pub mod mem;
 pub mod memstore;
 pub mod reach;
