@@ -3,8 +3,8 @@
 //! [`crate::storage::ivf::append`] for locking and WAL).
 
 use crate::am::{disk_tid, prepare_vector, Element};
-use crate::ivf::nearest;
-use crate::storage::ivf::{append, read_info, read_lists};
+use crate::space::Bytes;
+use crate::storage::ivf::{append, read_info, visit_lists, ListInfo};
 use crate::types::{raise, VectorError};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -35,10 +35,19 @@ pub unsafe extern "C-unwind" fn aminsert(
     let Some(x) = prepare_vector(info.metric, &v) else { return false };
     let space = info.space();
     let value = space.encode_of(&x, &v);
-    let lists = read_lists(index, &info);
-    let centers: Vec<&[u8]> = lists.iter().map(|l| &l.center[..]).collect();
-    let list = &lists[nearest(&space, &centers, &value)];
+    // the nearest center as `nearest` picks it (the first of equals; the
+    // first list when none is below infinity), measured on the list pages:
+    // only a new best center is copied
+    let mut best: (f64, Option<ListInfo>) = (f64::INFINITY, None);
+    visit_lists(index, &info, &mut |at, start, insert, center| {
+        let d = space.distance(&value, center);
+        if best.1.is_none() || d < best.0 {
+            let d = if best.1.is_none() && !(d < f64::INFINITY) { f64::INFINITY } else { d };
+            best = (d, Some(ListInfo { at, start, insert, center: Bytes::from_slice(center) }));
+        }
+    });
+    let Some(list) = best.1 else { return false };
     // SAFETY: heap_tid points at the new row's item pointer.
-    append(index, list, disk_tid(unsafe { &*heap_tid }), &value);
+    append(index, &list, disk_tid(unsafe { &*heap_tid }), &value);
     false
 }

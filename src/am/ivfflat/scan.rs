@@ -17,9 +17,9 @@
 
 use super::options::{IterativeScan, ITERATIVE_SCAN, MAX_PROBES, PROBES};
 use crate::am::{item_pointer, prepare_vector, Element};
-use crate::ivf::probe_order;
+use crate::ivf::nearest_lists;
 use crate::space::{Bytes, Space};
-use crate::storage::ivf::{for_each_entry, read_info, read_lists, IvfInfo};
+use crate::storage::ivf::{for_each_entry, read_info, visit_lists, IvfInfo};
 use crate::storage::layout::DiskTid;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -131,14 +131,22 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
     let index = crate::am::common::start_ordered_scan(scan, "ivfflat");
     let info = read_info(index);
     st.query = read_query(scan, &info);
-    let lists = read_lists(index, &info);
-    let centers: Vec<&[u8]> = lists.iter().map(|l| &l.center[..]).collect();
-    st.order = probe_order(&info.space(), &centers, st.query.as_deref()).into_iter().map(|i| lists[i as usize].start).collect();
-    let probes = (PROBES.get().max(1) as usize).min(lists.len());
+    let (space, query) = (info.space(), st.query.as_deref());
+    // distances on the list pages' own bytes (no copy of the centers); a
+    // missing query keeps the lists' own order (every distance 0)
+    let mut dist: Vec<(f64, u32)> = Vec::with_capacity(info.lists);
+    let mut starts: Vec<u32> = Vec::with_capacity(info.lists);
+    visit_lists(index, &info, &mut |_, start, _, center| {
+        dist.push((query.map_or(0.0, |q| space.distance(q, center)), starts.len() as u32));
+        starts.push(start);
+    });
+    let probes = (PROBES.get().max(1) as usize).min(starts.len());
     st.max_probes = match ITERATIVE_SCAN.get() {
         IterativeScan::Off => probes,
-        IterativeScan::RelaxedOrder => (MAX_PROBES.get().max(1) as usize).max(probes).min(lists.len()),
+        IterativeScan::RelaxedOrder => (MAX_PROBES.get().max(1) as usize).max(probes).min(starts.len()),
     };
+    // only the lists a scan may read are put in order
+    st.order = nearest_lists(dist, st.max_probes).into_iter().map(|i| starts[i as usize]).collect();
     st.info = Some(info);
     read_batch(index, st, probes);
 }

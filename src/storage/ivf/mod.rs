@@ -151,11 +151,23 @@ pub struct ListInfo {
 
 /// Every list, in list order.
 pub fn read_lists(index: pg_sys::Relation, info: &IvfInfo) -> Vec<ListInfo> {
-    let vb = info.value_bytes();
     let mut out = Vec::with_capacity(info.lists);
+    visit_lists(index, info, &mut |at, start, insert, center| {
+        out.push(ListInfo { at, start, insert, center: Bytes::from_slice(center) })
+    });
+    out
+}
+
+/// Calls `f` with every list in list order: its tuple's place, its first
+/// entry page, its insert page and its center as stored on the page (read
+/// under the page's share lock, not copied), so a scan or an insert
+/// measures the centers without copying them.
+pub fn visit_lists(index: pg_sys::Relation, info: &IvfInfo, f: &mut dyn FnMut(DiskTid, u32, u32, &[u8])) {
+    let vb = info.value_bytes();
+    let mut found = 0usize;
     let mut block = 1;
     let mut hops = Hops::new(index);
-    while block != NO_BLOCK && out.len() < info.lists {
+    while block != NO_BLOCK && found < info.lists {
         hops.step(block);
         let g = PageGuard::lock(index, block, Lock::Share);
         if pages::kind(g.page()) != Some(IvfPageKind::List) {
@@ -163,15 +175,15 @@ pub fn read_lists(index: pg_sys::Relation, info: &IvfInfo) -> Vec<ListInfo> {
         }
         for off in 1..=max_offset(g.page()) {
             if let Some((h, center)) = pages::list(g.page(), off, vb) {
-                out.push(ListInfo { at: DiskTid::new(block, off), start: h.start, insert: h.insert, center: Bytes::from_slice(center) });
+                found += 1;
+                f(DiskTid::new(block, off), h.start, h.insert, center);
             }
         }
         block = pages::next(g.page());
     }
-    if out.len() != info.lists {
-        error!("ivfflat index \"{}\": {} of {} lists found", index_name(index), out.len(), info.lists);
+    if found != info.lists {
+        error!("ivfflat index \"{}\": {} of {} lists found", index_name(index), found, info.lists);
     }
-    out
 }
 
 /// Adds an entry for heap row `tid` to `list` (one GenericXLog record, two

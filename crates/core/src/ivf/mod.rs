@@ -59,7 +59,21 @@ const ASSIGN_BLOCK: usize = 8;
 /// every distance is then taken as 0).
 pub fn probe_order(space: &Space, centers: &[impl std::ops::Deref<Target = [u8]>], query: Option<&[u8]>) -> Vec<u32> {
     let Some(q) = query else { return (0..centers.len() as u32).collect() };
-    let mut d: Vec<(f64, u32)> = centers.iter().enumerate().map(|(i, c)| (space.distance(q, &c[..]), i as u32)).collect();
-    d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let d: Vec<(f64, u32)> = centers.iter().enumerate().map(|(i, c)| (space.distance(q, &c[..]), i as u32)).collect();
+    nearest_lists(d, centers.len())
+}
+
+/// The `need` first lists of `(distance, list)` pairs in (distance, list)
+/// order: the start of the full sort, without sorting what is not needed.
+pub fn nearest_lists(mut d: Vec<(f64, u32)>, need: usize) -> Vec<u32> {
+    let by = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    if need == 0 {
+        return Vec::new();
+    }
+    if need < d.len() {
+        d.select_nth_unstable_by(need - 1, by);
+        d.truncate(need);
+    }
+    d.sort_unstable_by(by);
     d.into_iter().map(|(_, i)| i).collect()
 }

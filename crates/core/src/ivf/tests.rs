@@ -325,3 +325,28 @@ fn ivf_recall_fvecs() {
         println!("{line}");
     }
 }
+
+#[test]
+fn nearest_lists_is_the_start_of_the_full_order() {
+    // ties (few distinct distances), NaN and -0.0 included: every prefix
+    // length gives the same lists as sorting everything
+    let mut rng = Rng::new(77);
+    for n in [0usize, 1, 2, 7, 100, 1000] {
+        let d: Vec<(f64, u32)> = (0..n)
+            .map(|i| {
+                let x = match i % 11 {
+                    0 => f64::NAN,
+                    1 => -0.0,
+                    _ => (rng.normal() * 3.0).round(),
+                };
+                (x, i as u32)
+            })
+            .collect();
+        let mut full = d.clone();
+        full.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let full: Vec<u32> = full.into_iter().map(|p| p.1).collect();
+        for need in [0, 1, 2, 5, n / 2, n.saturating_sub(1), n] {
+            assert_eq!(nearest_lists(d.clone(), need), full[..need.min(n)], "n {n} need {need}");
+        }
+    }
+}
