@@ -46,7 +46,7 @@ pub unsafe extern "C-unwind" fn aminsert(
             best = (d, Some(ListInfo { at, start, insert, center: Bytes::from_slice(center) }));
         }
     });
-    let Some(list) = best.1 else { return false };
+    let Some(list) = best.1 else { error!("ivfflat index has no lists") };
     // SAFETY: heap_tid points at the new row's item pointer.
     append(index, &list, disk_tid(unsafe { &*heap_tid }), &value);
     false
