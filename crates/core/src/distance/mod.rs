@@ -45,10 +45,20 @@ pub(crate) fn float4_sum(fast: f64, scalar: impl FnOnce() -> f64) -> f64 {
     }
 }
 
+/// Below this many elements pgvector's float4 loops run as plain
+/// sequential code (its vectorised loop takes 8 at a time), so a running
+/// total that overflows stays Infinity there (`[2e38,2e38,-2e38] <#>
+/// [1,1,1]` is -Infinity) while lanes summed in another order may not
+/// overflow at all: such short sums take the same sequential loop.
+const SEQUENTIAL: usize = 8;
+
 /// Squared Euclidean distance, summed in float4 as pgvector does.
 #[inline]
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
+    if a.len() < SEQUENTIAL {
+        return scalar::l2_squared(a, b);
+    }
     #[cfg(target_arch = "x86_64")]
     if wide::available() {
         // SAFETY: the CPU has AVX-512F (checked just above).
@@ -62,6 +72,9 @@ pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
 #[inline]
 pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
+    if a.len() < SEQUENTIAL {
+        return scalar::inner_product(a, b);
+    }
     #[cfg(target_arch = "x86_64")]
     if wide::available() {
         // SAFETY: the CPU has AVX-512F (checked just above).

@@ -197,3 +197,31 @@ fn wide_kernels_match_reference() {
         assert!((l2 - simsimd_l2).abs() <= bound(n.max(1)) * want_l2 + 1e-30, "dim {n}: wide {l2} simsimd {simsimd_l2}");
     }
 }
+
+/// Where pgvector's float4 loop is plain sequential code (fewer elements
+/// than its vectorised loop takes: under 8), a sum whose running total
+/// overflows is Infinity there whatever the later terms, and one whose
+/// lanes would overflow in another order is finite; the operators must
+/// give the same (checked against pgvector 0.8.6: `'[2e38,2e38,-2e38]' <#>
+/// '[1,1,1]'` is -Infinity, `'[2e38,-2e38,2e38]' <#> '[1,1,1]'` is
+/// -1.9999999e38).
+#[test]
+fn short_sums_overflow_as_pgvector_sequential_loop() {
+    let cases: [&[f32]; 6] = [
+        &[2e38, 2e38, -2e38],
+        &[2e38, 2e38, -2e38, -2e38],
+        &[2e38, -2e38, 2e38],
+        &[-2e38, -2e38, 2e38, 2e38, 1.0],
+        &[3e38, 0.0, 1e38, -3e38, 0.0, 0.0, -1e38],
+        &[1.0, 2e38, 0.0, 2e38, 0.0, -2e38, -2e38],
+    ];
+    for a in cases {
+        let ones = vec![1f32; a.len()];
+        let want = scalar::inner_product(a, &ones);
+        let got = inner_product(a, &ones);
+        assert!(got == want || (got.is_nan() && want.is_nan()), "{a:?}: got {got}, pgvector's loop {want}");
+        // cosine's dot product is the same sum
+        let (gc, wc) = (cosine_distance(a, &ones), scalar::cosine_distance(a, &ones));
+        assert!(gc == wc || (gc.is_nan() && wc.is_nan()), "cos {a:?}: got {gc}, pgvector's loop {wc}");
+    }
+}
