@@ -257,4 +257,48 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(read(&l, 1, 0), Some(vec![]));
     }
+
+    /// Writers that shrink and regrow a list (each under the lock) while
+    /// lock-free readers read it: a reader never sees more links than the
+    /// capacity, nor an id no writer ever put in that list (slots past a
+    /// shorter list's end keep older links, which are still ids of it).
+    #[test]
+    fn readers_of_shrinking_lists_see_only_written_ids() {
+        const CAP: usize = 31;
+        let l = Lists::new(&[0, 0, 0], CAP, 8);
+        let done = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for t in 0..2u32 {
+                let (l, done) = (&l, &done);
+                s.spawn(move || {
+                    let mut rng = crate::rng::Rng::new(t as u64 + 7);
+                    for _ in 0..20_000 {
+                        let n = rng.below(CAP as u64 + 1) as usize;
+                        // ids 1000.. only; slot 0's initial 0 is never a link
+                        let new: Vec<u32> = (0..n).map(|k| 1000 + 100 * t + k as u32).collect();
+                        l.set(1, 0, &new);
+                    }
+                    done.fetch_add(1, Ordering::Release);
+                });
+            }
+            let (l, done) = (&l, &done);
+            s.spawn(move || {
+                let mut out: Vec<u32> = Vec::new();
+                let mut reads = 0u64;
+                while done.load(Ordering::Acquire) < 2 || reads < 1000 {
+                    out.clear();
+                    assert!(l.read_into(1, 0, &mut out));
+                    assert!(out.len() <= CAP, "{} links", out.len());
+                    assert!(out.iter().all(|&x| (1000..1000 + CAP as u32).contains(&x) || (1100..1100 + CAP as u32).contains(&x)), "{out:?}");
+                    reads += 1;
+                }
+            });
+        });
+        let mut out: Vec<u32> = Vec::new();
+        assert!(l.read_into(1, 0, &mut out));
+        assert!(out.len() <= CAP);
+        // the neighbours' lines were never written
+        assert_eq!(read(&l, 0, 0), Some(vec![]));
+        assert_eq!(read(&l, 2, 0), Some(vec![]));
+    }
 }
