@@ -1,6 +1,7 @@
 //! float4 kernels for the build's k-means and list assignment: squared
-//! Euclidean distance and dot product of one pair, and of one center with
-//! four rows at once (the center is loaded once for the four).
+//! Euclidean distance and dot product of one pair (on AVX-512 the
+//! distance module's [`crate::distance::wide`] kernels), and of one center
+//! with four rows at once (the center is loaded once for the four).
 //!
 //! Sums run in float4 over several independent accumulators (simsimd's
 //! single-accumulator loops wait on each FMA's latency), so they may differ
@@ -18,7 +19,7 @@ pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F; equal lengths checked above.
-            return unsafe { x86::l2sq_512(a, b) };
+            return unsafe { crate::distance::wide::l2_squared(a, b) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has AVX2 and FMA; equal lengths checked above.
@@ -36,7 +37,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: as in `l2sq`.
-            return unsafe { x86::dot_512(a, b) };
+            return unsafe { crate::distance::wide::inner_product(a, b) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as in `l2sq`.
@@ -121,35 +122,6 @@ mod x86 {
         }
     }
 
-    macro_rules! pair_512 {
-        ($name:ident, $step:expr) => {
-            /// # Safety
-            /// AVX-512F; `a.len() == b.len()`.
-            #[target_feature(enable = "avx512f")]
-            pub unsafe fn $name(a: &[f32], b: &[f32]) -> f32 {
-                let n = a.len();
-                let step = $step;
-                let mut acc = [_mm512_setzero_ps(); 4];
-                let mut i = 0;
-                while i + 64 <= n {
-                    for (l, s) in acc.iter_mut().enumerate() {
-                        // SAFETY: i + 64 <= n for both slices.
-                        let (x, y) = unsafe { (load16(a, i + 16 * l), load16(b, i + 16 * l)) };
-                        *s = step(x, y, *s);
-                    }
-                    i += 64;
-                }
-                while i < n {
-                    // SAFETY: i < n; the load masks the tail.
-                    let (x, y) = unsafe { (load16(a, i), load16(b, i)) };
-                    acc[0] = step(x, y, acc[0]);
-                    i += 16;
-                }
-                _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
-            }
-        };
-    }
-
     macro_rules! four_512 {
         ($name:ident, $step:expr) => {
             /// # Safety
@@ -186,8 +158,6 @@ mod x86 {
         _mm512_fmadd_ps(x, y, s)
     }
 
-    pair_512!(l2sq_512, sq_step);
-    pair_512!(dot_512, dot_step);
     four_512!(l2sq4_512, sq_step);
     four_512!(dot4_512, dot_step);
 
@@ -287,7 +257,7 @@ mod tests {
                     }
                     if std::arch::is_x86_feature_detected!("avx512f") {
                         // SAFETY: the CPU has AVX-512F; equal lengths.
-                        let (a, b) = unsafe { (x86::l2sq_512(&c, x), x86::dot_512(&c, x)) };
+                        let (a, b) = unsafe { (crate::distance::wide::l2_squared(&c, x), crate::distance::wide::inner_product(&c, x)) };
                         close(a, l2, scale, &what);
                         close(b, d, scale, &what);
                     }
