@@ -88,6 +88,9 @@ pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
 /// float4 sum of squares overflows or underflows (`[3e38]`, `[1e-30]`).
 #[inline]
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    if a.len() < SEQUENTIAL {
+        return scalar::cosine_distance(a, b);
+    }
     let dot = inner_product(a, b);
     let norms = inner_product(a, a) * inner_product(b, b);
     let similarity = dot / norms.sqrt();
