@@ -43,7 +43,8 @@ fn extend(index: pg_sys::Relation) -> PageGuard {
 /// With values of varying size the proof is for elements of this size: the
 /// hint passes a page only when its free space is also below
 /// [`HINT_SLACK`], so what later smaller values could have used of it is
-/// bounded, and a big value never makes the hint skip roomy pages.
+/// bounded, and a big value never makes the hint skip roomy pages, nor
+/// pages keeping a reusable slot (too small for it, not for later values).
 pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
     let stored = stored_value(meta.value_kind, e.value);
     let e = &NewElement { value: &stored, ..*e };
@@ -61,7 +62,7 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
     let mut hint = meta.insert_block.max(1);
     let mut placed = None;
     for block in meta.insert_block.max(1)..total {
-        let (candidates, free) = {
+        let (candidates, reusable, free) = {
             let g = PageGuard::lock(index, block, Lock::Share);
             if pages::page_kind(g.page()) != Some(PageKind::Graph) {
                 continue;
@@ -74,9 +75,10 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
                         Slot { off, ntid: v.header.neighbors, next: v.header.next, value_bytes: v.header.value_bytes as usize, room };
                     (v.state() == ElementState::Reusable).then_some(slot)
                 })
-                .filter(|slot| slot_fits(&shape, slot, vb))
                 .collect();
-            (c, pages::free_space(g.page()))
+            let (reusable, free) = (!c.is_empty(), pages::free_space(g.page()));
+            let c: Vec<Slot> = c.into_iter().filter(|slot| slot_fits(&shape, slot, vb, free)).collect();
+            (c, reusable, free)
         };
         placed = candidates.iter().find_map(|&slot| try_reuse(index, meta, e, block, slot));
         if placed.is_none() && !chunked && pair <= PAGE_FREE && free >= pair {
@@ -85,7 +87,9 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
         if placed.is_some() {
             break;
         }
-        if e.level == 0 && candidates.is_empty() && free < useless && hint == block {
+        // a page keeping a reusable slot too small for this value may still
+        // take a smaller one: the hint never passes it
+        if e.level == 0 && !reusable && free < useless && hint == block {
             hint = block + 1;
         }
     }
@@ -226,25 +230,39 @@ struct Slot {
     room: usize,
 }
 
-/// Whether a value of `vb` bytes may take over `slot`: fixed shapes, any
-/// slot; variable shapes, a slot without chunks whose tuple has room for
-/// the value (which then needs no chunks), or a chunked slot of a value of
-/// exactly this size (its chain is rewritten as it is).
-fn slot_fits(shape: &Shape, slot: &Slot, vb: usize) -> bool {
+/// Whether a value of `vb` bytes may take over `slot` on a page with `free`
+/// bytes free: fixed shapes, any slot; variable shapes, a slot without
+/// chunks whose tuple, grown into the page's free space if need be, has
+/// room for the value (which then needs no chunks), or a chunked slot of a value
+/// with as many chunks (all but the last are full in both; the last is
+/// resized in place if its page has room, and the chain keeps its links).
+fn slot_fits(shape: &Shape, slot: &Slot, vb: usize, free: usize) -> bool {
     if !shape.variable {
         return true;
     }
     match slot.next.is_valid() {
-        true => slot.value_bytes == vb,
-        false => shape.chunks_of(vb) == 0 && shape.element_size_of(vb) <= slot.room,
+        true => shape.chunks_of(vb) == shape.chunks_of(slot.value_bytes),
+        false => shape.chunks_of(vb) == 0 && maxalign(shape.element_size_of(vb)) <= maxalign(slot.room) + free,
     }
+}
+
+/// Replaces tuple `off` of `page` with `bytes` of another length: a
+/// shorter tuple gives the rest of its space back to the page, so slots
+/// taken over by smaller values do not strand it; a longer one takes what
+/// it lacks from the page's free space (other tuples' data moves; their
+/// line pointers, hence every TID, stay). False if the page lacks room.
+fn resize_item(page: pg_sys::Page, off: u16, bytes: &[u8]) -> bool {
+    // SAFETY: the caller holds the page exclusively locked and registered
+    // for WAL, keeps no reference into its tuples across this call, and
+    // `bytes` is a live slice of `bytes.len()` bytes that PostgreSQL copies.
+    unsafe { pg_sys::PageIndexTupleOverwrite(page, off, bytes.as_ptr() as pg_sys::Item, bytes.len()) }
 }
 
 fn try_reuse(index: pg_sys::Relation, meta: &Meta, e: &NewElement, block: u32, slot: Slot) -> Option<NodeId> {
     let shape = meta.shape;
     let Slot { off, ntid, next, .. } = slot;
     let vb = e.value.len();
-    if !slot_fits(&shape, &slot, vb) || !ntid.is_valid() || ntid.block() == 0 || ntid.block() >= nblocks(index) {
+    if !slot_fits(&shape, &slot, vb, usize::MAX / 2) || !ntid.is_valid() || ntid.block() == 0 || ntid.block() >= nblocks(index) {
         return None;
     }
     let inline = shape.inline_of(vb);
@@ -270,19 +288,31 @@ fn try_reuse(index: pg_sys::Relation, meta: &Meta, e: &NewElement, block: u32, s
     }
     let new = pages::element_bytes(e.level, &[e.heap], ntid, next, vb, &e.value[..inline]);
     let room = pages::element_room(epage, off)?;
-    if new.len() > room.len() || (!shape.variable && new.len() != room.len()) {
+    let fits = match shape.variable {
+        true => maxalign(new.len()) <= maxalign(room.len()) + pages::free_space(epage),
+        false => new.len() == room.len(),
+    };
+    if !fits {
         return None;
     }
     n.fill(shape.m, e.lists);
-    // the whole tuple, the room a smaller value leaves zeroed
-    room[..new.len()].copy_from_slice(&new);
-    room[new.len()..].fill(0);
+    if new.len() == room.len() {
+        room.copy_from_slice(&new);
+    } else if !resize_item(epage, off, &new) {
+        if new.len() > room.len() {
+            return None; // nothing logged: the guard discards both pages' copies
+        }
+        // the whole tuple, the room a smaller value leaves zeroed
+        room[..new.len()].copy_from_slice(&new);
+        room[new.len()..].fill(0);
+    }
     wal.finish();
     Some(DiskTid::new(block, off).node())
 }
 
 /// Overwrites an existing chunk chain with `rest`, the chunked part of a
-/// value of `value_bytes`; false if the chain is not the expected one.
+/// value of `value_bytes` (a chunk of another length is resized to its new
+/// part); false if the chain is not the expected one or a page lacks room.
 fn rewrite_chunks(index: pg_sys::Relation, meta: &Meta, mut next: DiskTid, value_bytes: usize, rest: &[u8]) -> bool {
     let sizes = meta.shape.chunk_sizes_of(value_bytes);
     let mut at = 0;
@@ -295,11 +325,13 @@ fn rewrite_chunks(index: pg_sys::Relation, meta: &Meta, mut next: DiskTid, value
         let mut wal = WalGuard::start(index);
         let page = wal.register(&g, false);
         let Some(c) = pages::chunk(page, next.offset) else { return false };
-        if c.data.len() != n {
+        let following = c.header.next;
+        let part = &rest[at..at + n];
+        if c.data.len() == n {
+            c.data.copy_from_slice(part);
+        } else if !resize_item(page, next.offset, &pages::chunk_bytes(following, part)) {
             return false;
         }
-        c.data.copy_from_slice(&rest[at..at + n]);
-        let following = c.header.next;
         wal.finish();
         at += n;
         next = following;
