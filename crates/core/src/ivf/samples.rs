@@ -8,6 +8,11 @@ use super::kmeans::Kind;
 use super::kernel;
 use crate::distance::{bits, half};
 
+/// How far (relative) from their mean the norms of samples on one sphere
+/// may be ([`Samples::sphere_radius`]): float4 normalised vectors are within
+/// 1e-6, half precision ones within 1e-3.
+pub const SPHERE_TOLERANCE: f64 = 1e-2;
+
 /// Samples of `dims` elements each, row after row.
 #[derive(Clone, Copy, Debug)]
 pub enum Samples<'a> {
@@ -113,6 +118,21 @@ impl<'a> Samples<'a> {
                 buf
             }
         }
+    }
+
+    /// The radius of the sphere about the origin that every sample lies
+    /// on, if they do: their mean norm, when no norm is more than
+    /// [`SPHERE_TOLERANCE`] (relative) from it (normalised embeddings, for
+    /// one). None for bit samples, no sample, or a zero or non-finite mean.
+    pub fn sphere_radius(&self) -> Option<f64> {
+        let norms: Vec<f64> = match *self {
+            Samples::F32 { data, dims } if dims > 0 => data.chunks_exact(dims).map(crate::distance::norm).collect(),
+            Samples::F16 { data, dims } if dims > 0 => data.chunks_exact(dims).map(half::norm).collect(),
+            _ => return None,
+        };
+        let mean = norms.iter().sum::<f64>() / norms.len() as f64;
+        let near = |x: &f64| (x - mean).abs() <= SPHERE_TOLERANCE * mean;
+        (mean > 0.0 && mean.is_finite() && norms.iter().all(near)).then_some(mean)
     }
 
     /// Sample `i` as float4, owned.
