@@ -281,7 +281,9 @@ fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: 
     // L2 samples all on one sphere (normalised embeddings): spherical
     // k-means, centers on that sphere (better recall at equal probes)
     let radius = if kind == Kind::Euclidean { st.samples.samples(info.dims).sphere_radius() } else { None };
-    let mut tick = || pgrx::check_for_interrupts!();
+    let mut tick = || {
+        pgrx::check_for_interrupts!();
+    };
     let (centers, report) = match radius {
         Some(r) => {
             st.samples.normalize(info.dims);
