@@ -87,7 +87,9 @@ fn main() {
         let max = *sizes.iter().max().unwrap() as f64 / (n as f64 / k as f64);
         let empty = sizes.iter().filter(|&&s| s == 0).count();
         let mut line = format!(
-            "seed {seed}: {secs:.2} s {} it conv {} | inertia {inertia:.5} max/mean {max:.2} gini {:.3} empty {empty} |",
+            "seed {seed}: {secs:.2} s (seed {:.2} s, lloyd {:.2} s) {} it conv {} | inertia {inertia:.5} max/mean {max:.2} gini {:.3} empty {empty} |",
+            report.seed_seconds,
+            report.lloyd_seconds,
             report.iterations,
             report.converged,
             gini(&sizes)

@@ -30,7 +30,8 @@ pub const SEED_TRIALS: usize = 1;
 pub enum Kind {
     /// Euclidean distance (L2 opclasses).
     Euclidean,
-    /// Angle between unit vectors; samples must be unit length and centers
+    /// Chord (Euclidean distance) between unit vectors, which orders as
+    /// the angle does; samples must be unit length and centers
     /// are normalised every iteration (ip and cosine: spherical k-means).
     Spherical,
     /// 0/1 values compared as Euclidean; final centers set an element to 1

@@ -70,7 +70,7 @@ impl<'a> Samples<'a> {
             Samples::F16 { data, dims } => {
                 let (a, b) = (&data[i * dims..(i + 1) * dims], &data[j * dims..(j + 1) * dims]);
                 match kind {
-                    Kind::Spherical => half::inner_product(a, b).clamp(-1.0, 1.0).acos(),
+                    Kind::Spherical => chord(half::inner_product(a, b)),
                     _ => half::l2_squared(a, b).max(0.0).sqrt(),
                 }
             }
@@ -153,12 +153,12 @@ impl Kind {
     }
 
     /// The k-means distance from a kernel's sum: the squared Euclidean
-    /// distance, or for [`Kind::Spherical`] the dot product.
+    /// distance, or for [`Kind::Spherical`] the dot product (see [`chord`]).
     #[inline]
     pub fn from_sum(self, sum: f32) -> f64 {
         match self {
             Kind::Euclidean | Kind::Binary => (sum as f64).max(0.0).sqrt(),
-            Kind::Spherical => (sum as f64).clamp(-1.0, 1.0).acos(),
+            Kind::Spherical => chord(sum as f64),
         }
     }
 
@@ -170,4 +170,15 @@ impl Kind {
             Kind::Spherical => kernel::dot4(c, x),
         }
     }
+}
+
+/// The distance between unit vectors of dot product `dot`: the chord,
+/// sqrt(2 - 2 dot), the Euclidean distance on the sphere. It orders
+/// centers as the angle does (pgvector's k-means distance for cosine; the
+/// chord is monotonic in it), so assignments and means are the same, and
+/// it is a metric, as Elkan's bounds need; a square root instead of an
+/// arccosine per distance.
+#[inline]
+pub fn chord(dot: f64) -> f64 {
+    (2.0 - 2.0 * dot.clamp(-1.0, 1.0)).sqrt()
 }

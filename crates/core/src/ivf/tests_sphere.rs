@@ -99,3 +99,18 @@ fn l2_lists_on_a_sphere_find_the_neighbours() {
     assert!(r[0] > 0.3 && r.windows(2).all(|w| w[0] <= w[1]), "{r:?}");
     assert_eq!(r[3], 1.0, "all lists read must be exact: {r:?}");
 }
+
+#[test]
+fn spherical_distance_is_the_chord() {
+    // the Euclidean distance between unit vectors (a metric that orders as
+    // the angle does), on float4 and half samples alike
+    let mut rng = Rng::new(4);
+    let data = topics(50, 5, 40, 1.0, &mut rng);
+    let half = crate::half::from_f32_slice(&data);
+    let (f, h) = (Samples::F32 { data: &data, dims: 40 }, Samples::F16 { data: &half, dims: 40 });
+    for (i, j) in [(0, 1), (2, 30), (7, 7), (10, 49)] {
+        let e = Kind::Euclidean.distance(&data[i * 40..(i + 1) * 40], &data[j * 40..(j + 1) * 40]);
+        assert!((f.between(Kind::Spherical, i, j) - e).abs() < 1e-3, "{i} {j}");
+        assert!((h.between(Kind::Spherical, i, j) - e).abs() < 1e-2, "{i} {j}");
+    }
+}
