@@ -294,7 +294,7 @@ fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: 
     debug1!(
         "ivfflat build: {n} samples in {:.3} s; k-means{} {:.3} s (seeding {:.3} s, {} iterations in {:.3} s)",
         sampled.duration_since(started).as_secs_f64(),
-        radius.map_or(String::new(), |r| format!(" on the sphere of radius {r}")),
+        radius.map_or(String::new(), |r| format!(" on the sphere of radius {r:.4}")),
         sampled.elapsed().as_secs_f64(),
         report.seed_seconds,
         report.iterations,
