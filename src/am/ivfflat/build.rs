@@ -10,7 +10,7 @@ use crate::am::{disk_tid, prepare_vector, Element};
 use crate::distance::Metric;
 use crate::ivf::assign;
 use crate::ivf::assign_fast::assign_fast;
-use crate::ivf::kmeans::{kmeans, normalize, Kind};
+use crate::ivf::kmeans::{kmeans, kmeans_on_sphere, normalize, Kind};
 use crate::ivf::samples::Samples;
 use crate::rng::Rng;
 use crate::space::{Bytes, Space};
@@ -158,6 +158,19 @@ impl SampleStore {
         }
     }
 
+    /// Scales every sample to unit length, in place (zero ones stay zero).
+    fn normalize(&mut self, dims: usize) {
+        match self {
+            SampleStore::F32(d) => d.chunks_mut(dims).for_each(normalize),
+            SampleStore::F16(d) => d.chunks_mut(dims).for_each(|row| {
+                let mut v = crate::half::to_f32_vec(row);
+                normalize(&mut v);
+                row.copy_from_slice(&crate::half::from_f32_slice(&v));
+            }),
+            SampleStore::Bits(_) => {}
+        }
+    }
+
     fn samples(&self, dims: usize) -> Samples<'_> {
         match self {
             SampleStore::F32(data) => Samples::F32 { data, dims },
@@ -265,12 +278,23 @@ fn compute_centers(heap: pg_sys::Relation, index: pg_sys::Relation, index_info: 
         check_memory(used + kmeans_bytes(n, info.lists, info.dims, item));
     }
     let kind = kmeans_kind(info.metric);
-    let (centers, report) = kmeans(st.samples.samples(info.dims), info.lists, kind, KMEANS_SEED, pool, &mut || {
+    // L2 samples all on one sphere (normalised embeddings): spherical
+    // k-means, centers on that sphere (better recall at equal probes)
+    let radius = if kind == Kind::Euclidean { st.samples.samples(info.dims).sphere_radius() } else { None };
+    let mut tick = || {
         pgrx::check_for_interrupts!();
-    });
+    };
+    let (centers, report) = match radius {
+        Some(r) => {
+            st.samples.normalize(info.dims);
+            kmeans_on_sphere(st.samples.samples(info.dims), r, info.lists, KMEANS_SEED, pool, &mut tick)
+        }
+        None => kmeans(st.samples.samples(info.dims), info.lists, kind, KMEANS_SEED, pool, &mut tick),
+    };
     debug1!(
-        "ivfflat build: {n} samples in {:.3} s; k-means {:.3} s (seeding {:.3} s, {} iterations in {:.3} s)",
+        "ivfflat build: {n} samples in {:.3} s; k-means{} {:.3} s (seeding {:.3} s, {} iterations in {:.3} s)",
         sampled.duration_since(started).as_secs_f64(),
+        radius.map_or(String::new(), |r| format!(" on the sphere of radius {r:.4}")),
         sampled.elapsed().as_secs_f64(),
         report.seed_seconds,
         report.iterations,

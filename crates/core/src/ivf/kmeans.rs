@@ -30,7 +30,8 @@ pub const SEED_TRIALS: usize = 1;
 pub enum Kind {
     /// Euclidean distance (L2 opclasses).
     Euclidean,
-    /// Angle between unit vectors; samples must be unit length and centers
+    /// Chord (Euclidean distance) between unit vectors, which orders as
+    /// the angle does; samples must be unit length and centers
     /// are normalised every iteration (ip and cosine: spherical k-means).
     Spherical,
     /// 0/1 values compared as Euclidean; final centers set an element to 1
@@ -95,6 +96,20 @@ pub fn kmeans_with(samples: Samples, k: usize, kind: Kind, seed: u64, trials: us
     if kind == Kind::Binary {
         centers.iter_mut().for_each(|v| *v = if *v > 0.5 { 1.0 } else { 0.0 });
     }
+    (centers, report)
+}
+
+/// List centers for Euclidean samples that all lie on one sphere about
+/// the origin, of radius `radius` ([`Samples::sphere_radius`]), given here
+/// normalised (`unit`): spherical k-means, centers scaled back onto that
+/// sphere. Every center then has the same norm, so the nearest center in
+/// Euclidean distance is the one of least angle, as for the samples'
+/// neighbours on the sphere; Euclidean means lie inside the ball at depths
+/// that differ from list to list, which biases list choice (lower recall
+/// at equal probes on normalised embeddings, see examples/ivf_recall.rs).
+pub fn kmeans_on_sphere(unit: Samples, radius: f64, k: usize, seed: u64, pool: &rayon::ThreadPool, tick: &mut dyn FnMut()) -> (Vec<f32>, Report) {
+    let (mut centers, report) = kmeans(unit, k, Kind::Spherical, seed, pool, tick);
+    centers.iter_mut().for_each(|v| *v = (*v as f64 * radius) as f32);
     (centers, report)
 }
 

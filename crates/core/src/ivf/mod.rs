@@ -10,6 +10,8 @@ pub mod samples;
 mod seed;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sphere;
 
 use crate::space::Space;
 use rayon::prelude::*;

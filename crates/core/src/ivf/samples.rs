@@ -8,6 +8,11 @@ use super::kmeans::Kind;
 use super::kernel;
 use crate::distance::{bits, half};
 
+/// How far (relative) from their mean the norms of samples on one sphere
+/// may be ([`Samples::sphere_radius`]): float4 normalised vectors are within
+/// 1e-6, half precision ones within 1e-3.
+pub const SPHERE_TOLERANCE: f64 = 1e-2;
+
 /// Samples of `dims` elements each, row after row.
 #[derive(Clone, Copy, Debug)]
 pub enum Samples<'a> {
@@ -65,7 +70,7 @@ impl<'a> Samples<'a> {
             Samples::F16 { data, dims } => {
                 let (a, b) = (&data[i * dims..(i + 1) * dims], &data[j * dims..(j + 1) * dims]);
                 match kind {
-                    Kind::Spherical => half::inner_product(a, b).clamp(-1.0, 1.0).acos(),
+                    Kind::Spherical => chord(half::inner_product(a, b)),
                     _ => half::l2_squared(a, b).max(0.0).sqrt(),
                 }
             }
@@ -115,6 +120,21 @@ impl<'a> Samples<'a> {
         }
     }
 
+    /// The radius of the sphere about the origin that every sample lies
+    /// on, if they do: their mean norm, when no norm is more than
+    /// [`SPHERE_TOLERANCE`] (relative) from it (normalised embeddings, for
+    /// one). None for bit samples, no sample, or a zero or non-finite mean.
+    pub fn sphere_radius(&self) -> Option<f64> {
+        let norms: Vec<f64> = match *self {
+            Samples::F32 { data, dims } if dims > 0 => data.chunks_exact(dims).map(crate::distance::norm).collect(),
+            Samples::F16 { data, dims } if dims > 0 => data.chunks_exact(dims).map(half::norm).collect(),
+            _ => return None,
+        };
+        let mean = norms.iter().sum::<f64>() / norms.len() as f64;
+        let near = |x: &f64| (x - mean).abs() <= SPHERE_TOLERANCE * mean;
+        (mean > 0.0 && mean.is_finite() && norms.iter().all(near)).then_some(mean)
+    }
+
     /// Sample `i` as float4, owned.
     pub fn to_vec(&self, i: usize) -> Vec<f32> {
         let mut buf = Vec::new();
@@ -133,12 +153,12 @@ impl Kind {
     }
 
     /// The k-means distance from a kernel's sum: the squared Euclidean
-    /// distance, or for [`Kind::Spherical`] the dot product.
+    /// distance, or for [`Kind::Spherical`] the dot product (see [`chord`]).
     #[inline]
     pub fn from_sum(self, sum: f32) -> f64 {
         match self {
             Kind::Euclidean | Kind::Binary => (sum as f64).max(0.0).sqrt(),
-            Kind::Spherical => (sum as f64).clamp(-1.0, 1.0).acos(),
+            Kind::Spherical => chord(sum as f64),
         }
     }
 
@@ -150,4 +170,15 @@ impl Kind {
             Kind::Spherical => kernel::dot4(c, x),
         }
     }
+}
+
+/// The distance between unit vectors of dot product `dot`: the chord,
+/// sqrt(2 - 2 dot), the Euclidean distance on the sphere. It orders
+/// centers as the angle does (pgvector's k-means distance for cosine; the
+/// chord is monotonic in it), so assignments and means are the same, and
+/// it is a metric, as Elkan's bounds need; a square root instead of an
+/// arccosine per distance.
+#[inline]
+pub fn chord(dot: f64) -> f64 {
+    (2.0 - 2.0 * dot.clamp(-1.0, 1.0)).sqrt()
 }
