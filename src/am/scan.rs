@@ -197,7 +197,9 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
 }
 
 /// For a quantised index, prepares the values reported with the rows of
-/// the batch (see [`reported_bound`]): only the cheap bounds now.
+/// the batch (see [`reported_bound`]): the cheap bounds (which cache each
+/// row's value, read right after the search), and the full ones of rows
+/// without a cheap bound.
 fn fill_bounds(st: &mut ScanState) {
     st.bounds.clear();
     st.full.clear();
@@ -215,6 +217,14 @@ fn fill_bounds(st: &mut ScanState) {
     st.cheap_min.extend_from_slice(&st.cheap);
     for i in (0..st.cheap_min.len().saturating_sub(1)).rev() {
         st.cheap_min[i] = st.cheap_min[i].min(st.cheap_min[i + 1]);
+    }
+    // rows without a cheap bound (a lean scan, which keeps no values; other
+    // metrics) get their full one now, read right after the search as
+    // the cheap ones were, not later while the rows are handed out
+    for i in 0..st.batch.len() {
+        if st.cheap[i] == f64::NEG_INFINITY {
+            full_bound(st, i);
+        }
     }
 }
 
