@@ -36,9 +36,15 @@ struct ScanState {
     /// Heap rows of `batch[pos]` and the next one to return.
     tids: Vec<DiskTid>,
     tid_pos: usize,
-    /// For a quantised index: the value reported with each row of `batch`,
-    /// which the executor re-checks (empty: exact distances).
+    /// For a quantised index (else empty), per row of `batch`: the value
+    /// reported with it, which the executor re-checks (NaN: not computed
+    /// yet), its full lower bound (NaN: not computed yet), the cheap bound
+    /// from its distance, and the least cheap bound of it and every later
+    /// row. See [`reported_bound`].
     bounds: Vec<f64>,
+    full: Vec<f64>,
+    cheap: Vec<f64>,
+    cheap_min: Vec<f64>,
     last_dist: f64,
 }
 
@@ -87,6 +93,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         tids: Vec::new(),
         tid_pos: 0,
         bounds: Vec::new(),
+        full: Vec::new(),
+        cheap: Vec::new(),
+        cheap_min: Vec::new(),
         last_dist: f64::NEG_INFINITY,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
@@ -127,6 +136,9 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.started = false;
     st.batch.clear();
     st.bounds.clear();
+    st.full.clear();
+    st.cheap.clear();
+    st.cheap_min.clear();
     st.pos = 0;
     st.tids.clear();
     st.tid_pos = 0;
@@ -184,24 +196,72 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
     fill_bounds(st);
 }
 
-/// For a quantised index, the value reported with each row of the batch:
-/// the least lower bound of that row and every later one in the batch. The
-/// executor returns a row once no later row can be nearer than the value
-/// last reported, so these values must never decrease along the batch nor
-/// exceed any later row's exact distance (the rows come in the codes'
-/// order, which is not the exact one).
+/// For a quantised index, prepares the values reported with the rows of
+/// the batch (see [`reported_bound`]): the cheap bounds (which cache each
+/// row's value, read right after the search), and the full ones of rows
+/// without a cheap bound.
 fn fill_bounds(st: &mut ScanState) {
     st.bounds.clear();
+    st.full.clear();
+    st.cheap.clear();
+    st.cheap_min.clear();
     let Some(g) = st.graph.as_mut() else { return };
     if !g.reports_bounds() {
         return;
     }
     for c in &st.batch {
-        st.bounds.push(g.lower_bound(c.id).unwrap_or(f64::NEG_INFINITY));
+        st.cheap.push(g.distance_bound(c.id, c.dist));
     }
-    for i in (0..st.bounds.len().saturating_sub(1)).rev() {
-        st.bounds[i] = st.bounds[i].min(st.bounds[i + 1]);
+    st.bounds.resize(st.batch.len(), f64::NAN);
+    st.full.resize(st.batch.len(), f64::NAN);
+    st.cheap_min.extend_from_slice(&st.cheap);
+    for i in (0..st.cheap_min.len().saturating_sub(1)).rev() {
+        st.cheap_min[i] = st.cheap_min[i].min(st.cheap_min[i + 1]);
     }
+    // rows without a cheap bound (a lean scan, which keeps no values; other
+    // metrics) get their full one now, read right after the search as
+    // the cheap ones were, not later while the rows are handed out
+    for i in 0..st.batch.len() {
+        if st.cheap[i] == f64::NEG_INFINITY {
+            full_bound(st, i);
+        }
+    }
+}
+
+/// The full lower bound of row `i` of the batch, computed once.
+fn full_bound(st: &mut ScanState, i: usize) -> f64 {
+    if st.full[i].is_nan() {
+        let id = st.batch[i].id;
+        let lb = st.graph.as_mut().and_then(|g| g.lower_bound(id)).unwrap_or(f64::NEG_INFINITY);
+        // a NaN bound would read as "not computed": no bound at all
+        st.full[i] = if lb.is_nan() { f64::NEG_INFINITY } else { lb };
+    }
+    st.full[i]
+}
+
+/// For a quantised index, the value reported with row `i` of the batch:
+/// no more than its own lower bound nor any later row's. The executor
+/// returns a row once no later row can be nearer than the value last
+/// reported, so these values must never decrease along the batch nor
+/// exceed any later row's exact distance (the rows come in the codes'
+/// order, which is not the exact one). A later row whose cheap bound is
+/// already at or above the value cannot lower it, so its full bound (a pass
+/// over its elements) is computed only when the cheap one is below: for
+/// most rows of a batch, never.
+fn reported_bound(st: &mut ScanState, i: usize) -> f64 {
+    if !st.bounds[i].is_nan() {
+        return st.bounds[i];
+    }
+    let mut v = full_bound(st, i);
+    let mut j = i + 1;
+    while j < st.batch.len() && st.cheap_min[j] < v {
+        if st.cheap[j] < v {
+            v = v.min(full_bound(st, j));
+        }
+        j += 1;
+    }
+    st.bounds[i] = v;
+    v
 }
 
 /// Continues an iterative scan; false when nothing is left.
@@ -255,7 +315,7 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             st.tid_pos += 1;
             // strict order: nothing nearer than what was already reported
             // (for a quantised index, the bounds the executor orders by)
-            let bound = st.bounds.get(st.pos).copied();
+            let bound = (st.pos < st.bounds.len()).then(|| reported_bound(st, st.pos));
             let key = bound.unwrap_or(c.dist);
             if strict && key < st.last_dist {
                 continue;

@@ -147,6 +147,24 @@ impl DiskGraph {
         Some(bound.unwrap_or(f64::NEG_INFINITY))
     }
 
+    /// For a lossy space, a cheaper and looser value than
+    /// [`DiskGraph::lower_bound`] from `dist`, the search's distance to
+    /// element `id` (see [`crate::quant::Sq8::bound_from_distance`]): -inf
+    /// when there is none (other metrics, a lean scan, an unreadable
+    /// element), which means "compute the full bound".
+    pub fn distance_bound(&mut self, id: NodeId, dist: f64) -> f64 {
+        let crate::space::Space::Sq8 { metric, dims } = self.space else { return f64::NEG_INFINITY };
+        if !self.has_query || self.lean {
+            return f64::NEG_INFINITY;
+        }
+        let n = self.meta.shape.value_bytes;
+        let Some(at) = self.cached_vector(id) else { return f64::NEG_INFINITY };
+        match self.vecs.get(at as usize..at as usize + n) {
+            Some(v) => crate::quant::Sq8 { dims }.bound_from_distance(metric, &self.query, v, dist),
+            None => f64::NEG_INFINITY,
+        }
+    }
+
     /// The heap rows of live element `id` into `out` (cleared first): from
     /// what the search kept, else read again.
     pub fn heap_tids(&mut self, id: NodeId, out: &mut Vec<DiskTid>) {

@@ -6,8 +6,9 @@ use super::Code;
 
 /// `(Σ gap^p, Σ reach^p)` over the elements (p = 2 when `SQUARE`, else 1),
 /// where `off = |q_i - x̂_i|`, `gap = max(off - half, 0)`, `reach = off +
-/// half`, in float8 (four lanes, for AVX2 where the CPU has it; the lanes'
-/// order changes only float8 rounding, far below the bound's margins).
+/// half`, in float8 (eight lanes, in AVX2 registers where the CPU has
+/// them; the lanes' order changes only float8 rounding, far below the
+/// bound's margins).
 #[inline]
 pub(super) fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
@@ -20,7 +21,9 @@ pub(super) fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, ste
 
 #[inline(always)]
 pub(super) fn gap_sums_body<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
-    let (mut near, mut far) = ([0f64; 4], [0f64; 4]);
+    // eight lanes (two AVX2 registers each), so that no lane waits on
+    // another's additions
+    let (mut near, mut far) = ([0f64; 8], [0f64; 8]);
     let term = |v: f32, k: u8| {
         let off = (v as f64 - (lo + step * k as f64)).abs();
         let (gap, reach) = ((off - half).max(0.0), off + half);
@@ -30,10 +33,10 @@ pub(super) fn gap_sums_body<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64
             (gap, reach)
         }
     };
-    let mut qs = q.chunks_exact(4);
-    let mut cs = codes.chunks_exact(4);
+    let mut qs = q.chunks_exact(8);
+    let mut cs = codes.chunks_exact(8);
     for (x, k) in (&mut qs).zip(&mut cs) {
-        for i in 0..4 {
+        for i in 0..8 {
             let (n, f) = term(x[i], k[i]);
             near[i] += n;
             far[i] += f;
@@ -140,9 +143,61 @@ mod wide {
         lanes.iter().sum::<f32>() + tail
     }
 
+    /// As [`super::gap_sums_body`], lane for lane and operation for
+    /// operation (no fused multiply-add), so the sums have the same bits.
     #[target_feature(enable = "avx2,fma")]
     pub fn gap_sums<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64, step: f64, half: f64) -> (f64, f64) {
-        super::gap_sums_body::<SQUARE>(q, codes, lo, step, half)
+        let n = q.len().min(codes.len()) / 8 * 8;
+        let (vlo, vstep, vhalf, zero) = (_mm256_set1_pd(lo), _mm256_set1_pd(step), _mm256_set1_pd(half), _mm256_setzero_pd());
+        let sign = _mm256_set1_pd(-0.0);
+        let (mut near, mut far) = ([zero; 2], [zero; 2]);
+        let mut i = 0;
+        while i < n {
+            debug_assert!(codes[i..].len() >= 8);
+            // SAFETY: `codes` holds at least 8 bytes from `i` (i + 8 <= n);
+            // an unaligned 8-byte load.
+            let b = unsafe { _mm_loadl_epi64(codes[i..].as_ptr().cast::<__m128i>()) };
+            let k32 = _mm256_cvtepu8_epi32(b);
+            let ks = [_mm256_cvtepi32_pd(_mm256_castsi256_si128(k32)), _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(k32))];
+            let q8 = load8(&q[i..]);
+            let qs = [_mm256_cvtps_pd(_mm256_castps256_ps128(q8)), _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(q8))];
+            for h in 0..2 {
+                let x = _mm256_add_pd(vlo, _mm256_mul_pd(vstep, ks[h]));
+                let off = _mm256_andnot_pd(sign, _mm256_sub_pd(qs[h], x));
+                // max(NaN, 0) is 0, as f64::max
+                let gap = _mm256_max_pd(_mm256_sub_pd(off, vhalf), zero);
+                let reach = _mm256_add_pd(off, vhalf);
+                if SQUARE {
+                    near[h] = _mm256_add_pd(near[h], _mm256_mul_pd(gap, gap));
+                    far[h] = _mm256_add_pd(far[h], _mm256_mul_pd(reach, reach));
+                } else {
+                    near[h] = _mm256_add_pd(near[h], gap);
+                    far[h] = _mm256_add_pd(far[h], reach);
+                }
+            }
+            i += 8;
+        }
+        let (mut nl, mut fl) = ([0f64; 8], [0f64; 8]);
+        // SAFETY: unaligned stores of 4 doubles each into 8-double arrays.
+        unsafe {
+            _mm256_storeu_pd(nl.as_mut_ptr(), near[0]);
+            _mm256_storeu_pd(nl.as_mut_ptr().add(4), near[1]);
+            _mm256_storeu_pd(fl.as_mut_ptr(), far[0]);
+            _mm256_storeu_pd(fl.as_mut_ptr().add(4), far[1]);
+        }
+        let (mut n_tail, mut f_tail) = (0f64, 0f64);
+        for (&v, &k) in q[n..].iter().zip(&codes[n..]) {
+            let off = (v as f64 - (lo + step * k as f64)).abs();
+            let (gap, reach) = ((off - half).max(0.0), off + half);
+            if SQUARE {
+                n_tail += gap * gap;
+                f_tail += reach * reach;
+            } else {
+                n_tail += gap;
+                f_tail += reach;
+            }
+        }
+        (nl.iter().sum::<f64>() + n_tail, fl.iter().sum::<f64>() + f_tail)
     }
 
     /// As [`super::dot_u8_body`], lane for lane.

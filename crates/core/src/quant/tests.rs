@@ -258,3 +258,50 @@ fn wide_kernels_give_the_same_bits_on_adversarial_codes() {
         }
     }
 }
+
+/// The bound from the code distance alone (what a scan computes for every
+/// candidate of a batch before it needs the full bound of a few): never
+/// above the operator's float4 result, and for spread-out vectors within a
+/// few steps of the exact distance.
+#[test]
+fn distance_bounds_hold_and_are_close() {
+    let mut rng = Rng::new(11);
+    for dims in [3, 100, 384, 1536] {
+        let sq = Sq8 { dims };
+        for round in 0..120 {
+            let offset = if round % 4 == 0 { 1000.0 } else { 0.0 };
+            let scale = [1e-3, 1.0, 1e4, 0.05][round % 4];
+            let x: Vec<f32> = (0..dims).map(|_| (offset + scale * rng.normal()) as f32).collect();
+            let q: Vec<f32> = (0..dims).map(|_| (offset + scale * rng.normal()) as f32).collect();
+            let (query, code) = (sq.query(&q), sq.encode(&x));
+            let d = sq.distance(Metric::L2, &query, &code);
+            let cheap = sq.bound_from_distance(Metric::L2, &query, &code, d);
+            for lanes in [1, 8] {
+                let op = op_f4(Metric::L2, &q, &x, lanes);
+                assert!(cheap <= op, "dims {dims} round {round}: bound {cheap} above {op}");
+            }
+            // near the origin: within half a step per element (and a little
+            // rounding) of the truth (far from it, float4 resolution rules)
+            if offset != 0.0 {
+                continue;
+            }
+            let truth = exact::l2_squared(&q, &x).sqrt();
+            let slack = (x.iter().fold(f64::NEG_INFINITY, |m, a| m.max(*a as f64))
+                - x.iter().fold(f64::INFINITY, |m, a| m.min(*a as f64)))
+                / 255.0
+                * (dims as f64).sqrt();
+            assert!(cheap >= truth - slack - 1e-3 * truth, "dims {dims} round {round}: bound {cheap} far below {truth}");
+        }
+    }
+    // the absorbed-ones case: the operator says 1e4, the truth is 10000.8
+    let n = 16000;
+    let mut q = vec![1f32; n];
+    q[0] = 1e4;
+    let sq = Sq8 { dims: n };
+    let (query, code) = (sq.query(&q), sq.encode(&vec![0f32; n]));
+    let cheap = sq.bound_from_distance(Metric::L2, &query, &code, sq.distance(Metric::L2, &query, &code));
+    assert!(cheap <= op_f4(Metric::L2, &q, &vec![0f32; n], 1) && cheap > 9990.0, "{cheap}");
+    // metrics without a cheap bound say so, and an unusable distance gives none
+    assert_eq!(sq.bound_from_distance(Metric::InnerProduct, &query, &code, 1.0), f64::NEG_INFINITY);
+    assert_eq!(sq.bound_from_distance(Metric::L2, &query, &code, f64::NAN), f64::NEG_INFINITY);
+}
