@@ -86,6 +86,14 @@ impl Lists {
         &self.layer0[i * self.lines + w / WORDS].0[w % WORDS]
     }
 
+    /// Asks the CPU to start loading element `i`'s layer-0 list.
+    #[inline]
+    pub fn prefetch(&self, i: usize) {
+        if let Some(lines) = self.layer0.get(i * self.lines..(i + 1) * self.lines) {
+            crate::distance::prefetch(lines);
+        }
+    }
+
     /// Appends element `i`'s links on `layer` to `out` (nothing if it has
     /// no such layer); false if it has none.
     #[inline]

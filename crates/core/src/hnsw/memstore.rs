@@ -82,6 +82,12 @@ impl Source for MemStore<'_> {
         self.graph.links.read_into(id as usize, layer, out);
     }
 
+    fn will_expand(&mut self, id: NodeId, layer: usize) {
+        if layer == 0 {
+            self.graph.links.prefetch(id as usize);
+        }
+    }
+
     #[inline]
     fn is_result(&mut self, id: NodeId) -> bool {
         Some(id as u32) != self.exclude && !self.deleted(id)

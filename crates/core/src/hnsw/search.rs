@@ -159,6 +159,10 @@ pub fn search_layer<S: Source + ?Sized>(src: &mut S, entries: &[Candidate], ef: 
         if scratch.ids.is_empty() {
             continue;
         }
+        // the list likely expanded next loads while this hop is scored
+        if let Some(&Reverse(next)) = scratch.candidates.peek() {
+            src.will_expand(next.id, layer);
+        }
         let bound = if scratch.results.len() >= ef { scratch.results.peek().map_or(f64::INFINITY, |w| w.dist) } else { f64::INFINITY };
         scratch.dists.clear();
         src.distances(&scratch.ids, layer, bound, &mut scratch.dists);
@@ -447,6 +451,19 @@ mod will_expand_tests {
         let mut out = Vec::new();
         s.next_batch(&mut src, 5, usize::MAX, &mut out);
         assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![10, 11, 9, 12, 8]);
+        assert!(src.hints > 10, "hints {}", src.hints);
+        assert!(src.followed > 0, "no hint was followed");
+    }
+
+    /// `search_layer` (the build's searches) announces its next expansion
+    /// too, and the hint is followed unless the hop found a nearer one.
+    #[test]
+    fn search_layer_announces_the_next_expansion() {
+        let mut src = Line { query: 10.2, n: 200, hint: None, last_hop: Vec::new(), hints: 0, followed: 0 };
+        let mut scratch = Scratch::dense(200);
+        let start = Candidate { dist: src.dist(150), id: 150 };
+        search_layer(&mut src, &[start], 5, 0, &mut scratch);
+        assert_eq!(scratch.found.iter().map(|c| c.id).collect::<Vec<_>>(), vec![10, 11, 9, 12, 8]);
         assert!(src.hints > 10, "hints {}", src.hints);
         assert!(src.followed > 0, "no hint was followed");
     }
