@@ -123,16 +123,22 @@ impl<'a> Samples<'a> {
     /// The radius of the sphere about the origin that every sample lies
     /// on, if they do: their mean norm, when no norm is more than
     /// [`SPHERE_TOLERANCE`] (relative) from it (normalised embeddings, for
-    /// one). None for bit samples, no sample, or a zero or non-finite mean.
+    /// one). None for bit samples, no sample, or a zero or non-finite mean,
+    /// and for a sphere wider than the samples' largest finite element
+    /// (with a margin): a unit center scaled back onto it could then
+    /// overflow to infinity (elements at 3e38 make norms past f32::MAX;
+    /// half ones at 60000 past 65504), where the Euclidean mean cannot.
+    /// One pass, no buffer (maintenance_work_mem counts only the samples).
     pub fn sphere_radius(&self) -> Option<f64> {
-        let norms: Vec<f64> = match *self {
-            Samples::F32 { data, dims } if dims > 0 => data.chunks_exact(dims).map(crate::distance::norm).collect(),
-            Samples::F16 { data, dims } if dims > 0 => data.chunks_exact(dims).map(half::norm).collect(),
+        let (sum, lo, hi, n, limit) = match *self {
+            Samples::F32 { data, dims } if dims > 0 => spread(data.chunks_exact(dims).map(crate::distance::norm), f32::MAX as f64),
+            Samples::F16 { data, dims } if dims > 0 => spread(data.chunks_exact(dims).map(half::norm), crate::half::MAX as f64),
             _ => return None,
         };
-        let mean = norms.iter().sum::<f64>() / norms.len() as f64;
-        let near = |x: &f64| (x - mean).abs() <= SPHERE_TOLERANCE * mean;
-        (mean > 0.0 && mean.is_finite() && norms.iter().all(near)).then_some(mean)
+        let mean = sum / n as f64;
+        let near = |x: f64| (x - mean).abs() <= SPHERE_TOLERANCE * mean;
+        let fits = mean * (1.0 + SPHERE_TOLERANCE) <= limit;
+        (n > 0 && mean > 0.0 && mean.is_finite() && near(lo) && near(hi) && fits).then_some(mean)
     }
 
     /// Sample `i` as float4, owned.
@@ -170,6 +176,11 @@ impl Kind {
             Kind::Spherical => kernel::dot4(c, x),
         }
     }
+}
+
+/// The sum, least, greatest and count of `norms`, and `limit` (passed through).
+fn spread(norms: impl Iterator<Item = f64>, limit: f64) -> (f64, f64, f64, usize, f64) {
+    norms.fold((0.0, f64::INFINITY, f64::NEG_INFINITY, 0, limit), |(s, lo, hi, n, l), x| (s + x, lo.min(x), hi.max(x), n + 1, l))
 }
 
 /// The distance between unit vectors of dot product `dot`: the chord,

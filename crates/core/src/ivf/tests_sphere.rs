@@ -114,3 +114,98 @@ fn spherical_distance_is_the_chord() {
         assert!((h.between(Kind::Spherical, i, j) - e).abs() < 1e-2, "{i} {j}");
     }
 }
+
+/// The L2 list centers the build computes from half-precision samples
+/// (sphere test, normalisation in place, k-means), as float4.
+fn l2_centers_f16(data: &[u16], dims: usize, k: usize, seed: u64) -> Vec<f32> {
+    let samples = Samples::F16 { data, dims };
+    match samples.sphere_radius() {
+        Some(r) => {
+            let mut unit: Vec<u16> = Vec::with_capacity(data.len());
+            for row in data.chunks(dims) {
+                let mut v = crate::half::to_f32_vec(row);
+                normalize(&mut v);
+                unit.extend(crate::half::from_f32_slice(&v));
+            }
+            kmeans_on_sphere(Samples::F16 { data: &unit, dims }, r, k, seed, &pool(), &mut || {}).0
+        }
+        None => kmeans(samples, k, Kind::Euclidean, seed, &pool(), &mut || {}).0,
+    }
+}
+
+#[test]
+fn centers_on_a_sphere_beyond_float4_range_stay_finite() {
+    // two rows of norm 4.2e38 (elements at 3e38, within float4) whose
+    // spherical mean is (1, 0): scaled back onto the sphere it would be
+    // 4.2e38 > f32::MAX, infinite (Euclidean means stay in range; pgvector
+    // raises "Infinite value detected" on such a center)
+    let data = [3e38f32, 3e38, 3e38, -3e38, 3e38, 3e38, 3e38, -3e38];
+    for k in [1, 2] {
+        let centers = l2_centers(&data, 2, k, 3);
+        assert!(centers.iter().all(|v| v.is_finite()), "k {k}: {centers:?}");
+    }
+}
+
+#[test]
+fn halfvec_centers_on_a_sphere_stay_in_half_range() {
+    // halfvec rows at 60000 (largest half 65504): a center scaled onto
+    // their sphere (radius 84853) must still be a finite half
+    let rows = [60000f32, 60000.0, 60000.0, -60000.0, 60000.0, 60000.0, 60000.0, -60000.0];
+    let data = crate::half::from_f32_slice(&rows);
+    for k in [1, 2] {
+        let centers = l2_centers_f16(&data, 2, k, 3);
+        let stored = crate::half::from_f32_slice(&centers);
+        assert!(stored.iter().all(|&h| crate::half::to_f32(h).is_finite()), "k {k}: {centers:?}");
+    }
+}
+
+#[test]
+fn centers_on_tiny_and_huge_spheres_lie_on_them() {
+    // radii from 1e-20 to 1e30: the normalisation (norms in float8) and
+    // the scaling back neither underflow nor overflow
+    for radius in [1e-20f32, 1e-10, 1e10, 1e30] {
+        let mut rng = Rng::new(21);
+        let data = topics(600, 6, 16, radius, &mut rng);
+        assert!(data.iter().all(|v| v.is_finite() && (*v == 0.0 || v.abs() > f32::MIN_POSITIVE)));
+        let r = Samples::F32 { data: &data, dims: 16 }.sphere_radius().expect("on a sphere");
+        assert!((r / radius as f64 - 1.0).abs() < 1e-5, "{r} {radius}");
+        let centers = l2_centers(&data, 16, 8, 21);
+        for c in centers.chunks(16) {
+            let n = crate::distance::norm(c);
+            assert!((n / radius as f64 - 1.0).abs() < 1e-5, "a center of norm {n} on the sphere of radius {radius}");
+        }
+    }
+}
+
+#[test]
+fn degenerate_samples_on_a_sphere() {
+    // one sample, fewer samples than lists, all identical rows, one
+    // dimension (the sphere is {-r, r}): finite centers on the sphere, and
+    // every sample's nearest center (L2) is at its own position or angle
+    let cases: Vec<(Vec<f32>, usize, usize)> = vec![
+        (vec![0.6, 0.8], 2, 1),
+        (vec![0.6, 0.8], 2, 4),
+        (vec![3.0, 4.0, 0.0, 5.0, -5.0, 0.0], 2, 8),
+        ([1.0f32, 2.0, 2.0].repeat(100), 3, 5),
+        ((0..200).map(|i| if i % 3 == 0 { -2.0 } else { 2.0 }).collect(), 1, 4),
+    ];
+    for (data, dims, k) in cases {
+        let r = Samples::F32 { data: &data, dims }.sphere_radius().expect("on a sphere");
+        let centers = l2_centers(&data, dims, k, 9);
+        assert_eq!(centers.len(), k * dims);
+        assert!(centers.iter().all(|v| v.is_finite()), "{centers:?}");
+        let n = data.len() / dims;
+        for c in centers.chunks(dims).take(n.min(k)) {
+            let cn = crate::distance::norm(c);
+            assert!((cn - r).abs() < 1e-5 * r, "center {c:?} of norm {cn}, radius {r}");
+        }
+        // each sample has a center at distance ~0 (fewer distinct samples than lists)
+        let distinct: std::collections::BTreeSet<Vec<u32>> = data.chunks(dims).map(|x| x.iter().map(|v| v.to_bits()).collect()).collect();
+        if distinct.len() <= k {
+            for x in data.chunks(dims) {
+                let best = centers.chunks(dims).map(|c| Kind::Euclidean.distance(x, c)).fold(f64::INFINITY, f64::min);
+                assert!(best < 1e-5 * r, "sample {x:?}: nearest center at {best}, {centers:?}");
+            }
+        }
+    }
+}
