@@ -15,6 +15,7 @@
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
 use super::{item_pointer, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
+use crate::quant::lazy::LazyBounds;
 use crate::space::Bytes;
 use crate::storage::graph::DiskGraph;
 use crate::storage::layout::DiskTid;
@@ -36,15 +37,10 @@ struct ScanState {
     /// Heap rows of `batch[pos]` and the next one to return.
     tids: Vec<DiskTid>,
     tid_pos: usize,
-    /// For a quantised index (else empty), per row of `batch`: the value
-    /// reported with it, which the executor re-checks (NaN: not computed
-    /// yet), its full lower bound (NaN: not computed yet), the cheap bound
-    /// from its distance, and the least cheap bound of it and every later
-    /// row. See [`reported_bound`].
-    bounds: Vec<f64>,
-    full: Vec<f64>,
-    cheap: Vec<f64>,
-    cheap_min: Vec<f64>,
+    /// For a quantised index (else empty), per row of `batch`: the values
+    /// reported with the rows, which the executor re-checks, and the
+    /// bounds they come from.
+    bounds: LazyBounds,
     last_dist: f64,
 }
 
@@ -92,10 +88,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         pos: 0,
         tids: Vec::new(),
         tid_pos: 0,
-        bounds: Vec::new(),
-        full: Vec::new(),
-        cheap: Vec::new(),
-        cheap_min: Vec::new(),
+        bounds: LazyBounds::default(),
         last_dist: f64::NEG_INFINITY,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
@@ -136,9 +129,6 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.started = false;
     st.batch.clear();
     st.bounds.clear();
-    st.full.clear();
-    st.cheap.clear();
-    st.cheap_min.clear();
     st.pos = 0;
     st.tids.clear();
     st.tid_pos = 0;
@@ -197,71 +187,34 @@ fn start(scan: pg_sys::IndexScanDesc, st: &mut ScanState) {
 }
 
 /// For a quantised index, prepares the values reported with the rows of
-/// the batch (see [`reported_bound`]): the cheap bounds (which cache each
+/// the batch (see [`LazyBounds`]): the cheap bounds (which cache each
 /// row's value, read right after the search), and the full ones of rows
 /// without a cheap bound.
 fn fill_bounds(st: &mut ScanState) {
     st.bounds.clear();
-    st.full.clear();
-    st.cheap.clear();
-    st.cheap_min.clear();
     let Some(g) = st.graph.as_mut() else { return };
     if !g.reports_bounds() {
         return;
     }
-    for c in &st.batch {
-        st.cheap.push(g.distance_bound(c.id, c.dist));
-    }
-    st.bounds.resize(st.batch.len(), f64::NAN);
-    st.full.resize(st.batch.len(), f64::NAN);
-    st.cheap_min.extend_from_slice(&st.cheap);
-    for i in (0..st.cheap_min.len().saturating_sub(1)).rev() {
-        st.cheap_min[i] = st.cheap_min[i].min(st.cheap_min[i + 1]);
-    }
+    st.bounds.start(st.batch.iter().map(|c| g.distance_bound(c.id, c.dist)));
     // rows without a cheap bound (a lean scan, which keeps no values; other
     // metrics) get their full one now, read right after the search as
     // the cheap ones were, not later while the rows are handed out
-    for i in 0..st.batch.len() {
-        if st.cheap[i] == f64::NEG_INFINITY {
-            full_bound(st, i);
+    let batch = &st.batch;
+    let mut full_of = |j: usize| g.lower_bound(batch[j].id).unwrap_or(f64::NEG_INFINITY);
+    for i in 0..batch.len() {
+        if st.bounds.lacks_cheap(i) {
+            st.bounds.full(i, &mut full_of);
         }
     }
 }
 
-/// The full lower bound of row `i` of the batch, computed once.
-fn full_bound(st: &mut ScanState, i: usize) -> f64 {
-    if st.full[i].is_nan() {
-        let id = st.batch[i].id;
-        let lb = st.graph.as_mut().and_then(|g| g.lower_bound(id)).unwrap_or(f64::NEG_INFINITY);
-        // a NaN bound would read as "not computed": no bound at all
-        st.full[i] = if lb.is_nan() { f64::NEG_INFINITY } else { lb };
-    }
-    st.full[i]
-}
-
-/// For a quantised index, the value reported with row `i` of the batch:
-/// no more than its own lower bound nor any later row's. The executor
-/// returns a row once no later row can be nearer than the value last
-/// reported, so these values must never decrease along the batch nor
-/// exceed any later row's exact distance (the rows come in the codes'
-/// order, which is not the exact one). A later row whose cheap bound is
-/// already at or above the value cannot lower it, so its full bound (a pass
-/// over its elements) is computed only when the cheap one is below: for
-/// most rows of a batch, never.
+/// The value reported with row `i` of the batch (see
+/// [`LazyBounds::reported`]).
 fn reported_bound(st: &mut ScanState, i: usize) -> f64 {
-    if !st.bounds[i].is_nan() {
-        return st.bounds[i];
-    }
-    let mut v = full_bound(st, i);
-    let mut j = i + 1;
-    while j < st.batch.len() && st.cheap_min[j] < v {
-        if st.cheap[j] < v {
-            v = v.min(full_bound(st, j));
-        }
-        j += 1;
-    }
-    st.bounds[i] = v;
-    v
+    let batch = &st.batch;
+    let Some(g) = st.graph.as_mut() else { return f64::NEG_INFINITY };
+    st.bounds.reported(i, &mut |j: usize| g.lower_bound(batch[j].id).unwrap_or(f64::NEG_INFINITY))
 }
 
 /// Continues an iterative scan; false when nothing is left.

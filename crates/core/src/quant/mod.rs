@@ -320,5 +320,6 @@ impl Sq8 {
 const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
 
 mod kernels;
+pub mod lazy;
 #[cfg(test)]
 mod tests;
