@@ -44,7 +44,7 @@ fn extend(index: pg_sys::Relation) -> PageGuard {
 /// hint passes a page only when its free space is also below
 /// [`HINT_SLACK`], so what later smaller values could have used of it is
 /// bounded, and a big value never makes the hint skip roomy pages, nor
-/// pages keeping a reusable slot (too small for it, not for later values).
+/// pages keeping a reusable slot that could hold more than that slack.
 pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
     let stored = stored_value(meta.value_kind, e.value);
     let e = &NewElement { value: &stored, ..*e };
@@ -76,7 +76,13 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
                     (v.state() == ElementState::Reusable).then_some(slot)
                 })
                 .collect();
-            let (reusable, free) = (!c.is_empty(), pages::free_space(g.page()));
+            let free = pages::free_space(g.page());
+            // room a later value could get here: the biggest reusable slot
+            // grown into the free space (fixed shapes: any slot at all)
+            let reusable = match shape.variable {
+                true => c.iter().map(|slot| maxalign(slot.room) + free).max().unwrap_or(0),
+                false => c.len() * PAGE_FREE,
+            };
             let c: Vec<Slot> = c.into_iter().filter(|slot| slot_fits(&shape, slot, vb, free)).collect();
             (c, reusable, free)
         };
@@ -88,8 +94,9 @@ pub fn place(index: pg_sys::Relation, meta: &Meta, e: &NewElement) -> NodeId {
             break;
         }
         // a page keeping a reusable slot too small for this value may still
-        // take a smaller one: the hint never passes it
-        if e.level == 0 && !reusable && free < useless && hint == block {
+        // take a smaller one: the hint passes it only when that slot, grown
+        // into the free space, is as useless as the free space alone
+        if e.level == 0 && candidates.is_empty() && free.max(reusable) < useless && hint == block {
             hint = block + 1;
         }
     }
