@@ -269,6 +269,8 @@ fn try_reuse(index: pg_sys::Relation, meta: &Meta, e: &NewElement, block: u32, s
     let shape = meta.shape;
     let Slot { off, ntid, next, .. } = slot;
     let vb = e.value.len();
+    // the slot's kind again (a chunked value never takes a slot without a
+    // chain); the room to grow is checked under the exclusive lock below
     if !slot_fits(&shape, &slot, vb, usize::MAX / 2) || !ntid.is_valid() || ntid.block() == 0 || ntid.block() >= nblocks(index) {
         return None;
     }

@@ -130,9 +130,9 @@ impl<'a> Samples<'a> {
     /// half ones at 60000 past 65504), where the Euclidean mean cannot.
     /// One pass, no buffer (maintenance_work_mem counts only the samples).
     pub fn sphere_radius(&self) -> Option<f64> {
-        let (sum, lo, hi, n, limit) = match *self {
-            Samples::F32 { data, dims } if dims > 0 => spread(data.chunks_exact(dims).map(crate::distance::norm), f32::MAX as f64),
-            Samples::F16 { data, dims } if dims > 0 => spread(data.chunks_exact(dims).map(half::norm), crate::half::MAX as f64),
+        let ((sum, lo, hi, n), limit) = match *self {
+            Samples::F32 { data, dims } if dims > 0 => (spread(data.chunks_exact(dims).map(crate::distance::norm)), f32::MAX as f64),
+            Samples::F16 { data, dims } if dims > 0 => (spread(data.chunks_exact(dims).map(half::norm)), crate::half::MAX as f64),
             _ => return None,
         };
         let mean = sum / n as f64;
@@ -178,9 +178,9 @@ impl Kind {
     }
 }
 
-/// The sum, least, greatest and count of `norms`, and `limit` (passed through).
-fn spread(norms: impl Iterator<Item = f64>, limit: f64) -> (f64, f64, f64, usize, f64) {
-    norms.fold((0.0, f64::INFINITY, f64::NEG_INFINITY, 0, limit), |(s, lo, hi, n, l), x| (s + x, lo.min(x), hi.max(x), n + 1, l))
+/// The sum, least, greatest and count of `norms`.
+fn spread(norms: impl Iterator<Item = f64>) -> (f64, f64, f64, usize) {
+    norms.fold((0.0, f64::INFINITY, f64::NEG_INFINITY, 0), |(s, lo, hi, n), x| (s + x, lo.min(x), hi.max(x), n + 1))
 }
 
 /// The distance between unit vectors of dot product `dot`: the chord,
