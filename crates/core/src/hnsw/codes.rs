@@ -1,4 +1,6 @@
-//! Compact codes an in-memory build searches on. A float4 graph's searches
+//! Compact codes an in-memory build searches on: 8-bit ones (see
+//! [`super::codes8`]) where they pass the precision check below, else the
+//! half-precision ones described here. A float4 graph's searches
 //! for new elements' neighbours read thousands of random vectors per insert
 //! from memory; half-precision copies of them are half the bytes, so far
 //! more stay in the CPU's caches. Only the search runs on them: the
@@ -18,6 +20,7 @@
 //! lanes (AVX-512 where the CPU has it) and divided by `s²` (exact: a
 //! power of two).
 
+use super::codes8::Codes8;
 use super::dedup::Values;
 use crate::distance::Metric;
 use crate::space::{f32_bytes, f32s, u16s, Bytes, Space};
@@ -35,6 +38,9 @@ pub struct Codes {
     /// The centre subtracted before scaling (see [`center_of`]).
     origin: Vec<f32>,
     values: Values,
+    /// 8-bit codes, where precise enough: then searches run on them and
+    /// `values` is empty.
+    bytes: Option<Codes8>,
 }
 
 impl Codes {
@@ -52,11 +58,31 @@ impl Codes {
         }
     }
 
-    /// Codes of every value (float4 of `space`); None if `space` gets none
-    /// or the values do not suit half precision (non-finite, all zero, or
-    /// magnitudes too far apart for one scale: a vector whose largest
-    /// element would not be a normal half).
+    /// Codes of every value (float4 of `space`): 8-bit ones (see
+    /// [`super::codes8`]) where they pass the same precision check as
+    /// half precision, else half-precision ones ([`Codes::encode_half`]).
     pub fn encode(space: Space, values: &Values) -> Option<Codes> {
+        let Space::F32 { metric, dims } = space else { return None };
+        if !Self::supports(space) {
+            return None;
+        }
+        if let Some(b) = Codes8::encode(space, values) {
+            if fine_enough(values, dims, &|i, out| {
+                b.decode(i, out);
+                true
+            }) {
+                let scale = (1.0, 1.0);
+                return Some(Codes { metric, dims, scale, origin: Vec::new(), values: Values::new(1), bytes: Some(b) });
+            }
+        }
+        Self::encode_half(space, values)
+    }
+
+    /// Half-precision codes of every value (float4 of `space`); None if
+    /// `space` gets none or the values do not suit half precision
+    /// (non-finite, all zero, or magnitudes too far apart for one scale: a
+    /// vector whose largest element would not be a normal half).
+    pub fn encode_half(space: Space, values: &Values) -> Option<Codes> {
         let Space::F32 { metric, dims } = space else { return None };
         if !Self::supports(space) {
             return None;
@@ -101,56 +127,28 @@ impl Codes {
             // SAFETY: any u16 slice is readable as bytes.
             out.push(unsafe { std::slice::from_raw_parts(h.as_ptr().cast::<u8>(), 2 * h.len()) });
         }
-        let codes = Codes { metric, dims, scale: (s, 1.0 / (s as f64 * s as f64)), origin, values: out };
-        codes.fine_enough(values).then_some(codes)
+        let codes = Codes { metric, dims, scale: (s, 1.0 / (s as f64 * s as f64)), origin, values: out, bytes: None };
+        let decode = |i: usize, out: &mut [f32]| {
+            let Some(code) = u16s(codes.values.get(i)) else { return false };
+            for ((o, &h), &m) in out.iter_mut().zip(code).zip(&codes.origin) {
+                *o = crate::half::to_f32(h) / s + m;
+            }
+            true
+        };
+        fine_enough(values, dims, &decode).then_some(codes)
     }
 
-    /// Whether the codes' rounding stays well below the distances between
-    /// near neighbours: some rows each look for
-    /// their nearest among a pool of rows drawn at random (exactly, rows
-    /// equal to them left out), and at most one in
-    /// twenty may have a code error above a sixteenth of that distance.
-    /// Groups of rows at very different distances from the centre (one
-    /// scale for all: the far ones round to steps wider than their spread)
-    /// fail it. The pool's nearest is never nearer than the true nearest,
-    /// so the check errs on the side of codes; its cost is bounded (about
-    /// 5e7 multiply-adds).
-    fn fine_enough(&self, values: &Values) -> bool {
-        const PROBES: usize = 64;
-        let n = values.len();
-        let pool_len = (50_000_000 / (PROBES * self.dims.max(1))).clamp(32, 2048);
-        let ids = sample(n, pool_len);
-        let pool: Vec<&[f32]> = match ids.iter().map(|&i| f32s(values.get(i))).collect() {
-            Some(p) => p,
-            None => return false,
-        };
-        let l2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
-        let (mut probes, mut coarse) = (0usize, 0usize);
-        let step = pool.len().div_ceil(PROBES).max(1);
-        let s = self.scale.0 as f64;
-        for (k, x) in pool.iter().enumerate().step_by(step) {
-            let nearest = pool.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, y)| l2(x, y)).filter(|&d| d > 0.0).fold(f64::INFINITY, f64::min);
-            if !nearest.is_finite() {
-                continue;
-            }
-            let Some(code) = u16s(self.values.get(ids[k])) else { return false };
-            let err: f64 = x
-                .iter()
-                .zip(code)
-                .zip(&self.origin)
-                .map(|((&v, &h), &m)| (v as f64 - (crate::half::to_f32(h) as f64 / s + m as f64)).powi(2))
-                .sum();
-            probes += 1;
-            if err * 256.0 > nearest {
-                coarse += 1;
-            }
-        }
-        coarse * 20 <= probes
+    /// Whether the build searches on 8-bit codes.
+    pub fn is_8bit(&self) -> bool {
+        self.bytes.is_some()
     }
 
     /// The query for float4 value `value` (stored bytes): `dims` float4,
     /// then `q·μ` as float8 (0 for l2).
     pub fn query(&self, value: &[u8]) -> Bytes {
+        if let Some(b) = &self.bytes {
+            return b.query(value);
+        }
         let q = f32s(value).unwrap_or_default();
         let s = self.scale.0;
         let (x, shift): (Vec<f32>, f64) = match self.metric {
@@ -165,13 +163,20 @@ impl Codes {
     /// Element `i`'s code.
     #[inline]
     pub fn get(&self, i: usize) -> &[u8] {
-        self.values.get(i)
+        match &self.bytes {
+            Some(b) => b.get(i),
+            None => self.values.get(i),
+        }
     }
 
     /// Approximate index distance from a [`Codes::query`] to element `i`
     /// (NaN if either is malformed).
     #[inline]
     pub fn distance(&self, query: &[u8], i: usize) -> f64 {
+        if let Some(b) = &self.bytes {
+            let d = b.distance(query, i);
+            return if d.is_nan() && query.len() == 4 * self.dims + 8 { f64::INFINITY } else { d };
+        }
         let (Some(head), Some(tail)) = (query.get(..4 * self.dims), query.get(4 * self.dims..)) else { return f64::NAN };
         let (Some(q), Some(c), Ok(shift)) = (f32s(head), u16s(self.values.get(i)), <[u8; 8]>::try_from(tail)) else {
             return f64::NAN;
@@ -194,8 +199,48 @@ impl Codes {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.values.bytes()
+        self.values.bytes() + self.bytes.as_ref().map_or(0, Codes8::bytes)
     }
+}
+
+/// Whether codes' rounding stays well below the distances between near
+/// neighbours (`decode(i, out)` writes what element `i`'s code stands for;
+/// false if it cannot): some rows each look for their nearest among a
+/// pool of rows drawn at random (exactly, rows equal to them left out),
+/// and at most one in twenty may have a code error above a sixteenth of
+/// that distance. Groups of rows at very different distances from the
+/// centre (one scale for all: the far ones round to steps wider than their
+/// spread) fail it. The pool's nearest is never nearer than the true
+/// nearest, so the check errs on the side of codes; its cost is bounded
+/// (about 5e7 multiply-adds).
+fn fine_enough(values: &Values, dims: usize, decode: &dyn Fn(usize, &mut [f32]) -> bool) -> bool {
+    const PROBES: usize = 64;
+    let n = values.len();
+    let pool_len = (50_000_000 / (PROBES * dims.max(1))).clamp(32, 2048);
+    let ids = sample(n, pool_len);
+    let pool: Vec<&[f32]> = match ids.iter().map(|&i| f32s(values.get(i))).collect() {
+        Some(p) => p,
+        None => return false,
+    };
+    let l2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
+    let (mut probes, mut coarse) = (0usize, 0usize);
+    let step = pool.len().div_ceil(PROBES).max(1);
+    let mut decoded = vec![0f32; dims];
+    for (k, x) in pool.iter().enumerate().step_by(step) {
+        let nearest = pool.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, y)| l2(x, y)).filter(|&d| d > 0.0).fold(f64::INFINITY, f64::min);
+        if !nearest.is_finite() {
+            continue;
+        }
+        if x.len() != dims || !decode(ids[k], &mut decoded) {
+            return false;
+        }
+        let err = l2(x, &decoded);
+        probes += 1;
+        if err * 256.0 > nearest {
+            coarse += 1;
+        }
+    }
+    coarse * 20 <= probes
 }
 
 /// Rows [`center_of`] looks at.
@@ -421,7 +466,7 @@ mod tests {
             for dims in [1, 15, 16, 100, 384] {
                 let rows: Vec<f32> = (0..20 * dims).map(|_| rng.normal() as f32 * 0.1).collect();
                 let space = Space::F32 { metric, dims };
-                let codes = Codes::encode(space, &Values::from_f32(dims, &rows)).expect("codes");
+                let codes = Codes::encode_half(space, &Values::from_f32(dims, &rows)).expect("codes");
                 for (i, q) in rows.chunks(dims).enumerate().take(5) {
                     let query = codes.query(f32_bytes(q));
                     for j in 0..20 {
@@ -453,7 +498,7 @@ mod tests {
         let base: Vec<f32> = (0..10 * dims).map(|_| rng.normal() as f32).collect();
         for size in [1e-30f32, 1e-10, 1.0, 1e10, 1e30] {
             let rows: Vec<f32> = base.iter().map(|x| x * size).collect();
-            let codes = Codes::encode(space, &Values::from_f32(dims, &rows)).expect("codes");
+            let codes = Codes::encode_half(space, &Values::from_f32(dims, &rows)).expect("codes");
             for (j, row) in rows.chunks(dims).enumerate() {
                 let s = codes.scale.0;
                 for ((h, x), m) in u16s(codes.get(j)).expect("halves").iter().zip(row).zip(&codes.origin) {
@@ -471,5 +516,31 @@ mod tests {
         assert!(spread(1e6));
         assert!(!spread(1e15));
         assert!(!spread(1e30));
+    }
+
+    /// 8-bit codes where they are fine enough (data of even spread), half
+    /// precision where one dimension's outlier would leave 8-bit steps
+    /// wider than the distances between neighbours, and searches on the
+    /// chosen codes see near the exact distances.
+    #[test]
+    fn eight_bit_codes_where_precise_enough() {
+        let dims = 64;
+        let space = Space::F32 { metric: Metric::L2, dims };
+        let mut rng = Rng::new(11);
+        let rows: Vec<f32> = (0..200 * dims).map(|_| rng.normal() as f32).collect();
+        let even = Codes::encode(space, &Values::from_f32(dims, &rows)).expect("codes");
+        assert!(even.is_8bit());
+        let q = &rows[..dims];
+        let query = even.query(f32_bytes(q));
+        for j in 0..200 {
+            let exact = index_distance(Metric::L2, q, &rows[j * dims..(j + 1) * dims]);
+            let got = even.distance(&query, j);
+            assert!((got - exact).abs() <= 0.02 * (1.0 + exact), "{j}: {got} vs {exact}");
+        }
+        let mut outlier = rows.clone();
+        outlier[5] = 1e3;
+        let coarse = Codes::encode(space, &Values::from_f32(dims, &outlier)).expect("codes");
+        assert!(!coarse.is_8bit());
+        assert!(Codes::encode_half(space, &Values::from_f32(dims, &rows)).is_some_and(|c| !c.is_8bit()));
     }
 }

@@ -1,6 +1,6 @@
 //! The in-memory graph used by `CREATE INDEX` and by tests. Values live in
 //! chunked storage (compared through their [`Space`]; large float4 values
-//! also as half-precision codes the inserts' searches run on, see
+//! also as 8-bit or half-precision codes the inserts' searches run on, see
 //! [`super::codes`]), neighbour lists in [`super::lists`] (layer 0 flat,
 //! read without locks; never two lists locked at once), and the build runs the shared insert algorithm on plain
 //! worker threads that only compute. The build is resumable: the calling

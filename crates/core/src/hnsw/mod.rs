@@ -11,6 +11,7 @@
 //! while distances are computed.
 
 pub mod codes;
+mod codes8;
 pub mod dedup;
 pub mod idmap;
 pub mod insert;
