@@ -278,8 +278,8 @@ impl Sq8 {
     /// header alone (no pass over the elements): the decoded vector is
     /// within `half·√n` of the original (triangle inequality), `dist` is
     /// the float4 sum of the squared differences (each difference within a
-    /// few roundings of the real one, the sum within `(n/8 + 12)·u` of its
-    /// terms), and the operator's float4 sum of non-negative terms is
+    /// few roundings of the real one, the sum within `(n/8 + 16)·u` of its
+    /// terms: no term passes through more than `n/32 + 16` additions), and the operator's float4 sum of non-negative terms is
     /// within `(n + 6)·u` of the true square. L2 only: other metrics give
     /// -inf (no cheap bound, compute [`Sq8::lower_bound`]); so does an
     /// unusable `dist`. Looser than `lower_bound` by about `half·√n` minus
@@ -298,7 +298,7 @@ impl Sq8 {
         // |computed difference| vs the real q_i - x̂_i: a few roundings of
         // |q_i| + |lo| + step·255 each; their norm is below this (Σ|q| >= |q|)
         let diff_err = 4.0 * u * (q.abs_sum as f64 * (1.0 + 1e-6) + n.sqrt() * (lo.abs() + 255.0 * step));
-        let sum_err = (n / 8.0 + 12.0) * u;
+        let sum_err = (n / 8.0 + 16.0) * u;
         // |x̂ - q| in real arithmetic is at least this
         let decoded = ((dist * (1.0 - sum_err)).max(0.0).sqrt() - diff_err) / (1.0 + 4.0 * u);
         let half = step / 2.0 * (1.0 + 1e-6);
