@@ -285,13 +285,28 @@ impl Sq8 {
     /// unusable `dist`. Looser than `lower_bound` by about `half·√n` minus
     /// what the gaps lose: cheap enough for every candidate of a batch.
     pub fn bound_from_distance(&self, metric: Metric, query: &[u8], value: &[u8], dist: f64) -> f64 {
-        let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NEG_INFINITY };
+        match self.scale(value) {
+            Some((lo, step)) => self.bound_from_scale(metric, query, lo, step, dist),
+            None => f64::NEG_INFINITY,
+        }
+    }
+
+    /// A stored value's minimum and step (None if it is not one of this
+    /// shape's values): all that [`Sq8::bound_from_scale`] needs of it.
+    pub fn scale(&self, value: &[u8]) -> Option<(f32, f32)> {
+        self.code(value).map(|c| (c.lo, c.step))
+    }
+
+    /// [`Sq8::bound_from_distance`] from the value's minimum and step
+    /// ([`Sq8::scale`]), remembered when the distance was computed.
+    pub fn bound_from_scale(&self, metric: Metric, query: &[u8], lo: f32, step: f32, dist: f64) -> f64 {
+        let Some(q) = self.view_query(query) else { return f64::NEG_INFINITY };
         if metric != Metric::L2 || !dist.is_finite() || dist < 0.0 {
             return f64::NEG_INFINITY;
         }
         let u = UNIT_ROUNDOFF;
         let n = self.dims as f64;
-        let (lo, step) = (c.lo as f64, c.step as f64);
+        let (lo, step) = (lo as f64, step as f64);
         if !lo.is_finite() || !step.is_finite() || !(q.abs_sum as f64).is_finite() {
             return f64::NEG_INFINITY;
         }
