@@ -49,10 +49,24 @@ struct Entry {
     tids_at: u32,
     nbrs_at: u32,
     vec_at: u32,
+    /// For a quantised value scored by a search: its minimum and step
+    /// (NaN: not known), for the cheap bound of a scan's row without
+    /// reading the element again.
+    scale: [f32; 2],
 }
 
-const UNREADABLE: Entry =
-    Entry { state: 0, level: 0, ntids: 0, nbrs_layer: u8::MAX, nbrs_len: 0, neighbors: DiskTid::NONE, tids_at: NONE, nbrs_at: NONE, vec_at: NONE };
+const UNREADABLE: Entry = Entry {
+    state: 0,
+    level: 0,
+    ntids: 0,
+    nbrs_layer: u8::MAX,
+    nbrs_len: 0,
+    neighbors: DiskTid::NONE,
+    tids_at: NONE,
+    nbrs_at: NONE,
+    vec_at: NONE,
+    scale: [f32::NAN; 2],
+};
 
 /// The graph on pages, bound to one query vector at a time.
 pub struct DiskGraph {

@@ -4,7 +4,8 @@
 
 use super::{DiskGraph, Entry, NONE, PIN_WINDOW, UNREADABLE};
 use crate::hnsw::{self, GraphStore, NodeId, Source};
-use crate::space::Bytes;
+use crate::quant::Sq8;
+use crate::space::{Bytes, Space};
 use crate::storage::buffer::{Lock, Pin};
 use crate::storage::layout::*;
 use crate::storage::pages;
@@ -40,6 +41,7 @@ impl DiskGraph {
             tids_at: NONE,
             nbrs_at: NONE,
             vec_at: NONE,
+            scale: [f32::NAN; 2],
         };
         let next = view.header.next;
         if value && state != ElementState::Reusable {
@@ -153,14 +155,18 @@ impl DiskGraph {
     /// when there is none (other metrics, a lean scan, an unreadable
     /// element), which means "compute the full bound".
     pub fn distance_bound(&mut self, id: NodeId, dist: f64) -> f64 {
-        let crate::space::Space::Sq8 { metric, dims } = self.space else { return f64::NEG_INFINITY };
+        let Space::Sq8 { metric, dims } = self.space else { return f64::NEG_INFINITY };
         if !self.has_query || self.lean {
             return f64::NEG_INFINITY;
+        }
+        // the scale the search saw when it scored the element: no read
+        if let Some([lo, step]) = self.entry(id).map(|e| e.scale).filter(|s| !s[0].is_nan()) {
+            return Sq8 { dims }.bound_from_scale(metric, &self.query, lo, step, dist);
         }
         let n = self.meta.shape.value_bytes;
         let Some(at) = self.cached_vector(id) else { return f64::NEG_INFINITY };
         match self.vecs.get(at as usize..at as usize + n) {
-            Some(v) => crate::quant::Sq8 { dims }.bound_from_distance(metric, &self.query, v, dist),
+            Some(v) => Sq8 { dims }.bound_from_distance(metric, &self.query, v, dist),
             None => f64::NEG_INFINITY,
         }
     }
@@ -346,6 +352,13 @@ impl DiskGraph {
             e.tids_at = self.tids.len() as u32;
             e.ntids = view.heap_tids().len() as u8;
             self.tids.extend_from_slice(view.heap_tids());
+        }
+        if let Space::Sq8 { dims, .. } = self.space {
+            if self.has_query {
+                if let Some((lo, step)) = (Sq8 { dims }).scale(view.inline) {
+                    e.scale = [lo, step];
+                }
+            }
         }
         if let Some(old) = self.entry(id) {
             // keep a cached value across re-reads

@@ -52,7 +52,9 @@ pub(super) fn gap_sums_body<const SQUARE: bool>(q: &[f32], codes: &[u8], lo: f64
 }
 
 /// `Σ (q_i - x̂_i)²` with `x̂_i = lo + step·c_i`, as `((q_i - lo) - step·c_i)²`
-/// (the first difference is exact when `q_i` is near `lo`), eight lanes.
+/// (the first difference is exact when `q_i` is near `lo`; the second and
+/// the square's addition are fused multiply-adds, one rounding each),
+/// 32 lanes.
 #[inline]
 pub(super) fn l2_to_code(q: &[f32], c: &Code) -> f64 {
     #[cfg(target_arch = "x86_64")]
@@ -63,25 +65,44 @@ pub(super) fn l2_to_code(q: &[f32], c: &Code) -> f64 {
     l2_to_code_body(q, c.lo, c.step, c.codes) as f64
 }
 
-/// The loop of [`l2_to_code`]: eight lanes in a fixed order, so every
-/// instruction set gives the same sum.
+/// The loop of [`l2_to_code`]: four groups of eight lanes (so that the
+/// additions of one group do not wait on another's), chunks of 8 left
+/// over after the groups of 32 added into the first group, the groups
+/// folded lane by lane (`((g0 + g1) + g2) + g3`), then the eight lanes
+/// summed in order and the last few elements added: a fixed order, so
+/// every instruction set gives the same sum (`mul_add` is exact-then-
+/// rounded everywhere; without FMA hardware it is a slow library call,
+/// only on CPUs that lack AVX2 too). No element's term passes through
+/// more than `n/32 + 16` additions.
 #[inline(always)]
 pub(super) fn l2_to_code_body(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
-    let mut acc = [0f32; 8];
-    let mut qs = q.chunks_exact(8);
-    let mut cs = codes.chunks_exact(8);
-    for (x, k) in (&mut qs).zip(&mut cs) {
+    let mut acc = [0f32; 32];
+    let n = q.len().min(codes.len());
+    let wide = n / 32 * 32;
+    let term = |x: f32, k: u8| (-step).mul_add(k as f32, x - lo);
+    for (x, k) in q[..wide].chunks_exact(32).zip(codes[..wide].chunks_exact(32)) {
+        for i in 0..32 {
+            let d = term(x[i], k[i]);
+            acc[i] = d.mul_add(d, acc[i]);
+        }
+    }
+    let eights = n / 8 * 8;
+    for (x, k) in q[wide..eights].chunks_exact(8).zip(codes[wide..eights].chunks_exact(8)) {
         for i in 0..8 {
-            let d = (x[i] - lo) - step * k[i] as f32;
-            acc[i] += d * d;
+            let d = term(x[i], k[i]);
+            acc[i] = d.mul_add(d, acc[i]);
         }
     }
     let mut tail = 0f32;
-    for (x, k) in qs.remainder().iter().zip(cs.remainder()) {
-        let d = (x - lo) - step * *k as f32;
-        tail += d * d;
+    for (x, k) in q[eights..n].iter().zip(&codes[eights..n]) {
+        let d = term(*x, *k);
+        tail = d.mul_add(d, tail);
     }
-    acc.iter().sum::<f32>() + tail
+    let mut lanes = [0f32; 8];
+    for (i, l) in lanes.iter_mut().enumerate() {
+        *l = ((acc[i] + acc[8 + i]) + acc[16 + i]) + acc[24 + i];
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// The code kernels compiled for AVX2 (the same loops, wider registers and
@@ -118,27 +139,37 @@ mod wide {
         unsafe { _mm256_loadu_ps(x.as_ptr()) }
     }
 
-    /// Lane `i` of the 8-lane sums, then the lanes summed in order: the
-    /// same operations, each rounded separately (no fused multiply-add),
-    /// as [`super::l2_to_code_body`], so the sum has the same bits.
+    /// The same operations in the same order as
+    /// [`super::l2_to_code_body`] (four registers of eight lanes, the same
+    /// fused multiply-adds), so the sum has the same bits.
     #[target_feature(enable = "avx2,fma")]
     pub fn l2_to_code(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f32 {
-        let n = q.len().min(codes.len()) / 8 * 8;
+        let n = q.len().min(codes.len());
+        let (q, codes) = (&q[..n], &codes[..n]);
         let (vlo, vstep) = (_mm256_set1_ps(lo), _mm256_set1_ps(step));
-        let mut acc = _mm256_setzero_ps();
-        let mut i = 0;
-        while i < n {
-            let d = _mm256_sub_ps(_mm256_sub_ps(load8(&q[i..]), vlo), _mm256_mul_ps(vstep, codes8(&codes[i..])));
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
-            i += 8;
+        let term = |x: &[f32], k: &[u8], acc: __m256| {
+            let d = _mm256_fnmadd_ps(vstep, codes8(k), _mm256_sub_ps(load8(x), vlo));
+            _mm256_fmadd_ps(d, d, acc)
+        };
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let wide = n / 32 * 32;
+        for (x, k) in q[..wide].chunks_exact(32).zip(codes[..wide].chunks_exact(32)) {
+            for g in 0..4 {
+                acc[g] = term(&x[8 * g..], &k[8 * g..], acc[g]);
+            }
         }
+        let eights = n / 8 * 8;
+        for (x, k) in q[wide..eights].chunks_exact(8).zip(codes[wide..eights].chunks_exact(8)) {
+            acc[0] = term(x, k, acc[0]);
+        }
+        let folded = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), acc[2]), acc[3]);
         let mut lanes = [0f32; 8];
         // SAFETY: an unaligned store of 8 floats into an 8-float array.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), folded) };
         let mut tail = 0f32;
-        for (x, k) in q[n..].iter().zip(&codes[n..]) {
-            let d = (x - lo) - step * *k as f32;
-            tail += d * d;
+        for (x, k) in q[eights..].iter().zip(&codes[eights..]) {
+            let d = (-step).mul_add(*k as f32, x - lo);
+            tail = d.mul_add(d, tail);
         }
         lanes.iter().sum::<f32>() + tail
     }

@@ -278,27 +278,42 @@ impl Sq8 {
     /// header alone (no pass over the elements): the decoded vector is
     /// within `half·√n` of the original (triangle inequality), `dist` is
     /// the float4 sum of the squared differences (each difference within a
-    /// few roundings of the real one, the sum within `(n/8 + 12)·u` of its
-    /// terms), and the operator's float4 sum of non-negative terms is
+    /// few roundings of the real one, the sum within `(n/8 + 16)·u` of its
+    /// terms: no term passes through more than `n/32 + 16` additions), and the operator's float4 sum of non-negative terms is
     /// within `(n + 6)·u` of the true square. L2 only: other metrics give
     /// -inf (no cheap bound, compute [`Sq8::lower_bound`]); so does an
     /// unusable `dist`. Looser than `lower_bound` by about `half·√n` minus
     /// what the gaps lose: cheap enough for every candidate of a batch.
     pub fn bound_from_distance(&self, metric: Metric, query: &[u8], value: &[u8], dist: f64) -> f64 {
-        let (Some(q), Some(c)) = (self.view_query(query), self.code(value)) else { return f64::NEG_INFINITY };
+        match self.scale(value) {
+            Some((lo, step)) => self.bound_from_scale(metric, query, lo, step, dist),
+            None => f64::NEG_INFINITY,
+        }
+    }
+
+    /// A stored value's minimum and step (None if it is not one of this
+    /// shape's values): all that [`Sq8::bound_from_scale`] needs of it.
+    pub fn scale(&self, value: &[u8]) -> Option<(f32, f32)> {
+        self.code(value).map(|c| (c.lo, c.step))
+    }
+
+    /// [`Sq8::bound_from_distance`] from the value's minimum and step
+    /// ([`Sq8::scale`]), remembered when the distance was computed.
+    pub fn bound_from_scale(&self, metric: Metric, query: &[u8], lo: f32, step: f32, dist: f64) -> f64 {
+        let Some(q) = self.view_query(query) else { return f64::NEG_INFINITY };
         if metric != Metric::L2 || !dist.is_finite() || dist < 0.0 {
             return f64::NEG_INFINITY;
         }
         let u = UNIT_ROUNDOFF;
         let n = self.dims as f64;
-        let (lo, step) = (c.lo as f64, c.step as f64);
+        let (lo, step) = (lo as f64, step as f64);
         if !lo.is_finite() || !step.is_finite() || !(q.abs_sum as f64).is_finite() {
             return f64::NEG_INFINITY;
         }
         // |computed difference| vs the real q_i - x̂_i: a few roundings of
         // |q_i| + |lo| + step·255 each; their norm is below this (Σ|q| >= |q|)
         let diff_err = 4.0 * u * (q.abs_sum as f64 * (1.0 + 1e-6) + n.sqrt() * (lo.abs() + 255.0 * step));
-        let sum_err = (n / 8.0 + 12.0) * u;
+        let sum_err = (n / 8.0 + 16.0) * u;
         // |x̂ - q| in real arithmetic is at least this
         let decoded = ((dist * (1.0 - sum_err)).max(0.0).sqrt() - diff_err) / (1.0 + 4.0 * u);
         let half = step / 2.0 * (1.0 + 1e-6);

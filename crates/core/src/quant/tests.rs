@@ -13,7 +13,7 @@ fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
 #[test]
 fn wide_kernels_give_the_same_bits() {
     let mut rng = Rng::new(9);
-    for dims in [1, 7, 8, 9, 384, 1536] {
+    for dims in [1, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 384, 1536] {
         let sq = Sq8 { dims };
         let x = random(dims, &mut rng);
         let code = sq.encode(&random(dims, &mut rng));
