@@ -38,7 +38,11 @@ struct BuildState {
     indexed: f64,
     values: Values,
     tids: Vec<DiskTid>,
-    max_rows: usize,
+    /// maintenance_work_mem in bytes, and what the collected rows take of it.
+    budget: usize,
+    used: usize,
+    /// Bytes every collected row takes besides a variable-size value.
+    per_row: usize,
     threads: usize,
     flushed: bool,
     row_ctx: PgMemoryContexts,
@@ -76,17 +80,39 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
 }
 
 /// Heap bytes one collected row costs until its part of the index is
-/// written: the vector, the code the build searches on (if any), its TID,
-/// its graph links and level, every worker's visited mark, duplicate
-/// grouping and page placement.
-fn bytes_per_row(space: Space, value_bytes: usize, m: usize, threads: usize) -> usize {
-    Values::bytes_per_value(value_bytes)
-        + MemGraph::code_bytes_per_element(space)
+/// written: the vector (fixed-size kinds; a variable-size value is counted
+/// at its own size as it comes, see [`value_cost`]), the code the build
+/// searches on (if any), its TID, its graph links and level, every worker's
+/// visited mark, duplicate grouping and page placement.
+fn bytes_per_row(meta: &Meta, threads: usize) -> usize {
+    let value = match meta.value_kind.is_variable() {
+        true => 0,
+        false => Values::bytes_per_value(meta.shape.value_bytes),
+    };
+    value
+        + MemGraph::code_bytes_per_element(meta.space())
         + 6
-        + MemGraph::link_bytes_per_element(m)
+        + MemGraph::link_bytes_per_element(meta.params.m)
         + 2
         + 4 * threads
         + 96
+}
+
+/// The store collected values go in: sparse values at their own size (not
+/// padded to the index's room for non-zeros), others at the index's width.
+fn new_values(meta: &Meta) -> Values {
+    match meta.value_kind.is_variable() {
+        true => Values::variable(),
+        false => Values::new(meta.shape.value_bytes),
+    }
+}
+
+/// Bytes a collected value of `len` bytes takes beyond [`bytes_per_row`].
+fn value_cost(values: &Values, len: usize) -> usize {
+    match values.is_variable() {
+        true => Values::bytes_per_variable_value(len),
+        false => 0,
+    }
 }
 
 /// Threads linking the graph: the leader plus as many helpers as a parallel
@@ -110,16 +136,18 @@ pub unsafe extern "C-unwind" fn ambuild(
     let (mwm_kb, workers, pool) =
         unsafe { (pg_sys::maintenance_work_mem, pg_sys::max_parallel_maintenance_workers, pg_sys::max_parallel_workers) };
     let threads = build_threads(workers, pool);
-    let per = bytes_per_row(meta.space(), meta.shape.value_bytes, meta.params.m, threads);
+    let per_row = bytes_per_row(&meta, threads);
     let mut state = BuildState {
         index,
         meta,
         space: meta.space(),
         heap_tuples: 0.0,
         indexed: 0.0,
-        values: Values::new(meta.shape.value_bytes),
+        values: new_values(&meta),
         tids: Vec::new(),
-        max_rows: ((mwm_kb as usize) * 1024 / per).max(1),
+        budget: (mwm_kb as usize) * 1024,
+        used: 0,
+        per_row,
         threads,
         flushed: false,
         row_ctx: PgMemoryContexts::new("vecstore hnsw build row"),
@@ -205,12 +233,20 @@ unsafe extern "C-unwind" fn build_callback(
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    state.values.push(&code);
+    // a sparse value is kept unpadded (its own non-zeros), as on pages
+    let value = match state.values.is_variable() {
+        true => stored_value(kind, &code),
+        false => std::borrow::Cow::Borrowed(&code[..]),
+    };
+    let cost = state.per_row + value_cost(&state.values, value.len());
+    state.values.push(&value);
     state.tids.push(heap_tid);
+    state.used += cost;
     if state.tids.len() % 1000 == 0 {
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.tids.len() as i64);
     }
-    if state.tids.len() >= state.max_rows {
+    // spill when one more row like this one would not fit
+    if state.used + cost > state.budget {
         pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
             format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
@@ -237,8 +273,9 @@ fn interrupt_pending() -> bool {
 
 /// Links the collected vectors in memory and writes (and logs) the pages.
 fn flush(state: &mut BuildState) {
-    let values = std::mem::replace(&mut state.values, Values::new(state.meta.shape.value_bytes));
+    let values = std::mem::replace(&mut state.values, new_values(&state.meta));
     let tids = std::mem::take(&mut state.tids);
+    state.used = 0;
     let started = std::time::Instant::now();
     let groups = group_duplicates(&values);
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
