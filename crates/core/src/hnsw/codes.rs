@@ -66,7 +66,11 @@ impl Codes {
         if !Self::supports(space) {
             return None;
         }
-        if let Some(b) = Codes8::encode(space, values) {
+        #[cfg(test)]
+        let eight = !NO_8BIT.with(|c| c.get());
+        #[cfg(not(test))]
+        let eight = true;
+        if let Some(b) = Codes8::encode(space, values).filter(|_| eight) {
             if fine_enough(values, dims, &|i, out| {
                 b.decode(i, out);
                 true
@@ -241,6 +245,13 @@ fn fine_enough(values: &Values, dims: usize, decode: &dyn Fn(usize, &mut [f32]) 
         }
     }
     coarse * 20 <= probes
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: half-precision codes only (as before 8-bit codes), to
+    /// compare builds on either.
+    pub(super) static NO_8BIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Rows [`center_of`] looks at.
