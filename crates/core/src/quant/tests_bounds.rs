@@ -141,3 +141,23 @@ fn l2_bounds_allow_for_subnormal_squares() {
         }
     }
 }
+
+/// Inner products of elements near √(2^-149) round up to 2^-149 each
+/// in float4 (0.51 of it, exactly): the operator's -Σ is then about twice
+/// as negative as the real one; the bound must be below it.
+#[test]
+fn ip_bound_allows_for_subnormal_products() {
+    let tiny = (f32::from_bits(1) as f64).sqrt();
+    for dims in [8, 384] {
+        let sq = Sq8 { dims };
+        let x = vec![(0.714 * tiny) as f32; dims];
+        let mut seq = 0f32;
+        for v in &x {
+            seq += v * v;
+        }
+        let op = -(seq as f64);
+        let lb = sq.lower_bound(Metric::InnerProduct, &sq.query(&x), &sq.encode(&x));
+        assert!(lb <= op, "dims {dims}: bound {lb:e} above the operator's {op:e}");
+        assert!(lb <= -crate::distance::inner_product(&x, &x), "dims {dims}: bound {lb:e}");
+    }
+}
