@@ -236,7 +236,11 @@ impl Sq8 {
                 } else {
                     gap_sums::<false>(q.x, c.codes, lo, step, half)
                 };
-                let sum = near - gamma * far;
+                // squares below the least normal float4 round to a grid
+                // of 2^-149 (absolute, not relative, error): up to half of
+                // it lost per term and per addition
+                let underflow = if metric == Metric::L2 { underflow_allowance(self.dims) } else { 0.0 };
+                let sum = near - gamma * far - underflow;
                 if metric == Metric::L2 {
                     sum.max(0.0).sqrt()
                 } else {
@@ -259,7 +263,9 @@ impl Sq8 {
                     // the float4 sum may overflow: the operator can say -inf
                     f64::NEG_INFINITY
                 } else {
-                    -(upper + gamma * magnitude)
+                    // products below the least normal float4 round
+                    // absolutely, as L2's squares
+                    -(upper + gamma * magnitude + underflow_allowance(self.dims))
                 }
             }
             Metric::Hamming | Metric::Jaccard => f64::NEG_INFINITY,
@@ -312,17 +318,22 @@ impl Sq8 {
         }
         // |computed difference| vs the real q_i - x̂_i: a few roundings of
         // |q_i| + |lo| + step·255 each; their norm is below this (Σ|q| >= |q|)
-        let diff_err = 4.0 * u * (q.abs_sum as f64 * (1.0 + 1e-6) + n.sqrt() * (lo.abs() + 255.0 * step));
+        // (plus half of 2^-149 each where a fused difference underflows)
+        let diff_err = 4.0 * u * (q.abs_sum as f64 * (1.0 + 1e-6) + n.sqrt() * (lo.abs() + 255.0 * step)) + n.sqrt() * LEAST_F32;
         let sum_err = (n / 8.0 + 16.0) * u;
-        // |x̂ - q| in real arithmetic is at least this
-        let decoded = ((dist * (1.0 - sum_err)).max(0.0).sqrt() - diff_err) / (1.0 + 4.0 * u);
+        // |x̂ - q| in real arithmetic is at least this (a fused square
+        // added below the least normal float4 rounds absolutely: up to
+        // half of 2^-149 each, more than any relative allowance)
+        let tiny = underflow_allowance(self.dims);
+        let decoded = ((dist * (1.0 - sum_err) - tiny).max(0.0).sqrt() - diff_err) / (1.0 + 4.0 * u);
         let half = step / 2.0 * (1.0 + 1e-6);
         let truth = decoded - half * n.sqrt();
         if truth <= 0.0 {
             return 0.0;
         }
         let gamma = (n + 6.0) * u;
-        let bound = truth * (1.0 - gamma).max(0.0).sqrt() * (1.0 - 1e-9);
+        // the operator's float4 sum loses up to `tiny` to underflow too
+        let bound = (truth * truth * (1.0 - gamma).max(0.0) - tiny).max(0.0).sqrt() * (1.0 - 1e-9);
         if bound.is_nan() {
             f64::NEG_INFINITY
         } else {
@@ -334,7 +345,19 @@ impl Sq8 {
 /// Unit roundoff of float4 (half its machine epsilon).
 const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
 
+/// The least positive float4 (2^-149, subnormal): below the least normal
+/// float4 a rounding errs by up to half of it, whatever the value.
+const LEAST_F32: f64 = 1.401298464324817e-45;
+
+/// What a float4 sum of `dims` squares or products (one rounding each,
+/// and one per addition) can lose to underflow, with a factor 2 to spare.
+fn underflow_allowance(dims: usize) -> f64 {
+    (2 * dims + 16) as f64 * LEAST_F32
+}
+
 mod kernels;
 pub mod lazy;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bounds;
