@@ -76,6 +76,28 @@ def test_growing_rows_stay_within_maintenance_work_mem(cluster, db):
             assert got == (i,)
 
 
+def test_chunk_tails_count(cluster, db):
+    """Values of 14,570 non-zeros (116,568 bytes) fill a 1 MB chunk of the
+    store 8 at a time, leaving 116,008 bytes unused before the next chunk:
+    the budget must count those tails (11% of the values' bytes)."""
+    nnz, mwm = 14570, 4 * 1024 * 1024
+    cluster.sql("CREATE TABLE c (id int, v sparsevec(30522))", db)
+    cluster.sql("INSERT INTO c SELECT g, ('{' || g || ':1}/30522')::sparsevec FROM generate_series(1, 20000) g", db)
+    n0 = build(cluster, db, "c")
+    per_row = BUDGET // n0 - value_cost(1)
+    cluster.sql("CREATE TABLE t (id int, v sparsevec(30522))", db)
+    big = "(SELECT ('{' || string_agg(i || ':' || (i + s), ',' ORDER BY i) || '}/30522')::sparsevec FROM generate_series(1, %d) i)" % nnz
+    for s in range(60):
+        cluster.sql(f"INSERT INTO t VALUES ({s}, {big.replace('(i + s)', f'(i + {s})')})", db)
+    after = build(cluster, db, "t", mwm="4MB")
+    assert after is not None
+    size = 8 + 8 * nnz
+    per_chunk = (1 << 20) // size
+    tails = ((after - 1) // per_chunk) * ((1 << 20) - per_chunk * size)
+    held = after * (per_row + size + 12) + tails
+    assert held <= mwm, f"{after} rows hold {held} bytes of a {mwm}-byte budget"
+
+
 @pytest.mark.parametrize("opclass,op", [("sparsevec_l2_ops", "<->"), ("sparsevec_ip_ops", "<#>"),
                                         ("sparsevec_l1_ops", "<+>"), ("sparsevec_cosine_ops", "<=>")],
                          ids=["l2", "ip", "l1", "cosine"])
