@@ -107,10 +107,11 @@ fn new_values(meta: &Meta) -> Values {
     }
 }
 
-/// Bytes a collected value of `len` bytes takes beyond [`bytes_per_row`].
+/// Bytes a collected value of `len` bytes takes beyond [`bytes_per_row`]
+/// (with the tail of a chunk it leaves unused).
 fn value_cost(values: &Values, len: usize) -> usize {
     match values.is_variable() {
-        true => Values::bytes_per_variable_value(len),
+        true => values.variable_push_bytes(len),
         false => 0,
     }
 }
