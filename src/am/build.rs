@@ -107,10 +107,11 @@ fn new_values(meta: &Meta) -> Values {
     }
 }
 
-/// Bytes a collected value of `len` bytes takes beyond [`bytes_per_row`].
+/// Bytes a collected value of `len` bytes takes beyond [`bytes_per_row`]
+/// (with the tail of a chunk it leaves unused).
 fn value_cost(values: &Values, len: usize) -> usize {
     match values.is_variable() {
-        true => Values::bytes_per_variable_value(len),
+        true => values.variable_push_bytes(len),
         false => 0,
     }
 }
@@ -227,18 +228,23 @@ unsafe extern "C-unwind" fn build_callback(
     unsafe { state.row_ctx.reset() };
     let Some((x, code)) = prepared else { return };
     state.indexed += 1.0;
+    // a sparse value is kept unpadded (its own non-zeros), as on pages
+    let value = match state.values.is_variable() && !state.flushed {
+        true => stored_value(kind, &code),
+        false => std::borrow::Cow::Borrowed(&code[..]),
+    };
+    let cost = state.per_row + value_cost(&state.values, value.len());
+    // a value bigger than the last one (sparse) may not fit where one like
+    // the last did: the collected rows are built first, this one goes on disk
+    if !state.flushed && !state.tids.is_empty() && state.used + cost > state.budget {
+        spill(state);
+    }
     if state.flushed {
         let level = random_level(&state.meta.params);
         with_scratch(|scratch| insert(state.index, heap_tid, &x, &code, level, scratch));
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, state.indexed as i64);
         return;
     }
-    // a sparse value is kept unpadded (its own non-zeros), as on pages
-    let value = match state.values.is_variable() {
-        true => stored_value(kind, &code),
-        false => std::borrow::Cow::Borrowed(&code[..]),
-    };
-    let cost = state.per_row + value_cost(&state.values, value.len());
     state.values.push(&value);
     state.tids.push(heap_tid);
     state.used += cost;
@@ -247,17 +253,23 @@ unsafe extern "C-unwind" fn build_callback(
     }
     // spill when one more row like this one would not fit
     if state.used + cost > state.budget {
-        pg_sys::panic::ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-            format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
-            pgrx::function_name!(),
-        )
-        .set_detail("Building will take significantly more time.")
-        .set_hint("Increase maintenance_work_mem to speed up builds.")
-        .report(PgLogLevel::NOTICE);
-        flush(state);
-        state.flushed = true;
+        spill(state);
     }
+}
+
+/// Reports that the graph no longer fits, links and writes the collected
+/// rows; the rest of the build inserts on disk.
+fn spill(state: &mut BuildState) {
+    pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        format!("hnsw graph no longer fits into maintenance_work_mem after {} tuples", state.tids.len()),
+        pgrx::function_name!(),
+    )
+    .set_detail("Building will take significantly more time.")
+    .set_hint("Increase maintenance_work_mem to speed up builds.")
+    .report(PgLogLevel::NOTICE);
+    flush(state);
+    state.flushed = true;
 }
 
 /// True when the backend has an interrupt to process.

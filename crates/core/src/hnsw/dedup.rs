@@ -162,6 +162,20 @@ impl Values {
         8 * len.div_ceil(8) + std::mem::size_of::<Span>()
     }
 
+    /// Bytes pushing a value of `len` bytes adds to a variable-width store:
+    /// its words and place, plus the unused tail of the last chunk when the
+    /// value needs a new one (that tail stays empty). The last chunk's
+    /// unused tail is not counted until then (as [`Self::bytes_per_value`]
+    /// amortises a fixed-width store's chunks).
+    pub fn variable_push_bytes(&self, len: usize) -> usize {
+        let words = len.div_ceil(8);
+        let tail = match self.chunks.last() {
+            Some(c) if c.capacity() - c.len() < words => 8 * (c.capacity() - c.len()),
+            _ => 0,
+        };
+        tail + Self::bytes_per_variable_value(len)
+    }
+
     /// Bytes one more value of `width` bytes takes (amortised).
     pub fn bytes_per_value(width: usize) -> usize {
         8 * width.max(1).div_ceil(8)
@@ -313,6 +327,28 @@ mod tests {
         let real: usize = (0..v.len()).map(|i| Values::bytes_per_variable_value(v.get(i).len())).sum();
         assert!(v.bytes() >= real && v.bytes() < real + 4 * CHUNK_BYTES, "{} bytes for {real}", v.bytes());
         assert!(v.bytes() < 12 * CHUNK_BYTES, "{}", v.bytes());
+    }
+
+    #[test]
+    fn variable_push_bytes_count_abandoned_chunk_tails() {
+        // 116,568-byte values: 8 fill a chunk, leaving 116,008 bytes
+        let size = 116_568;
+        let x = vec![5u8; size];
+        let mut v = Values::variable();
+        let mut counted = 0;
+        for _ in 0..20 {
+            counted += v.variable_push_bytes(size);
+            v.push(&x);
+        }
+        let last = v.chunks.last().map_or(0, |c| 8 * (c.capacity() - c.len()));
+        let spans = v.spans.as_ref().map_or(0, |s| (s.capacity() - s.len()) * std::mem::size_of::<Span>());
+        // all that is held, but the last chunk's free tail and span slack
+        assert_eq!(counted + last + spans, v.bytes());
+        assert_eq!(counted, 20 * (size + 12) + 2 * (CHUNK_BYTES - 8 * size));
+        // small values fill a tail without being charged for it
+        let mut w = Values::variable();
+        w.push(&[1; 16]);
+        assert_eq!(w.variable_push_bytes(24), 24 + 12);
     }
 
     #[test]
