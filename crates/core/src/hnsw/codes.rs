@@ -75,7 +75,7 @@ impl Codes {
                 b.decode(i, out);
                 true
             };
-            if fine_enough(values, dims, &decode) && (metric == Metric::L2 || dot_fine_enough(values, dims, &decode)) {
+            if fine_enough(values, dims, metric != Metric::L2, &decode) {
                 let scale = (1.0, 1.0);
                 return Some(Codes { metric, dims, scale, origin: Vec::new(), values: Values::new(1), bytes: Some(b) });
             }
@@ -140,7 +140,7 @@ impl Codes {
             }
             true
         };
-        fine_enough(values, dims, &decode).then_some(codes)
+        fine_enough(values, dims, false, &decode).then_some(codes)
     }
 
     /// Whether the build searches on 8-bit codes.
@@ -218,57 +218,21 @@ impl Codes {
 /// spread) fail it. The pool's nearest is never nearer than the true
 /// nearest, so the check errs on the side of codes; its cost is bounded
 /// (about 5e7 multiply-adds).
-fn fine_enough(values: &Values, dims: usize, decode: &dyn Fn(usize, &mut [f32]) -> bool) -> bool {
-    const PROBES: usize = 64;
-    let n = values.len();
-    let pool_len = (50_000_000 / (PROBES * dims.max(1))).clamp(32, 2048);
-    let ids = sample(n, pool_len);
-    let pool: Vec<&[f32]> = match ids.iter().map(|&i| f32s(values.get(i))).collect() {
-        Some(p) => p,
-        None => return false,
-    };
-    let l2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
-    let (mut probes, mut coarse) = (0usize, 0usize);
-    let step = pool.len().div_ceil(PROBES).max(1);
-    let mut decoded = vec![0f32; dims];
-    for (k, x) in pool.iter().enumerate().step_by(step) {
-        let nearest = pool.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, y)| l2(x, y)).filter(|&d| d > 0.0).fold(f64::INFINITY, f64::min);
-        if !nearest.is_finite() {
-            continue;
-        }
-        if x.len() != dims || !decode(ids[k], &mut decoded) {
-            return false;
-        }
-        let err = l2(x, &decoded);
-        probes += 1;
-        if err * 256.0 > nearest {
-            coarse += 1;
-        }
-    }
-    coarse * 20 <= probes
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Tests: half-precision codes only (as before 8-bit codes), to
-    /// compare builds on either.
-    pub(super) static NO_8BIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// [`fine_enough`] for a dot-product metric's 8-bit codes: the error a
-/// search sees is `q·e` (`e` a code's error), which does not shrink with
-/// the distance between query and candidate as an l2 one (`2(q - x)·e`)
-/// does, so data far from the origin (a common offset, e.g. unit vectors
-/// around one direction) with 8-bit steps fine for l2 still ranks
-/// candidates blindly. Each probe row `x` (against its pool-nearest
-/// squared distance `r²`, as in [`fine_enough`]) measures its own code's
-/// error along itself, `x·(x - x̂)`; at most one in twenty may have
+///
+/// With `along_rows` (a dot-product metric's 8-bit codes) the same probes
+/// also bound each code's error along its own row: the error a search sees
+/// is then `q·e` (`e` a code's error), which does not shrink with the
+/// distance between query and candidate as an l2 one (`2(q - x)·e`) does,
+/// so data far from the origin (a common offset, e.g. unit vectors around
+/// one direction) with 8-bit steps fine for l2 still ranks candidates
+/// blindly. Each probe row `x` (against its pool-nearest squared distance
+/// `r²`) measures `x·(x - x̂)`; at most one in twenty may have
 /// `|x·(x - x̂)| √dims > 2 r²`. (Measured on 64-d blobs: unit rows around
 /// the origin give a 95th percentile of 0.44, the same rows offset by 10
 /// before normalising a median of 2.4 and a 95th percentile of 28, and
 /// their 8-bit build lost 0.03 recall@10; for 384-d MiniLM-like rows the
 /// estimate is about 0.02.)
-fn dot_fine_enough(values: &Values, dims: usize, decode: &dyn Fn(usize, &mut [f32]) -> bool) -> bool {
+fn fine_enough(values: &Values, dims: usize, along_rows: bool, decode: &dyn Fn(usize, &mut [f32]) -> bool) -> bool {
     const PROBES: usize = 64;
     let n = values.len();
     let pool_len = (50_000_000 / (PROBES * dims.max(1))).clamp(32, 2048);
@@ -278,7 +242,7 @@ fn dot_fine_enough(values: &Values, dims: usize, decode: &dyn Fn(usize, &mut [f3
         None => return false,
     };
     let l2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>();
-    let (mut probes, mut coarse) = (0usize, 0usize);
+    let (mut probes, mut coarse, mut coarse_along) = (0usize, 0usize, 0usize);
     let step = pool.len().div_ceil(PROBES).max(1);
     let mut decoded = vec![0f32; dims];
     let root = (dims as f64).sqrt();
@@ -290,13 +254,21 @@ fn dot_fine_enough(values: &Values, dims: usize, decode: &dyn Fn(usize, &mut [f3
         if x.len() != dims || !decode(ids[k], &mut decoded) {
             return false;
         }
-        let err: f64 = x.iter().zip(&decoded).map(|(&v, &c)| v as f64 * (v as f64 - c as f64)).sum();
         probes += 1;
-        if err.abs() * root > 2.0 * nearest {
-            coarse += 1;
+        coarse += usize::from(l2(x, &decoded) * 256.0 > nearest);
+        if along_rows {
+            let along: f64 = x.iter().zip(&decoded).map(|(&v, &c)| v as f64 * (v as f64 - c as f64)).sum();
+            coarse_along += usize::from(along.abs() * root > 2.0 * nearest);
         }
     }
-    coarse * 20 <= probes
+    coarse * 20 <= probes && coarse_along * 20 <= probes
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: half-precision codes only (as before 8-bit codes), to
+    /// compare builds on either.
+    pub(super) static NO_8BIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Rows [`center_of`] looks at.

@@ -161,12 +161,7 @@ mod kernels {
         use std::arch::x86_64::*;
 
         /// Whether this CPU runs the AVX-512 kernels.
-        #[inline]
-        pub fn available() -> bool {
-            use std::sync::OnceLock;
-            static AVX512: OnceLock<bool> = OnceLock::new();
-            *AVX512.get_or_init(|| is_x86_feature_detected!("avx512f"))
-        }
+        pub use crate::distance::wide::available;
 
         /// The whole chunks' sum (the caller adds the tail's); `step`
         /// None for the dot product.
