@@ -7,6 +7,7 @@ pub mod distance;
 pub mod half;
 pub mod hnsw;
 pub mod ivf;
+pub mod prepared;
 pub mod quant;
 pub mod rng;
 pub mod space;

@@ -8,6 +8,7 @@ pub mod bits;
 pub mod half;
 pub mod scalar;
 pub mod sparse;
+pub mod sparse_table;
 #[cfg(target_arch = "x86_64")]
 pub mod wide;
 

@@ -17,6 +17,7 @@ use super::repair::{needs_repair, repair_element, repair_local, Repair};
 use super::memstore::MemStore;
 use super::search::{greedy_descent, search_layer, Candidate, Scratch};
 use super::{GraphStore, NodeId, Params, Source};
+use crate::prepared::Prepared;
 use crate::space::Space;
 use crate::rng::Rng;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -188,7 +189,11 @@ impl MemGraph {
 
     /// A search handle bound to `query` (in the space's query form).
     pub fn store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
-        MemStore { graph: self, query, exclude, code_query: None }
+        let mut prepared = Prepared::default();
+        if !query.is_empty() {
+            prepared.load(self.space, query);
+        }
+        MemStore { graph: self, query, exclude, code_query: None, prepared, left: None }
     }
 
     /// Links every member, using `threads` worker threads. `poll` runs on

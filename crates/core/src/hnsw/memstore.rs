@@ -5,6 +5,7 @@
 
 use super::mem::MemGraph;
 use super::{GraphStore, NodeId, Replace, Source};
+use crate::prepared::Prepared;
 use std::sync::atomic::Ordering;
 
 /// A search/insert handle on a [`MemGraph`] bound to one query vector.
@@ -14,6 +15,11 @@ pub struct MemStore<'a> {
     pub(super) exclude: Option<u32>,
     /// The query in code space: searches then run on the graph's codes.
     pub(super) code_query: Option<&'a [u8]>,
+    /// The query prepared for exact distances (see [`Prepared`]).
+    pub(super) prepared: Prepared,
+    /// The element `between` last prepared as its first operand (lists
+    /// are pruned and neighbours chosen one base element at a time).
+    pub(super) left: Option<(NodeId, Prepared)>,
 }
 
 impl MemStore<'_> {
@@ -26,6 +32,13 @@ impl MemStore<'_> {
         }
         match (self.code_query, self.graph.codes.as_ref()) {
             (Some(_), Some(codes)) => crate::distance::prefetch(codes.get(i)),
+            _ if self.prepared.is_loaded() => {
+                // a prepared sparse query reads the stored indices and
+                // only the few values at common ones: the header and index
+                // half of an unpadded value
+                let v = self.graph.value(i);
+                crate::distance::prefetch(&v[..((v.len() + 8) / 2).min(v.len())]);
+            }
             _ => crate::distance::prefetch(self.graph.value(i)),
         }
     }
@@ -56,7 +69,7 @@ impl Source for MemStore<'_> {
     #[inline]
     fn exact(&mut self, id: NodeId, _layer: usize) -> f64 {
         match self.graph.levels.get(id as usize) {
-            Some(_) if !self.query.is_empty() => self.graph.space.distance(self.query, self.graph.value(id as usize)),
+            Some(_) if !self.query.is_empty() => self.prepared.distance(self.graph.space, self.query, self.graph.value(id as usize)),
             Some(_) => 0.0,
             None => super::UNREADABLE,
         }
@@ -111,7 +124,18 @@ impl GraphStore for MemStore<'_> {
         if a >= n || b >= n {
             return super::UNREADABLE;
         }
-        self.graph.space.between(self.graph.value(a as usize), self.graph.value(b as usize))
+        let space = self.graph.space;
+        let (x, y) = (self.graph.value(a as usize), self.graph.value(b as usize));
+        if !Prepared::helps(space) {
+            return space.between(x, y);
+        }
+        // a stored value is its own query form in these spaces
+        let left = self.left.get_or_insert_with(|| (a, Prepared::default()));
+        if left.0 != a || !left.1.is_loaded() {
+            left.0 = a;
+            left.1.load(space, x);
+        }
+        left.1.distance(space, x, y)
     }
 
     fn is_live(&mut self, id: NodeId) -> bool {
