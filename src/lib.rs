@@ -12,7 +12,7 @@ pub mod storage;
 pub mod types;
 
 /// The pure core, re-exported under the names the extension has always used.
-pub use vecstore_core::{distance, half, hnsw, ivf, quant, rng, space};
+pub use vecstore_core::{distance, half, hnsw, ivf, prepared, quant, rng, space};
 
 // The hand-written SQL surface, in dependency order: types first, then the
 // access methods and their operator classes.

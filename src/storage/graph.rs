@@ -25,6 +25,7 @@ use cache::{file_of, SPARE};
 use super::buffer::{nblocks, Lock, PageGuard, Pin};
 use super::layout::*;
 use super::meta::Meta;
+use crate::prepared::Prepared;
 use crate::space::{Bytes, Space};
 use crate::hnsw::{NodeId, NodeMap, NodeSet};
 use pgrx::pg_sys;
@@ -78,6 +79,8 @@ pub struct DiskGraph {
     space: Space,
     query: Bytes,
     has_query: bool,
+    /// The query prepared for its many distances (see [`Prepared`]).
+    prepared: Prepared,
     exclude: Option<NodeId>,
     /// Elements VACUUM is removing: traversed, never results or links.
     pub removed: Rc<NodeSet>,
@@ -125,6 +128,7 @@ impl DiskGraph {
             space: meta.space(),
             query: Bytes::default(),
             has_query: false,
+            prepared: Prepared::default(),
             exclude: None,
             removed: Rc::new(NodeSet::default()),
             keep_tids,
@@ -156,6 +160,15 @@ impl DiskGraph {
         self.meta = meta;
         self.space = meta.space();
         self.nblocks = nblocks(self.index);
+        self.prepare_query();
+    }
+
+    /// Prepares the bound query for the current space.
+    fn prepare_query(&mut self) {
+        match self.has_query {
+            true => self.prepared.load(self.space, &self.query),
+            false => self.prepared.clear(),
+        }
     }
 
     /// Reads pages through `strategy` (VACUUM's ring buffer).
@@ -178,6 +191,7 @@ impl DiskGraph {
             self.query.extend(q);
         }
         self.has_query = query.is_some();
+        self.prepare_query();
         self.exclude = exclude;
         self.lean = false;
         self.last = None;

@@ -35,6 +35,11 @@ impl Prepared {
         }
     }
 
+    /// Forgets the prepared query (distances then use queries as given).
+    pub fn clear(&mut self) {
+        self.metric = None;
+    }
+
     /// Whether a query has been prepared (by the last [`Prepared::load`]).
     pub fn is_loaded(&self) -> bool {
         self.metric.is_some()

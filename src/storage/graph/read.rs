@@ -95,7 +95,7 @@ impl DiskGraph {
         if !self.has_query {
             return 0.0;
         }
-        self.space.distance(&self.query, &self.value_buf)
+        self.prepared.distance(self.space, &self.query, &self.value_buf)
     }
 
     /// Element `id`'s value, cached (for distances between elements).
@@ -339,7 +339,7 @@ impl DiskGraph {
             self.record(id, e);
             return hnsw::UNREADABLE;
         }
-        let d = if self.has_query { self.space.distance(&self.query, view.inline) } else { 0.0 };
+        let d = if self.has_query { self.prepared.distance(self.space, &self.query, view.inline) } else { 0.0 };
         if let Some(b) = slot.and_then(|k| self.batch.get_mut(k)) {
             *b = (id, state as u8);
             // the search drops an element this far (a continuation of an
