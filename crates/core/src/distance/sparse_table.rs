@@ -93,26 +93,33 @@ impl Table {
         }
     }
 
-    /// The inner product with `b` as a float4 sum: `q[i] * b[i]` over the
-    /// common indices in ascending order, exactly the terms (and products:
-    /// float multiplication commutes) [`super::sparse::inner_product`]
-    /// adds, in its order.
+    /// Calls `f(q[i], b[i])` for every index `i` both have, in ascending
+    /// order.
     #[inline]
-    pub fn dot(&self, b: &Sparse) -> f32 {
+    pub fn common(&self, b: &Sparse, mut f: impl FnMut(f32, f32)) {
         let n = b.indices.len().min(b.values.len());
-        let mut sum = 0f32;
         if self.filter.is_empty() {
-            return sum;
+            return;
         }
         let values = &b.values[..n];
         for (k, &i) in b.indices[..n].iter().enumerate() {
             // the stored value is only read where the query has the index
             if self.may_have(i) {
                 if let Some(x) = self.get(i) {
-                    sum += x * values[k];
+                    f(x, values[k]);
                 }
             }
         }
+    }
+
+    /// The inner product with `b` as a float4 sum: `q[i] * b[i]` over the
+    /// common indices in ascending order, exactly the terms (and products:
+    /// float multiplication commutes) [`super::sparse::inner_product`]
+    /// adds, in its order.
+    #[inline]
+    pub fn dot(&self, b: &Sparse) -> f32 {
+        let mut sum = 0f32;
+        self.common(b, |x, y| sum += x * y);
         sum
     }
 }

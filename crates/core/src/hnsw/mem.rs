@@ -189,11 +189,21 @@ impl MemGraph {
 
     /// A search handle bound to `query` (in the space's query form).
     pub fn store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
+        self.store_with(query, exclude, false)
+    }
+
+    /// The handle the build's inserts and prunes use: their sparse L2 and
+    /// L1 distances may be taken apart (see [`crate::prepared`]).
+    fn build_store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
+        self.store_with(query, exclude, true)
+    }
+
+    fn store_with<'a>(&'a self, query: &'a [u8], exclude: Option<u32>, build: bool) -> MemStore<'a> {
         let mut prepared = Prepared::default();
         if !query.is_empty() {
-            prepared.load(self.space, query);
+            prepared.load_with(self.space, query, build);
         }
-        MemStore { graph: self, query, exclude, code_query: None, prepared, left: None }
+        MemStore { graph: self, query, exclude, code_query: None, prepared, build, left: None }
     }
 
     /// Links every member, using `threads` worker threads. `poll` runs on
@@ -278,7 +288,7 @@ impl MemGraph {
 
     /// Inserts element `q` with the shared algorithm.
     fn insert(&self, q: usize, scratch: &mut Scratch) {
-        self.insert_with(q, &LinkPolicy { slack: Self::slack(self.params.m), rescue_budget: 0 }, scratch);
+        self.insert_with(q, &LinkPolicy { slack: Self::slack(self.params.m), rescue_budget: 0 }, true, scratch);
     }
 
     /// Inserts vector `q` (not a member linked by `build`) after the build,
@@ -289,10 +299,11 @@ impl MemGraph {
             *self.entry.write().unwrap_or_else(|e| e.into_inner()) = Some((q as u32, self.level(q)));
             return;
         }
-        self.insert_with(q, &LinkPolicy::DISK, scratch);
+        self.insert_with(q, &LinkPolicy::DISK, false, scratch);
     }
 
-    fn insert_with(&self, q: usize, policy: &LinkPolicy, scratch: &mut Scratch) {
+    /// Inserts `q`; `build`: with the build's distances (see [`Self::build_store`]).
+    fn insert_with(&self, q: usize, policy: &LinkPolicy, build: bool, scratch: &mut Scratch) {
         let level = self.level(q);
         let Some((_, top)) = self.entry() else { return };
         // Raising the entry point is rare; serialise those inserts.
@@ -300,7 +311,7 @@ impl MemGraph {
         let Some((ep, top)) = self.entry() else { return };
         let query = self.space.query_of_value(self.value(q));
         let code_query = self.codes.as_ref().map(|c| c.query(self.value(q)));
-        let mut store = self.store(&query, Some(q as u32));
+        let mut store = self.store_with(&query, Some(q as u32), build);
         store.code_query = code_query.as_deref();
         let found = find_neighbors(&mut store, (ep as NodeId, top), level, &self.params, scratch);
         {
@@ -321,7 +332,7 @@ impl MemGraph {
     /// it by the build's slack), taking chunks of members from a cursor.
     fn prune_all(&self, stop: &AtomicBool) {
         let n = self.members.len();
-        let mut store = self.store(&[], None);
+        let mut store = self.build_store(&[], None);
         loop {
             if stop.load(Ordering::Relaxed) {
                 return;

@@ -15,8 +15,11 @@ pub struct MemStore<'a> {
     pub(super) exclude: Option<u32>,
     /// The query in code space: searches then run on the graph's codes.
     pub(super) code_query: Option<&'a [u8]>,
-    /// The query prepared for exact distances (see [`Prepared`]).
+    /// The query prepared for its distances (see [`Prepared`]).
     pub(super) prepared: Prepared,
+    /// A build's store: sparse L2 and L1 are taken apart (see
+    /// [`crate::prepared`]), not merged.
+    pub(super) build: bool,
     /// The element `between` last prepared as its first operand (lists
     /// are pruned and neighbours chosen one base element at a time).
     pub(super) left: Option<(NodeId, Prepared)>,
@@ -126,14 +129,14 @@ impl GraphStore for MemStore<'_> {
         }
         let space = self.graph.space;
         let (x, y) = (self.graph.value(a as usize), self.graph.value(b as usize));
-        if !Prepared::helps(space) {
+        if !Prepared::helps(space, self.build) {
             return space.between(x, y);
         }
         // a stored value is its own query form in these spaces
         let left = self.left.get_or_insert_with(|| (a, Prepared::default()));
         if left.0 != a || !left.1.is_loaded() {
             left.0 = a;
-            left.1.load(space, x);
+            left.1.load_with(space, x, self.build);
         }
         left.1.distance(space, x, y)
     }
