@@ -23,6 +23,11 @@ use crate::space::{f32s, Space};
 /// ~1e-16 of them, stays far below the distance: under 1e-9 of it).
 const CANCEL: f64 = 1e-6;
 
+/// Most non-zeros a query is prepared for (its table then takes up to 64
+/// KB; a build holds two per thread, outside the rows it counts against
+/// maintenance_work_mem): bigger ones are merged.
+pub const MAX_NNZ: usize = 1024;
+
 /// A query (in its space's query form) made ready for [`Prepared::distance`].
 #[derive(Clone, Debug, Default)]
 pub struct Prepared {
@@ -83,7 +88,7 @@ impl Prepared {
         if !Self::helps(space, build) {
             return;
         }
-        if let Some(q) = f32s(query).and_then(decode) {
+        if let Some(q) = f32s(query).and_then(decode).filter(|q| q.indices.len() <= MAX_NNZ) {
             self.table.load(&q);
             self.metric = Some(space.metric());
             self.own = match space.metric() {
@@ -242,6 +247,33 @@ mod tests {
             p.load(space, &q);
             let v = space.encode(&rows[1]);
             assert_eq!(p.distance(space, &q, &v).to_bits(), space.distance(&q, &v).to_bits());
+        }
+    }
+
+    /// Queries with more than [`MAX_NNZ`] non-zeros are not prepared (their
+    /// table would be big): they are merged, exactly, in every mode.
+    #[test]
+    fn big_queries_are_merged() {
+        let idx: Vec<i32> = (0..MAX_NNZ as i32 + 1).map(|i| 3 * i).collect();
+        let val: Vec<f32> = idx.iter().map(|&i| 1.0 + (i % 7) as f32).collect();
+        let other = encode(20_000, &idx[..100], &val[100..200]);
+        let mut p = Prepared::default();
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+            let space = Space::Sparse { metric, cap: 4000 };
+            for take in [MAX_NNZ, MAX_NNZ + 1] {
+                let q = space.query(&encode(20_000, &idx[..take], &val[..take]));
+                p.load(space, &q);
+                assert_eq!(p.is_loaded(), take == MAX_NNZ && Prepared::helps(space, false), "{metric:?} {take}");
+                p.load_for_build(space, &q);
+                assert_eq!(p.is_loaded(), take == MAX_NNZ, "{metric:?} {take}");
+                let v = space.encode(&other);
+                let want = space.distance(&q, &v);
+                let got = p.distance(space, &q, &v);
+                match (metric, take) {
+                    (Metric::L2 | Metric::L1, MAX_NNZ) => assert!((got - want).abs() <= 1e-5 * want),
+                    _ => assert_eq!(got.to_bits(), want.to_bits()),
+                }
+            }
         }
     }
 }

@@ -10,22 +10,33 @@ use super::sparse::Sparse;
 /// Empty slot (indices are 0-based, never negative).
 const EMPTY: i32 = -1;
 
-/// Non-zeros of a query in a power-of-two table at most a quarter full,
-/// behind a one-bit-per-hash filter of 128 or more bits per non-zero
-/// (a look-up of an index the query lacks, the common case, mostly ends
-/// at the filter: one bit in a few kilobytes that stay in L1).
+/// Non-zeros of a query in a power-of-two table at most a quarter full
+/// (half full built 5% slower), behind a filter: a look-up of an index the
+/// query lacks, the common case, mostly ends there, at one bit in a few
+/// kilobytes that stay in L1; the table is only searched for the few that
+/// pass. The filter is a bitmap of
+/// the indices themselves when the query's highest index is below
+/// max(65,536, 256 per non-zero) (exact, and no hashing), else one bit per
+/// hash, 128 or more per non-zero. 48 to 96 bytes per non-zero, or 32 to
+/// 64 and the bitmap's 8 KB.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     /// (index, value) pairs; EMPTY where free.
     slots: Vec<(i32, f32)>,
     /// log2 of the slot count.
     bits: u32,
-    /// A set bit for every hash prefix of `filter_bits` bits a query
-    /// index has.
+    /// A set bit for every query index (`direct`), or for every hash
+    /// prefix of `filter_bits` bits a query index has.
     filter: Vec<u64>,
-    /// log2 of the filter's size in bits (more than `bits`).
+    /// log2 of the hashed filter's size in bits (more than `bits`).
     filter_bits: u32,
+    /// Whether the filter is a bitmap of the indices themselves.
+    direct: bool,
 }
+
+/// A bitmap filter covers indices below the larger of this and 256 per
+/// non-zero.
+const DIRECT_MIN: usize = 1 << 16;
 
 /// The 32-bit hash of an index (Fibonacci hashing: consecutive indices
 /// land far apart); tables use its top bits.
@@ -48,15 +59,24 @@ impl Table {
         self.slots.clear();
         self.slots.resize(1 << bits, (EMPTY, 0.0));
         let mask = (1usize << bits) - 1;
-        // 128 bits or more per non-zero: an index the query lacks passes
-        // the filter with a chance of at most 1 in 128 (each pass is a
-        // jump the CPU mispredicts; 1 in 32 built 12% slower)
-        self.filter_bits = (bits + 5).max(9);
+        let top = q.indices[..n].iter().copied().max().unwrap_or(0).max(0) as usize;
+        // (a malformed negative index goes to the hashed filter)
+        self.direct = top < DIRECT_MIN.max(256 * n) && q.indices[..n].iter().all(|&i| i >= 0);
+        // cleared whole (a few kilobytes: cheaper than finding the last
+        // query's bits, a jump the CPU guesses wrong every other slot)
         self.filter.clear();
-        self.filter.resize(1 << (self.filter_bits - 6), 0);
+        if self.direct {
+            self.filter.resize((top + 1).div_ceil(64), 0);
+        } else {
+            // 128 bits or more per non-zero: an index the query lacks
+            // passes with a chance of at most 1 in 128 (each pass is a
+            // jump the CPU mispredicts; 1 in 32 built 12% slower)
+            self.filter_bits = (bits + 5).max(9);
+            self.filter.resize(1 << (self.filter_bits - 6), 0);
+        }
         for (&i, &v) in q.indices[..n].iter().zip(&q.values[..n]) {
-            let f = hash(i) >> (32 - self.filter_bits);
-            self.filter[(f >> 6) as usize] |= 1 << (f & 63);
+            let f = self.filter_bit(i) as usize;
+            self.filter[f >> 6] |= 1 << (f & 63);
             let mut s = slot_of(i, bits);
             // indices are distinct, so each finds a free slot of its own
             while self.slots[s].0 != EMPTY {
@@ -66,11 +86,13 @@ impl Table {
         }
     }
 
-    /// Whether the query may have a value at `index` (false: it has none).
+    /// The filter bit of `index`.
     #[inline]
-    fn may_have(&self, index: i32) -> bool {
-        let f = hash(index) >> (32 - self.filter_bits);
-        self.filter.get((f >> 6) as usize).is_some_and(|w| w >> (f & 63) & 1 != 0)
+    fn filter_bit(&self, index: i32) -> u32 {
+        match self.direct {
+            true => index as u32,
+            false => hash(index) >> (32 - self.filter_bits),
+        }
     }
 
     /// The query's value at `index`, if it has one there.
@@ -96,15 +118,28 @@ impl Table {
     /// Calls `f(q[i], b[i])` for every index `i` both have, in ascending
     /// order.
     #[inline]
-    pub fn common(&self, b: &Sparse, mut f: impl FnMut(f32, f32)) {
-        let n = b.indices.len().min(b.values.len());
+    pub fn common(&self, b: &Sparse, f: impl FnMut(f32, f32)) {
         if self.filter.is_empty() {
             return;
         }
+        // one loop per kind of filter (not a choice per index)
+        match self.direct {
+            true => self.scan(b, |i| i as u32, f),
+            false => {
+                let shift = 32 - self.filter_bits;
+                self.scan(b, |i| hash(i) >> shift, f)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn scan(&self, b: &Sparse, bit: impl Fn(i32) -> u32, mut f: impl FnMut(f32, f32)) {
+        let n = b.indices.len().min(b.values.len());
         let values = &b.values[..n];
         for (k, &i) in b.indices[..n].iter().enumerate() {
+            let at = bit(i);
             // the stored value is only read where the query has the index
-            if self.may_have(i) {
+            if self.filter.get((at >> 6) as usize).is_some_and(|w| w >> (at & 63) & 1 != 0) {
                 if let Some(x) = self.get(i) {
                     f(x, values[k]);
                 }
@@ -192,5 +227,28 @@ mod tests {
         }
         assert_eq!(t.get(first + 1), None);
         assert_eq!(t.dot(&q), 1.0 + 4.0 + 9.0 + 16.0);
+    }
+
+    /// Bitmap and hashed filters in turn on one table: a bitmap's bits
+    /// from a query with higher indices never answer for the next, and
+    /// malformed negative indices do not panic.
+    #[test]
+    fn filters_switch_without_stale_bits() {
+        let wide = Sparse { dim: 70_000, indices: &[5, 60_000, 65_000], values: &[1.0, 2.0, 3.0] };
+        let narrow = Sparse { dim: 70_000, indices: &[5, 6], values: &[4.0, 5.0] };
+        let far = Sparse { dim: 2_000_000_000, indices: &[7, 1_999_999_999], values: &[6.0, 7.0] };
+        let probe = Sparse { dim: 2_000_000_000, indices: &[5, 6, 7, 60_000, 65_000, 1_999_999_999], values: &[1.0; 6] };
+        let mut t = Table::default();
+        for q in [wide, narrow, far, narrow, wide, far, wide] {
+            t.load(&q);
+            assert_eq!(t.direct, q.dim < 1_000_000);
+            assert_eq!(t.dot(&probe).to_bits(), (inner_product(&q, &probe) as f32).to_bits(), "{:?}", q.indices);
+        }
+        let bad = Sparse { dim: 10, indices: &[-3, 2], values: &[1.0, 1.0] };
+        t.load(&bad);
+        assert!(!t.direct);
+        let _ = t.dot(&bad);
+        t.load(&narrow);
+        assert_eq!(t.dot(&probe), 9.0);
     }
 }
