@@ -2,8 +2,11 @@
 """sparsevec HNSW build time and recall, vecstore and pgvector side by side.
 
 Generates N sparse rows (NNZ_MIN..NNZ_MAX non-zeros, distinct random
-indices in DIM dimensions, values uniform in (0, 1), fixed seed) and Q query
-rows alike, loads them into one database per side (`--dbs vecstore,pgvector`
+indices in DIM dimensions, values uniform in (0, 1), fixed seed; or with
+--topics T SPLADE-like rows as tests/cluster/test_sparsevec_recall.py makes
+them: most terms from one or two of T topics of 300 Zipf-weighted terms,
+the rest background, gamma-distributed weights, so rows share terms) and
+Q query rows alike, loads them into one database per side (`--dbs vecstore,pgvector`
 must exist with the extensions created) of an already running cluster
 (`--host`, `--port`), then per round builds the index on each side in
 turn (alternating; `SET max_parallel_maintenance_workers` the same on both),
@@ -21,7 +24,7 @@ import time
 import numpy as np
 import psycopg
 
-OPS = {"sparsevec_ip_ops": "<#>", "sparsevec_l2_ops": "<->", "sparsevec_cosine_ops": "<=>"}
+OPS = {"sparsevec_ip_ops": "<#>", "sparsevec_l2_ops": "<->", "sparsevec_cosine_ops": "<=>", "sparsevec_l1_ops": "<+>"}
 
 
 def rows(n, dim, lo, hi, seed):
@@ -31,6 +34,31 @@ def rows(n, dim, lo, hi, seed):
         k = int(rng.integers(lo, hi + 1))
         idx = np.sort(rng.choice(dim, size=k, replace=False)) + 1
         val = rng.random(k, dtype=np.float32) + np.float32(1e-3)
+        out.append("{" + ",".join(f"{i}:{v:.4g}" for i, v in zip(idx.tolist(), val.tolist())) + "}/" + str(dim))
+    return out
+
+
+def topic_rows(n, dim, lo, hi, seed, topics):
+    """SPLADE-like rows (see test_sparsevec_recall.documents)."""
+    rng = np.random.default_rng(seed)
+    topic_terms = np.random.default_rng(7).choice(dim, (topics, 300), replace=True)
+    zipf = 1.0 / np.arange(1, 301)
+    zipf /= zipf.sum()
+    out = []
+    for _ in range(n):
+        want = int(rng.integers(lo, hi + 1))
+        picked = rng.choice(topics, int(rng.integers(1, 3)), replace=False)
+        picks = topic_terms[rng.choice(picked, 2 * want), rng.choice(300, 2 * want, p=zipf)]
+        terms = list(dict.fromkeys(picks.tolist()))[: int(0.9 * want)]
+        seen = set(terms)
+        for t in rng.integers(0, dim, 2 * want).tolist():
+            if len(terms) >= want:
+                break
+            if t not in seen:
+                seen.add(t)
+                terms.append(t)
+        idx = np.array(sorted(terms)) + 1
+        val = np.round(rng.gamma(2.0, 0.4, len(idx)) + 0.01, 3)
         out.append("{" + ",".join(f"{i}:{v:.4g}" for i, v in zip(idx.tolist(), val.tolist())) + "}/" + str(dim))
     return out
 
@@ -103,6 +131,7 @@ def main():
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--dim", type=int, default=30_000)
     p.add_argument("--nnz", default="5,400")
+    p.add_argument("--topics", type=int, default=0, help="SPLADE-like rows over this many topics (0: uniform random indices)")
     p.add_argument("--opclass", default="sparsevec_ip_ops")
     p.add_argument("--options", default="", help="WITH (...) of vecstore's index, e.g. vecstore_max_nnz = 1100")
     p.add_argument("--workers", type=int, default=1)
@@ -114,7 +143,10 @@ def main():
     lo, hi = map(int, a.nnz.split(","))
     op = OPS[a.opclass]
     dbs = a.dbs.split(",")
-    base, queries = rows(a.n, a.dim, lo, hi, 1), rows(a.queries, a.dim, lo, hi, 2)
+    if a.topics:
+        base, queries = topic_rows(a.n, a.dim, lo, hi, 1, a.topics), topic_rows(a.queries, a.dim, lo, hi, 2, a.topics)
+    else:
+        base, queries = rows(a.n, a.dim, lo, hi, 1), rows(a.queries, a.dim, lo, hi, 2)
     for db in dbs:
         load(a, db, base, queries)
     truth = exact(a, dbs[0], op) if a.ef else []

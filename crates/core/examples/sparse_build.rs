@@ -4,9 +4,12 @@
 //! random indices of DIM, values uniform in (0, 1)), build time per thread
 //! count, and recall@10 and queries per second at a few ef_search against
 //! brute force. For profiling (`perf record`) and quick before/after checks.
+//! With TOPICS > 0 rows are SPLADE-like instead (mostly terms of one or two
+//! of TOPICS topics of 300 terms, Zipf-weighted, as benches/sparse_build.py
+//! --topics): rows then share terms.
 //!
 //! cargo run -p vecstore-core --release --example sparse_build -- \
-//!     [N=20000] [NNZ_MIN,NNZ_MAX=20,200] [DIM=30000] [METRIC=ip|l2|cosine|l1] [THREADS=1,2]
+//!     [N=20000] [NNZ_MIN,NNZ_MAX=20,200] [DIM=30000] [METRIC=ip|l2|cosine|l1] [THREADS=1,2] [TOPICS=0]
 
 use std::time::Instant;
 use vecstore_core::distance::sparse::{encode, normalize};
@@ -16,13 +19,32 @@ use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 use vecstore_core::rng::Rng;
 use vecstore_core::space::{f32_bytes, Space};
 
-/// `n` encoded rows of `lo..=hi` distinct ascending indices below `dim`.
-fn rows(n: usize, dim: usize, lo: usize, hi: usize, seed: u64, metric: Metric) -> Vec<Vec<f32>> {
+/// `n` encoded rows of `lo..=hi` distinct ascending indices below `dim`
+/// (with `topics`, 90% of them drawn from one or two topics' terms).
+fn rows(n: usize, dim: usize, lo: usize, hi: usize, seed: u64, metric: Metric, topics: usize) -> Vec<Vec<f32>> {
     let mut rng = Rng::new(seed);
+    let mut terms = Rng::new(7);
+    let topic_terms: Vec<Vec<i32>> = (0..topics).map(|_| (0..300).map(|_| terms.below(dim as u64) as i32).collect()).collect();
+    // Zipf over a topic's 300 terms: term r drawn with weight 1/(r+1)
+    let zipf: Vec<f64> = (1..=300).map(|r| 1.0 / r as f64).scan(0.0, |s, w| { *s += w; Some(*s) }).collect();
     (0..n)
         .map(|_| {
             let k = lo + rng.below((hi - lo + 1) as u64) as usize;
             let mut idx: Vec<i32> = Vec::with_capacity(k);
+            if topics > 0 {
+                let picked: Vec<usize> = (0..1 + rng.below(2)).map(|_| rng.below(topics as u64) as usize).collect();
+                for _ in 0..2 * k {
+                    if idx.len() >= k * 9 / 10 {
+                        break;
+                    }
+                    let t = &topic_terms[picked[rng.below(picked.len() as u64) as usize]];
+                    let u = rng.uniform() * zipf[299];
+                    let i = t[zipf.partition_point(|&c| c < u).min(299)];
+                    if !idx.contains(&i) {
+                        idx.push(i);
+                    }
+                }
+            }
             while idx.len() < k {
                 let i = rng.below(dim as u64) as i32;
                 if !idx.contains(&i) {
@@ -54,8 +76,9 @@ fn main() {
         _ => Metric::InnerProduct,
     };
     let threads: Vec<usize> = arg(4, "1,2").split(',').map(|t| t.parse().expect("THREADS")).collect();
-    let base = rows(n, dim, lo, hi, 1, metric);
-    let queries = rows(200, dim, lo, hi, 2, metric);
+    let topics: usize = arg(5, "0").parse().expect("TOPICS");
+    let base = rows(n, dim, lo, hi, 1, metric, topics);
+    let queries = rows(200, dim, lo, hi, 2, metric, topics);
     let space = Space::Sparse { metric, cap: hi };
     let params = Params { m: 16, ef_construction: 64, metric, max_level: MAX_LEVEL };
     let truth: Vec<Vec<u32>> = queries
