@@ -131,6 +131,15 @@ impl Values {
         self.len += 1;
     }
 
+    /// Asks the CPU to start loading where value `i` lies (a variable
+    /// store's place of it; nothing for a fixed-width store).
+    #[inline]
+    pub fn prefetch_place(&self, i: usize) {
+        if let Some(s) = self.spans.as_ref().and_then(|s| s.get(i)) {
+            crate::distance::prefetch(std::slice::from_ref(s));
+        }
+    }
+
     /// Value `i`, 8-aligned.
     #[inline]
     pub fn get(&self, i: usize) -> &[u8] {

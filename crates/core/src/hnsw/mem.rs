@@ -150,6 +150,14 @@ impl MemGraph {
         self.values.get(i)
     }
 
+    /// Asks the CPU to start loading where element `i`'s value lies.
+    #[inline]
+    pub(super) fn values_prefetch_place(&self, i: usize) {
+        if i < self.values.len() {
+            self.values.prefetch_place(i);
+        }
+    }
+
     /// Element `i`'s top layer.
     pub fn level(&self, i: usize) -> usize {
         self.levels[i] as usize

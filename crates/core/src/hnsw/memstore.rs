@@ -81,11 +81,18 @@ impl Source for MemStore<'_> {
     fn distances(&mut self, ids: &[NodeId], layer: usize, bound: f64, out: &mut Vec<f64>) {
         // random vectors come from DRAM: fetch a few ahead of the one being
         // computed so their loads overlap the arithmetic
+        // (a variable-size value's place is itself a load: it goes first)
         const AHEAD: usize = 3;
+        for &id in ids.iter().take(2 * AHEAD) {
+            self.graph.values_prefetch_place(id as usize);
+        }
         for &id in ids.iter().take(AHEAD) {
             self.prefetch(id);
         }
         for (k, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(k + 2 * AHEAD) {
+                self.graph.values_prefetch_place(next as usize);
+            }
             if let Some(&next) = ids.get(k + AHEAD) {
                 self.prefetch(next);
             }
