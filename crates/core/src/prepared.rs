@@ -13,7 +13,7 @@
 //! copies: the correction takes away almost all) or the float4 sum could
 //! overflow, the exact kernel answers, so copies are at 0 exactly as before.
 
-use crate::distance::sparse::decode;
+use crate::distance::sparse::{decode, Sparse};
 use crate::distance::sparse_table::Table;
 use crate::distance::Metric;
 use crate::space::{f32s, Space};
@@ -115,7 +115,7 @@ impl Prepared {
         let Some(metric) = self.metric else { return space.distance(query, value) };
         let Some(v) = f32s(value).and_then(decode) else { return f64::NAN };
         let d = match metric {
-            Metric::L2 | Metric::L1 => return self.apart(metric, space, query, value, v.values, &v),
+            Metric::L2 | Metric::L1 => return self.apart(metric, space, query, value, &v),
             Metric::Cosine => 1.0 - self.table.dot(&v) as f64,
             _ => -(self.table.dot(&v) as f64),
         };
@@ -129,7 +129,7 @@ impl Prepared {
 
     /// L2 or L1 as the two own sums plus the common indices' correction.
     #[inline]
-    fn apart(&self, metric: Metric, space: Space, query: &[u8], value: &[u8], values: &[f32], v: &crate::distance::sparse::Sparse) -> f64 {
+    fn apart(&self, metric: Metric, space: Space, query: &[u8], value: &[u8], v: &Sparse) -> f64 {
         let mut cross = 0f64;
         match metric {
             // (x - y)² - x² - y²
@@ -139,7 +139,7 @@ impl Prepared {
                 cross += (x - y).abs() - x.abs() - y.abs();
             }),
         }
-        let total = self.own + own_sum(metric, values);
+        let total = self.own + own_sum(metric, v.values);
         let d = total + cross;
         // near copies cancel; a float4 sum this big may overflow; NaN
         if !(d > CANCEL * total && d < 0.5 * f32::MAX as f64) {
