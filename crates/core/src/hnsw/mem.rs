@@ -185,7 +185,7 @@ impl MemGraph {
 
     /// Extra links a list may hold during a build with `m` before it is
     /// pruned.
-    fn slack(m: usize) -> usize {
+    pub(super) fn slack(m: usize) -> usize {
         Lists::slots(2 * m + SLACK) - 2 * m
     }
 

@@ -523,3 +523,30 @@ fn stream_batches_match_the_undeferred_search() {
         }
     }
 }
+
+/// A back-link the heuristic refuses on a list full to its build slack
+/// still leaves the list pruned to capacity: the pruning was computed, and
+/// keeping the full list would have every later back-link to a popular
+/// element (a hub under L2) prune it again, for nothing.
+#[test]
+fn refused_backlink_prunes_a_full_list() {
+    let p = params(Metric::L2);
+    let cap = p.max_neighbors(0);
+    // 1-d points: node 0 at 0, its list the next 47 points, then a far one
+    let data: Vec<f32> = (0..50).map(|i| if i == 49 { 1000.0 } else { i as f32 }).collect();
+    let g = MemGraph::from_f32(p, 1, &data, 1);
+    let slack = MemGraph::slack(p.m);
+    let full: Vec<u32> = (1..=(cap + slack) as u32).collect();
+    g.links.set(0, 0, &full);
+    let policy = LinkPolicy { slack, rescue_budget: 0 };
+    let mut store = g.store(&[], None);
+    let far = 49;
+    let d = store.between(0, far);
+    let r = insert::add_backlink(&mut store, 0, far, d, 0, false, &p, &policy);
+    assert!(!r.held, "the far point is not a neighbour worth keeping");
+    let after = g.neighbors(0, 0);
+    assert_eq!(after.len(), cap, "{after:?}");
+    assert!(after.iter().all(|x| full.contains(x)));
+    assert_eq!(r.dropped.len(), slack, "what the pruning dropped is reported");
+}
+
