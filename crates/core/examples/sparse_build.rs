@@ -9,7 +9,7 @@
 //! --topics): rows then share terms.
 //!
 //! cargo run -p vecstore-core --release --example sparse_build -- \
-//!     [N=20000] [NNZ_MIN,NNZ_MAX=20,200] [DIM=30000] [METRIC=ip|l2|cosine|l1] [THREADS=1,2] [TOPICS=0]
+//!     [N=20000] [NNZ_MIN,NNZ_MAX=20,200] [DIM=30000] [METRIC=ip|l2|cosine|l1] [THREADS=1,2] [TOPICS=0] [SEED]
 
 use std::time::Instant;
 use vecstore_core::distance::sparse::{encode, normalize};
@@ -77,6 +77,8 @@ fn main() {
     };
     let threads: Vec<usize> = arg(4, "1,2").split(',').map(|t| t.parse().expect("THREADS")).collect();
     let topics: usize = arg(5, "0").parse().expect("TOPICS");
+    // the graph's level seed (the build's own by default)
+    let seed: u64 = arg(6, "1213419095").parse().expect("SEED");
     let base = rows(n, dim, lo, hi, 1, metric, topics);
     let queries = rows(200, dim, lo, hi, 2, metric, topics);
     let space = Space::Sparse { metric, cap: hi };
@@ -95,7 +97,7 @@ fn main() {
         for r in &base {
             values.push(f32_bytes(r));
         }
-        let g = MemGraph::new(params, space, values, 0x4853_4e57);
+        let g = MemGraph::new(params, space, values, seed);
         let started = Instant::now();
         g.build(t, &mut |_| true).expect("build");
         println!("n={n} nnz={lo}..{hi} dim={dim} {metric:?} threads={t}: build {:.3} s", started.elapsed().as_secs_f64());
