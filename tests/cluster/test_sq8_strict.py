@@ -196,3 +196,59 @@ def test_sq8_strict_order_lateral_rescans(cluster):
     by = [[(i, ) for n, i in joined if n == k + 1] for k in range(6)]
     assert by == separate
     assert all(len(s) == 15 for s in separate), [len(s) for s in separate]
+
+
+def test_sq8_strict_order_errors_in_an_index_expression_are_clean(cluster):
+    """The exact distance evaluates the index expression on the table's
+    row; when the expression raises for some rows, the statement fails
+    with that ERROR (whether the scan or the executor evaluates it first),
+    the session goes on, and the same scan without the failure answers in
+    exact order."""
+    db = ext_db(cluster, "strict_expr_error", "vecstore")
+    with cluster.connect(db) as conn:
+        base, queries = load_minilm(conn)
+        conn.execute("CREATE TABLE e AS SELECT id, v::real[] AS a FROM t")
+        conn.execute("""CREATE FUNCTION picky(a real[]) RETURNS vector IMMUTABLE STRICT LANGUAGE plpgsql AS $$
+            BEGIN
+              IF current_setting('picky.fail', true) = 'on' AND a[1] > 0.02 THEN
+                RAISE EXCEPTION 'picky row %', a[1];
+              END IF;
+              RETURN a::vector(384);
+            END $$""")
+        conn.execute(f"CREATE INDEX e_i ON e USING hnsw ((picky(a)::vector(384)) vector_l2_ops) {SQ8}")
+        force_index(conn)
+        conn.execute("SET hnsw.iterative_scan = strict_order")
+        conn.execute("SET hnsw.ef_search = 10")
+        qt = vec_text(queries[0])
+        sql = ("SELECT id, picky(a)::vector(384) <-> %s::vector FROM e WHERE id %% 10 = 0 "
+               "ORDER BY picky(a)::vector(384) <-> %s::vector LIMIT 30")
+        import psycopg
+        conn.execute("SET picky.fail = on")
+        with pytest.raises(psycopg.errors.RaiseException, match="picky row"):
+            conn.execute(sql, (qt, qt))
+        conn.execute("SET picky.fail = off")
+        got = conn.execute(sql, (qt, qt)).fetchall()
+    d = [x for _, x in got]
+    assert len(got) == 30 and d == sorted(d), got
+
+
+def test_sq8_strict_order_cosine_with_zero_vectors(cluster):
+    """Cosine over a table with zero rows (cosine cannot index them): a
+    strict filtered scan answers in exact order without them; a zero
+    query (no distances, as pgvector: rows in no particular order) still
+    returns rows and no error."""
+    db = ext_db(cluster, "strict_cos_zero", "vecstore")
+    with cluster.connect(db) as conn:
+        base, queries = load_minilm(conn)
+        copy_rows(conn, "t", np.arange(5000, 5100, 10), np.zeros((10, 384), dtype=np.float32))
+        conn.execute(f"CREATE INDEX t_i ON t USING hnsw (v vector_cosine_ops) {SQ8}")
+        force_index(conn)
+        conn.execute("SET hnsw.iterative_scan = strict_order")
+        conn.execute("SET hnsw.ef_search = 10")
+        r, unsorted, twice, rows = filtered_scans(conn, queries[:10], "v", "<=>")
+        zero = vec_text(np.zeros(384, dtype=np.float32))
+        n = conn.execute("SELECT count(*) FROM (SELECT id FROM t WHERE id %% 10 = 0 ORDER BY v <=> %s::vector LIMIT 50) s",
+                         (zero, )).fetchone()[0]
+    print(f"cosine with zero rows: recall@30 {r:.3f}; zero query: {n} rows")
+    assert unsorted == 0 and twice == 0 and rows == 300 and r >= 0.9
+    assert n == 50
