@@ -310,3 +310,51 @@ def test_hostile_filter_heap_work_is_bounded(cluster):
     assert res["strict_order"][0] <= 2 * res["relaxed_order"][0] + 1000, res
     assert res["strict_order"][1] <= 3 * res["relaxed_order"][1] + 50, res
 
+
+
+def test_cursor_fetched_under_another_role(cluster):
+    """A strict sq8 scan of an expression index, started by a role that may
+    call the expression's function (a SECURITY DEFINER function opening a
+    refcursor, or a cursor declared before SET ROLE) and fetched by one that
+    may not: the executor checked its expressions' privileges when the
+    query started, so the fetch works with a float4 index; it must work the
+    same with sq8 (the scan's exact distance must not re-check them for the
+    role fetching)."""
+    db, base, queries = minilm_db(cluster, "roles")
+    qt = vec_text(queries[4])
+    with cluster.connect(db) as conn:
+        conn.execute("DROP ROLE IF EXISTS fetcher")
+        conn.execute("CREATE ROLE fetcher")
+        conn.execute("CREATE TABLE e AS SELECT id, v::real[] AS a FROM t")
+        conn.execute("CREATE FUNCTION emb(a real[]) RETURNS vector IMMUTABLE STRICT LANGUAGE plpgsql "
+                     "AS 'BEGIN RETURN a::vector(384); END'")
+        conn.execute("REVOKE EXECUTE ON FUNCTION emb(real[]) FROM PUBLIC")
+        conn.execute("""CREATE FUNCTION open_knn(q vector) RETURNS refcursor SECURITY DEFINER LANGUAGE plpgsql AS $$
+            DECLARE c refcursor := 'knn';
+            BEGIN
+              OPEN c FOR SELECT id, emb(a)::vector(384) <-> q FROM e WHERE id % 10 = 0 ORDER BY emb(a)::vector(384) <-> q;
+              RETURN c;
+            END $$""")
+        conn.execute("GRANT EXECUTE ON FUNCTION open_knn(vector) TO fetcher")
+        conn.execute("GRANT USAGE ON SCHEMA public TO fetcher")
+        out = {}
+        for side, opts in (("float4", ""), ("sq8", SQ8)):
+            conn.execute("DROP INDEX IF EXISTS e_i")
+            conn.execute(f"CREATE INDEX e_i ON e USING hnsw ((emb(a)::vector(384)) vector_l2_ops) {opts}")
+            got = []
+            with cluster.connect(db, autocommit=False) as c2:
+                strict(c2)
+                c2.execute("SET ROLE fetcher")
+                c2.execute("SELECT open_knn(%s::vector)", (qt, ))
+                got.append(c2.execute("FETCH 60 FROM knn").fetchall())
+                c2.rollback()
+                strict(c2)
+                c2.execute(f"DECLARE d CURSOR FOR SELECT id, emb(a)::vector(384) <-> '{qt}' FROM e WHERE id % 10 = 0 "
+                           f"ORDER BY emb(a)::vector(384) <-> '{qt}'")
+                c2.execute("SET LOCAL ROLE fetcher")
+                got.append(c2.execute("FETCH 60 FROM d").fetchall())
+                c2.rollback()
+            out[side] = got
+    for rows in out["float4"] + out["sq8"]:
+        assert len(rows) == 60
+        check_order(rows)
