@@ -51,6 +51,35 @@ impl Exact {
     }
 }
 
+/// Prepares the index expressions (if any) for `FormIndexDatum`, checking
+/// the privileges to call their functions as the table's owner, as index
+/// maintenance does: this state is made lazily, on a fetch, possibly by a
+/// role other than the one that started the query (a cursor opened by a
+/// SECURITY DEFINER function, or before SET ROLE); the executor checked its
+/// own copy of these expressions (the ORDER BY's) when the query started
+/// and does not check them again. They are evaluated as the current user,
+/// as the executor evaluates its ORDER BY.
+///
+/// # Safety
+/// `info` was built for an index of `heap` in `estate`'s query context.
+unsafe fn prepare_expressions(info: *mut pg_sys::IndexInfo, heap: pg_sys::Relation, estate: *mut pg_sys::EState) {
+    // SAFETY: fields of a live IndexInfo and relation; the user id is
+    // switched only around preparing (no user code runs: functions are
+    // looked up, not called) and restored after; an ERROR in between is
+    // undone by the transaction's abort, as for PostgreSQL's own switches.
+    unsafe {
+        if (*info).ii_Expressions.is_null() {
+            return;
+        }
+        let (mut user, mut sec) = (pg_sys::Oid::INVALID, 0);
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut sec);
+        let owner = (*(*heap).rd_rel).relowner;
+        pg_sys::SetUserIdAndSecContext(owner, sec | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
+        (*info).ii_ExpressionsState = pg_sys::ExecPrepareExprList((*info).ii_Expressions, estate);
+        pg_sys::SetUserIdAndSecContext(user, sec);
+    }
+}
+
 /// Per-scan state for fetching heap rows and computing their ORDER BY value.
 pub(super) struct HeapDistance {
     estate: *mut pg_sys::EState,
@@ -84,6 +113,7 @@ impl HeapDistance {
                 let econtext = pg_sys::MakePerTupleExprContext(estate);
                 PgMemoryContexts::For((*estate).es_query_cxt).switch_to(|_| {
                     let info = pg_sys::BuildIndexInfo(index);
+                    prepare_expressions(info, heap, estate);
                     let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
                     let fetch = pg_sys::table_index_fetch_begin(heap);
                     // FormIndexDatum evaluates index expressions on the
