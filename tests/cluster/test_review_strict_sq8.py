@@ -358,3 +358,31 @@ def test_cursor_fetched_under_another_role(cluster):
     for rows in out["float4"] + out["sq8"]:
         assert len(rows) == 60
         check_order(rows)
+
+
+def test_idle_strict_cursor_pins_no_more_heap_pages_than_float4(cluster):
+    """Between FETCHes, a strict cursor's scan holds no heap page pinned
+    for its own exact-distance reads (the module says the row's pin goes
+    after every row): an idle sq8 cursor pins no more of the table's pages
+    than the same cursor over a float4 index (the executor's own), so it
+    does not keep VACUUM from more pages."""
+    db, base, queries = minilm_db(cluster, "pins")
+    qt = vec_text(queries[5])
+    with cluster.connect(db) as conn:
+        conn.execute("CREATE EXTENSION pg_buffercache")
+        conn.execute("CREATE TABLE t4 AS SELECT * FROM t")
+        conn.execute("CREATE INDEX t4_i ON t4 USING hnsw (v vector_l2_ops)")
+        pinned = {}
+        for side, table in (("sq8", "t"), ("float4", "t4")):
+            with cluster.connect(db, autocommit=False) as cur:
+                strict(cur)
+                cur.execute(f"DECLARE c CURSOR FOR SELECT id FROM {table} WHERE id % 10 = 0 ORDER BY v <-> '{qt}'")
+                n = []
+                for _ in range(5):
+                    assert len(cur.execute("FETCH 20 FROM c").fetchall()) == 20
+                    n.append(conn.execute("SELECT count(*) FROM pg_buffercache WHERE relfilenode = pg_relation_filenode(%s) "
+                                          "AND pinning_backends > 0", (table, )).fetchone()[0])
+                cur.rollback()
+            pinned[side] = n
+    print("heap pages pinned by an idle strict cursor after each FETCH:", pinned)
+    assert max(pinned["sq8"]) <= max(pinned["float4"]), pinned
