@@ -169,9 +169,12 @@ impl HeapDistance {
                 f64::from_bits(r.value() as u64)
             })
         };
-        // SAFETY: our slot and context; nothing read from them is kept.
+        // SAFETY: our slot, fetch state and context; nothing read from them
+        // is kept. The fetch state would keep the heap page pinned until
+        // the next row (or past the FETCH of an idle cursor): released now.
         unsafe {
             pg_sys::ExecClearTuple(self.slot);
+            pg_sys::table_index_fetch_reset(self.fetch);
             pg_sys::MemoryContextReset(mem);
         }
         Exact::Value(d)
