@@ -47,11 +47,10 @@ struct ScanState {
     /// reported with the rows, which the executor re-checks, and the
     /// bounds they come from.
     bounds: LazyBounds,
-    /// The largest key (distance or bound) of a row handed out.
+    /// The largest key (distance or bound) of a row handed out; for a
+    /// quantised index `lowered(last_dist)` is the largest value reported
+    /// to the executor, so every row it has returned is at most that far.
     last_dist: f64,
-    /// The largest value reported to the executor with a row (quantised
-    /// index): every row the executor has returned is at most this far.
-    last_reported: f64,
     /// The scan's memory context (for [`HeapDistance`]).
     cxt: pg_sys::MemoryContext,
     /// Exact distances of heap rows (strict order on a quantised index),
@@ -106,7 +105,6 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         tid_pos: 0,
         bounds: LazyBounds::default(),
         last_dist: f64::NEG_INFINITY,
-        last_reported: f64::NEG_INFINITY,
         // SAFETY: reading the backend's current context, which the scan
         // descriptor and this state are allocated in.
         cxt: unsafe { pg_sys::CurrentMemoryContext },
@@ -154,7 +152,6 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.tids.clear();
     st.tid_pos = 0;
     st.last_dist = f64::NEG_INFINITY;
-    st.last_reported = f64::NEG_INFINITY;
     st.query = None;
 }
 
@@ -301,12 +298,9 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
                 if value.is_none() || !behind_everything_returned(scan, st, tid) {
                     continue;
                 }
-                value = Some(st.last_reported);
+                value = Some(lowered(st.last_dist));
             }
             st.last_dist = st.last_dist.max(key);
-            if let Some(v) = value {
-                st.last_reported = st.last_reported.max(v);
-            }
             report_row(scan, tid, value);
             return true;
         }
@@ -356,7 +350,7 @@ fn behind_everything_returned(scan: pg_sys::IndexScanDesc, st: &mut ScanState, t
     // SAFETY: a started scan has an ORDER BY key; `cxt` is the context
     // the scan state lives in.
     let exact = st.exact.get_or_insert_with(|| unsafe { HeapDistance::open(scan, cxt) });
-    exact.as_mut().is_some_and(|h| h.distance(scan, tid).at_or_after(st.last_reported))
+    exact.as_mut().is_some_and(|h| h.distance(scan, tid).at_or_after(lowered(st.last_dist)))
 }
 
 /// `amendscan`: the state goes with the scan's memory context; drop the
