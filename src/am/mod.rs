@@ -5,6 +5,7 @@ pub mod build;
 pub(crate) mod common;
 pub mod cost;
 pub mod element;
+mod exact;
 pub mod insert;
 pub mod options;
 pub mod scan;

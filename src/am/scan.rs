@@ -8,10 +8,16 @@
 //! reaches `work_mem * hnsw.scan_mem_multiplier`; then the rows it found
 //! but did not return yet are handed out, nearest first.
 //!
+//! A quantised index reports a lower bound of each row's distance, which
+//! the executor re-checks (see [`report_row`]); under `strict_order` a row
+//! whose bound is below a value already reported is kept only if its exact
+//! distance, computed from the table ([`super::exact`]), is not.
+//!
 //! A NULL query (or, for cosine, a zero one) has no distances: every
 //! element counts as distance 0, as with pgvector, so the scan returns the
 //! rows the search reaches in no particular order.
 
+use super::exact::HeapDistance;
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
 use super::{item_pointer, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
@@ -41,7 +47,16 @@ struct ScanState {
     /// reported with the rows, which the executor re-checks, and the
     /// bounds they come from.
     bounds: LazyBounds,
+    /// The largest key (distance or bound) of a row handed out; for a
+    /// quantised index `lowered(last_dist)` is the largest value reported
+    /// to the executor, so every row it has returned is at most that far.
     last_dist: f64,
+    /// The scan's memory context (for [`HeapDistance`]).
+    cxt: pg_sys::MemoryContext,
+    /// Exact distances of heap rows (strict order on a quantised index),
+    /// opened on first use: `None` until then, `Some(None)` when the scan
+    /// cannot (no heap relation).
+    exact: Option<Option<HeapDistance>>,
 }
 
 /// What a finished scan leaves for the backend's next one: its tables and
@@ -90,6 +105,10 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         tid_pos: 0,
         bounds: LazyBounds::default(),
         last_dist: f64::NEG_INFINITY,
+        // SAFETY: reading the backend's current context, which the scan
+        // descriptor and this state are allocated in.
+        cxt: unsafe { pg_sys::CurrentMemoryContext },
+        exact: None,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
     // SAFETY: scan is a fresh descriptor we own; the order-by value arrays
@@ -270,30 +289,19 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             // (for a quantised index, the bounds the executor orders by)
             let bound = (st.pos < st.bounds.len()).then(|| reported_bound(st, st.pos));
             let key = bound.unwrap_or(c.dist);
+            let mut value = bound.map(lowered);
             if strict && key < st.last_dist {
-                continue;
+                // a quantised index's row may still be at or beyond every
+                // row returned (all at most the largest value reported):
+                // its exact distance tells; reported with that value, which
+                // is not above it, and keeps the values from decreasing
+                if value.is_none() || !behind_everything_returned(scan, st, tid) {
+                    continue;
+                }
+                value = Some(lowered(st.last_dist));
             }
             st.last_dist = st.last_dist.max(key);
-            // SAFETY: filling the descriptor's output fields for this row;
-            // the order-by arrays were allocated in ambeginscan.
-            unsafe {
-                (*scan).xs_heaptid = item_pointer(tid);
-                (*scan).xs_recheck = false;
-                match bound {
-                    // A quantised index knows only a lower bound of the
-                    // distance: the executor computes the exact one from
-                    // the row and returns rows in exact order. The bound is
-                    // lowered a little more for the float4 rounding of the
-                    // operator's own arithmetic.
-                    Some(lb) => {
-                        let safe = lb - (1e-4 * lb.abs() + 1e-5);
-                        *(*scan).xs_orderbyvals = pg_sys::Datum::from(safe.to_bits() as usize);
-                        *(*scan).xs_orderbynulls = false;
-                        (*scan).xs_recheckorderby = true;
-                    }
-                    None => (*scan).xs_recheckorderby = false,
-                }
-            }
+            report_row(scan, tid, value);
             return true;
         }
         pgrx::check_for_interrupts!();
@@ -303,11 +311,56 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
     }
 }
 
+/// The value reported for a row whose bound is `lb`: lowered a little more
+/// for the float4 rounding of the operator's own arithmetic.
+fn lowered(lb: f64) -> f64 {
+    lb - (1e-4 * lb.abs() + 1e-5)
+}
+
+/// Hands heap row `tid` out with `value` (a quantised index: a value its
+/// exact distance is not below; None: the search's distance is exact).
+fn report_row(scan: pg_sys::IndexScanDesc, tid: DiskTid, value: Option<f64>) {
+    // SAFETY: filling the descriptor's output fields for this row; the
+    // order-by arrays were allocated in ambeginscan.
+    unsafe {
+        (*scan).xs_heaptid = item_pointer(tid);
+        (*scan).xs_recheck = false;
+        match value {
+            // A quantised index knows only a lower bound of the distance:
+            // the executor computes the exact one from the row, returns
+            // rows in exact order, and returns a row once its exact
+            // distance is at most the value last reported.
+            Some(v) => {
+                *(*scan).xs_orderbyvals = pg_sys::Datum::from(v.to_bits() as usize);
+                *(*scan).xs_orderbynulls = false;
+                (*scan).xs_recheckorderby = true;
+            }
+            None => (*scan).xs_recheckorderby = false,
+        }
+    }
+}
+
+/// Strict order, a quantised index: whether heap row `tid`, whose bound is
+/// below a value already reported, is at or beyond the largest value
+/// reported (hence beyond every row returned) by its exact distance. Rows
+/// the snapshot does not see are not (the executor would skip them), nor
+/// any row when the distance cannot be computed (no heap relation).
+fn behind_everything_returned(scan: pg_sys::IndexScanDesc, st: &mut ScanState, tid: DiskTid) -> bool {
+    let cxt = st.cxt;
+    // SAFETY: a started scan has an ORDER BY key; `cxt` is the context
+    // the scan state lives in.
+    let exact = st.exact.get_or_insert_with(|| unsafe { HeapDistance::open(scan, cxt) });
+    exact.as_mut().is_some_and(|h| h.distance(scan, tid).at_or_after(lowered(st.last_dist)))
+}
+
 /// `amendscan`: the state goes with the scan's memory context; drop the
 /// big buffers now.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
     let st = state(scan);
+    if let Some(Some(h)) = st.exact.take() {
+        h.close();
+    }
     // the graph leaves its memory to the backend's next graph when dropped
     st.graph = None;
     let stream = std::mem::take(&mut st.stream);

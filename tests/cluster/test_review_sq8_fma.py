@@ -194,14 +194,6 @@ def test_sq8_slots_reused_during_a_cursor_scan(cluster, mode, reuse, side):
 
 
 def check(got, gone, exact, mode, side, reuse):
-    if side == "sq8" and mode == "strict_order" and reuse and len(set(i for i, _ in got) & {i for (i, ) in exact}) < 48:
-        # known defect (pre-existing: the same with bf8c8fe's remembered
-        # scale disabled): overlap 0.40-0.47 here vs float4 0.98 and
-        # pgvector 0.97. Continuation batches find rows nearer than the
-        # last reported bound; their keys are the batch's lazily lowered
-        # bounds (a later row's lower cheap bound drags them down), so
-        # strict_order drops rows a float4 index keeps.
-        pytest.xfail("sq8 strict_order drops rows after slot reuse (known, see report)")
     ids = [i for i, _ in got]
     d = [x for _, x in got]
     assert len(ids) == len(set(ids)) == 60, got
