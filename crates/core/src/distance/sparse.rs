@@ -20,8 +20,12 @@ pub struct Sparse<'a> {
 /// Folds `f(x, y)` over the union of the two index lists in ascending
 /// order, where `x` and `y` are the values at that index (0 where a list
 /// lacks it): the same terms in the same order as pgvector's loops, so the
-/// float4 sum is identical (`x - 0` and `0 - y` are exact). Branch-free
-/// steps: which list advances is data, not a jump the CPU must guess.
+/// float4 sum is identical (`x - 0` and `0 - y` are exact). The steps
+/// branch on which list advances: the sum's chain of float4 additions is
+/// the floor either way, and a branch the CPU guesses lets it load the next
+/// indices ahead, where selects made every step wait for the last one's
+/// loads (examples/sparse_kernel, SPLADE-like rows: 560 -> 332 ns per
+/// distance over 50 topics, 683 -> 508 ns over 2).
 #[inline]
 fn merge_sum(a: &Sparse, b: &Sparse, f: impl Fn(f32, f32) -> f32) -> f32 {
     let (na, nb) = (a.indices.len().min(a.values.len()), b.indices.len().min(b.values.len()));
@@ -29,12 +33,21 @@ fn merge_sum(a: &Sparse, b: &Sparse, f: impl Fn(f32, f32) -> f32) -> f32 {
     let (mut i, mut j, mut sum) = (0, 0, 0f32);
     while i < na && j < nb {
         let (x, y) = (ia[i], ib[j]);
-        let (take_a, take_b) = (x <= y, y <= x);
-        let xv = if take_a { va[i] } else { 0.0 };
-        let yv = if take_b { vb[j] } else { 0.0 };
-        sum += f(xv, yv);
-        i += take_a as usize;
-        j += take_b as usize;
+        match x.cmp(&y) {
+            Ordering::Less => {
+                sum += f(va[i], 0.0);
+                i += 1;
+            }
+            Ordering::Greater => {
+                sum += f(0.0, vb[j]);
+                j += 1;
+            }
+            Ordering::Equal => {
+                sum += f(va[i], vb[j]);
+                i += 1;
+                j += 1;
+            }
+        }
     }
     for &x in &va[i..] {
         sum += f(x, 0.0);
