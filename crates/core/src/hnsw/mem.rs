@@ -153,9 +153,7 @@ impl MemGraph {
     /// Asks the CPU to start loading where element `i`'s value lies.
     #[inline]
     pub(super) fn values_prefetch_place(&self, i: usize) {
-        if i < self.values.len() {
-            self.values.prefetch_place(i);
-        }
+        self.values.prefetch_place(i);
     }
 
     /// Element `i`'s top layer.
