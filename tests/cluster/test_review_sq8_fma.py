@@ -203,3 +203,61 @@ def check(got, gone, exact, mode, side, reuse):
     overlap = len(set(ids) & {i for (i, ) in exact}) / 60
     print(f"{side} {mode} reuse {reuse}: overlap with the snapshot's seqscan {overlap:.2f}")
     assert overlap >= 0.8
+
+
+def _reuse_overlap(cluster, name, opts, q, mode="strict_order"):
+    """The slot-reuse cursor of the test above on a serial build (one
+    graph whatever the machine's load): the share of the snapshot's true
+    top 60 among the 60 rows the cursor returns, which must be in order."""
+    from helpers_index import minilm_fixture
+    db = ext_db(cluster, name, "vecstore")
+    base = minilm_fixture()[0][:3000]
+    with cluster.connect(db, autocommit=False) as conn:
+        conn.execute("CREATE TABLE t (id int, v vector(384))")
+        copy_rows(conn, "t", np.arange(1, len(base) + 1), base)
+        conn.execute("SET max_parallel_maintenance_workers = 0")
+        conn.execute(f"CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops) {opts}")
+        conn.commit()
+    qt = vec_text(q)
+    near = np.argsort(((base - q) ** 2).sum(1))[:400] + 1
+    gone = [int(i) for i in near[::2]]
+    new = base[near[:250] - 1].repeat(4, axis=0) + np.random.default_rng(8).normal(scale=0.01, size=(1000, 384)).astype(np.float32)
+    with cluster.connect(db) as w:
+        w.execute("DELETE FROM t WHERE id = ANY(%s)", (gone, ))
+    with cluster.connect(db, autocommit=False) as r:
+        r.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        r.execute("SET enable_indexscan = off")
+        exact = {i for (i, ) in r.execute("SELECT id FROM t ORDER BY v <-> %s::vector LIMIT 60", (qt, ))}
+        r.execute("SET enable_indexscan = on")
+        force_index(r)
+        r.execute(f"SET hnsw.iterative_scan = {mode}")
+        r.execute("SET hnsw.ef_search = 20")
+        r.execute(f"DECLARE c NO SCROLL CURSOR FOR SELECT id, v <-> '{qt}'::vector FROM t ORDER BY v <-> '{qt}'::vector LIMIT 60")
+        got = r.execute("FETCH 5 FROM c").fetchall()
+        with cluster.connect(db) as w:
+            w.execute("VACUUM t")
+            copy_rows(w, "t", np.arange(10001, 11001), new)
+            w.execute("VACUUM t")
+        got += r.execute("FETCH 55 FROM c").fetchall()
+        r.rollback()
+    d = [x for _, x in got]
+    assert len(got) == 60 and d == sorted(d), got
+    return len({i for i, _ in got} & exact) / 60
+
+
+def test_sq8_strict_keeps_rows_behind_only_what_was_returned(cluster):
+    """CI once saw 0.75 in the test above: the executor pulls a whole batch
+    of an sq8 index to return the first 5 rows of a cursor (the bounds are
+    below the exact distances), so the largest value reported runs ahead of
+    the rows actually returned; rows the continued search then finds below
+    that value were all dropped, though they are beyond every row the
+    cursor returned (0.38-0.90 of the true top 60 over these queries,
+    float4 0.90-0.97). A row is dropped only when it is below a row the
+    executor may have returned: sq8 keeps about what float4 keeps."""
+    from helpers_index import minilm_fixture
+    queries = minilm_fixture()[1]
+    res = {}
+    for side, opts in (("sq8", SQ8), ("float4", "")):
+        res[side] = [_reuse_overlap(cluster, f"behind_{side}_{i}", opts, queries[i]) for i in (2, 4, 9, 11)]
+    print("overlap with the snapshot's top 60 per query:", res)
+    assert min(res["sq8"]) >= 0.8 and np.mean(res["sq8"]) >= np.mean(res["float4"]) - 0.03, res
