@@ -39,18 +39,6 @@ pub(super) enum Exact {
     Value(f64),
 }
 
-impl Exact {
-    /// Whether the executor's ordering puts the row at or after `value`
-    /// (float8 comparison: NaN after every number; an invisible row is
-    /// nowhere).
-    pub(super) fn at_or_after(self, value: f64) -> bool {
-        match self {
-            Exact::Invisible => false,
-            Exact::Value(d) => d.is_nan() || d >= value,
-        }
-    }
-}
-
 /// Prepares the index expressions (if any) for `FormIndexDatum`, checking
 /// the privileges to call their functions as the table's owner, as index
 /// maintenance does: this state is made lazily, on a fetch, possibly by a

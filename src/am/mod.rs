@@ -8,6 +8,7 @@ pub mod element;
 mod exact;
 pub mod insert;
 pub mod options;
+mod returned;
 pub mod scan;
 pub mod vacuum;
 

@@ -11,13 +11,15 @@
 //! A quantised index reports a lower bound of each row's distance, which
 //! the executor re-checks (see [`report_row`]); under `strict_order` a row
 //! whose bound is below a value already reported is kept only if its exact
-//! distance, computed from the table ([`super::exact`]), is not.
+//! distance, computed from the table ([`super::exact`]), is not below any
+//! row the executor may have returned ([`super::returned`]).
 //!
 //! A NULL query (or, for cosine, a zero one) has no distances: every
 //! element counts as distance 0, as with pgvector, so the scan returns the
 //! rows the search reaches in no particular order.
 
-use super::exact::HeapDistance;
+use super::exact::{Exact, HeapDistance};
+use super::returned::Returned;
 use super::options::{IterativeScan, EF_SEARCH, ITERATIVE_SCAN, MAX_SCAN_TUPLES, SCAN_MEM_MULTIPLIER};
 use super::{item_pointer, Element};
 use crate::hnsw::{greedy_descent, unusable, Candidate, Scratch, Source, StreamSearch};
@@ -57,6 +59,9 @@ struct ScanState {
     /// opened on first use: `None` until then, `Some(None)` when the scan
     /// cannot (no heap relation).
     exact: Option<Option<HeapDistance>>,
+    /// Strict order on a quantised index: the rows handed out, for what
+    /// the executor may have returned.
+    returned: Returned,
 }
 
 /// What a finished scan leaves for the backend's next one: its tables and
@@ -109,6 +114,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
         // descriptor and this state are allocated in.
         cxt: unsafe { pg_sys::CurrentMemoryContext },
         exact: None,
+        returned: Returned::default(),
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
     // SAFETY: scan is a fresh descriptor we own; the order-by value arrays
@@ -152,6 +158,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.tids.clear();
     st.tid_pos = 0;
     st.last_dist = f64::NEG_INFINITY;
+    st.returned.clear();
     st.query = None;
 }
 
@@ -292,13 +299,13 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
             let mut value = bound.map(lowered);
             if strict && key < st.last_dist {
                 // a quantised index's row may still be at or beyond every
-                // row returned (all at most the largest value reported):
-                // its exact distance tells; reported with that value, which
-                // is not above it, and keeps the values from decreasing
-                if value.is_none() || !behind_everything_returned(scan, st, tid) {
+                // row the executor returned: its exact distance tells
+                let Some(v) = value.and_then(|_| behind_everything_returned(scan, st, tid)) else {
                     continue;
-                }
-                value = Some(lowered(st.last_dist));
+                };
+                value = Some(v);
+            } else if strict && value.is_some() {
+                st.returned.handed(tid);
             }
             st.last_dist = st.last_dist.max(key);
             report_row(scan, tid, value);
@@ -340,17 +347,35 @@ fn report_row(scan: pg_sys::IndexScanDesc, tid: DiskTid, value: Option<f64>) {
     }
 }
 
-/// Strict order, a quantised index: whether heap row `tid`, whose bound is
-/// below a value already reported, is at or beyond the largest value
-/// reported (hence beyond every row returned) by its exact distance. Rows
-/// the snapshot does not see are not (the executor would skip them), nor
-/// any row when the distance cannot be computed (no heap relation).
-fn behind_everything_returned(scan: pg_sys::IndexScanDesc, st: &mut ScanState, tid: DiskTid) -> bool {
+/// Strict order, a quantised index: the value to report with heap row
+/// `tid`, whose bound is below a value already reported, when its exact
+/// distance is at or beyond every row the executor may have returned (see
+/// [`Returned`]); None to skip the row. At or beyond the largest value
+/// reported, it is reported with that value (not above its exact
+/// distance, and the values do not decrease); between, with a value just
+/// below its exact distance (the executor queues it until a later value
+/// reaches it). Rows the snapshot does not see are skipped (the executor
+/// would skip them), and every such row when the distance cannot be
+/// computed (no heap relation).
+fn behind_everything_returned(scan: pg_sys::IndexScanDesc, st: &mut ScanState, tid: DiskTid) -> Option<f64> {
     let cxt = st.cxt;
     // SAFETY: a started scan has an ORDER BY key; `cxt` is the context
     // the scan state lives in.
-    let exact = st.exact.get_or_insert_with(|| unsafe { HeapDistance::open(scan, cxt) });
-    exact.as_mut().is_some_and(|h| h.distance(scan, tid).at_or_after(lowered(st.last_dist)))
+    let exact = st.exact.get_or_insert_with(|| unsafe { HeapDistance::open(scan, cxt) }).as_mut()?;
+    let reported = lowered(st.last_dist);
+    let Exact::Value(d) = exact.distance(scan, tid) else { return None };
+    if d.is_nan() || d >= reported {
+        st.returned.handed_exact(d);
+        return Some(reported);
+    }
+    let value = lowered(d);
+    let returned = st.returned.max_returned(reported, &mut |t| exact.distance(scan, t));
+    // `value <= d` fails only for an infinite d (a NaN value)
+    if d < returned || !(value <= d) {
+        return None;
+    }
+    st.returned.handed_exact(d);
+    Some(value)
 }
 
 /// `amendscan`: the state goes with the scan's memory context; drop the
