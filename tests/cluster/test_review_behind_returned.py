@@ -141,3 +141,39 @@ def test_float4_overflow_distances_no_wrong_order_error(cluster, opclass):
             first_nan = next((i for i, v in enumerate(vals) if v != v), len(vals))
             assert all(v != v for v in vals[first_nan:])
             assert len({r[0] for r in got}) == len(got)
+
+
+@pytest.mark.parametrize("before", ["relaxed_order", "off"])
+def test_switch_to_strict_mid_cursor_nothing_before_returned_rows(cluster, before):
+    """A cursor fetched under relaxed_order (or off), then
+    `SET hnsw.iterative_scan = strict_order` and fetched on: the GUC is read
+    on every amgettuple, so the rows handed out before the switch were not
+    recorded as ones the executor may have returned. No row fetched after
+    the switch may be nearer than a row fetched before it, and the rows
+    after the switch are in exact order (the rule before reuse-fix, 'exact
+    distance at or beyond the largest value reported', guaranteed both)."""
+    db, data, rng = sq8_table(cluster, f"sw_{before[:3]}", "vector_l2_ops")
+    queries = (rng.normal(0, 1, (6, data.shape[1])) * 3).astype(np.float32)
+    with cluster.connect(db) as conn:
+        force_index(conn)
+        conn.execute("SET hnsw.ef_search = 5")
+        for q in queries:
+            qt = vec_text(q)
+            conn.execute(f"SET hnsw.iterative_scan = {before}")
+            conn.execute("BEGIN")
+            conn.execute(f"DECLARE c NO SCROLL CURSOR FOR SELECT id, v <-> '{qt}' FROM t ORDER BY v <-> '{qt}'")
+            first = [conn.execute("FETCH 1 FROM c").fetchall() for _ in range(4)]
+            first = [r for rows in first for r in rows]
+            conn.execute("SET hnsw.iterative_scan = strict_order")
+            after = []
+            for _ in range(80):
+                r = conn.execute("FETCH 1 FROM c").fetchall()
+                if not r:
+                    break
+                after += r
+            conn.execute("ROLLBACK")
+            assert first
+            top = max(d for _, d in first)
+            nearer = [(i, d) for i, d in after if d < top]
+            assert not nearer, f"after the switch, {len(nearer)} rows nearer than {top} returned before: {nearer[:3]}"
+            assert_exact_order(after)
