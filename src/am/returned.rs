@@ -75,6 +75,18 @@ impl Returned {
         self.unknown.push(tid);
     }
 
+    /// A row was handed out and not recorded (under another
+    /// `hnsw.iterative_scan` setting: the setting is read on every call, a
+    /// cursor may switch mid-scan): every row handed out counts as
+    /// returned from now on, as past the cap.
+    pub(super) fn untracked(&mut self) {
+        if !self.overflow {
+            self.overflow = true;
+            self.unknown = Vec::new();
+            self.waiting.clear();
+        }
+    }
+
     /// A row whose exact distance is `d` was handed out (NaN, and NULL,
     /// sort after every number: such a row is returned last, never before
     /// a later row).
@@ -146,6 +158,17 @@ mod tests {
         r.handed_exact(5.0);
         assert_eq!(r.max_returned(4.0, &mut |_| Exact::Invisible), f64::NEG_INFINITY);
         assert_eq!(r.max_returned(f64::INFINITY, &mut |_| Exact::Invisible), 5.0);
+    }
+
+    #[test]
+    fn an_untracked_row_counts_every_row_handed_out_as_returned() {
+        let mut r = Returned::default();
+        r.handed_exact(1.0);
+        r.untracked();
+        r.handed(tid(1));
+        assert_eq!(r.max_returned(7.0, &mut |_| Exact::Value(0.0)), 7.0);
+        r.clear();
+        assert_eq!(r.max_returned(7.0, &mut |_| Exact::Value(0.0)), f64::NEG_INFINITY);
     }
 
     #[test]

@@ -306,6 +306,11 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg
                 value = Some(v);
             } else if strict && value.is_some() {
                 st.returned.handed(tid);
+            } else if value.is_some() {
+                // handed out without strict order (the setting changed
+                // mid-scan): not recorded, so a later strict row is kept
+                // only at or beyond the largest value reported
+                st.returned.untracked();
             }
             st.last_dist = st.last_dist.max(key);
             report_row(scan, tid, value);
