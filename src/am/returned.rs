@@ -67,9 +67,7 @@ impl Returned {
             return;
         }
         if self.unknown.len() >= MAX_UNKNOWN {
-            self.overflow = true;
-            self.unknown = Vec::new();
-            self.waiting.clear();
+            self.untracked();
             return;
         }
         self.unknown.push(tid);

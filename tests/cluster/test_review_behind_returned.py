@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 
 from helpers_index import copy_rows, ext_db, force_index, vec_text
-
-SQ8 = "WITH (vecstore_quantize = sq8)"
-OPS = {"vector_l2_ops": "<->", "vector_ip_ops": "<#>", "vector_cosine_ops": "<=>", "vector_l1_ops": "<+>"}
+from test_review_strict_sq8 import OPS, SQ8, strict
 
 
-def strict(conn, ef=5):
-    force_index(conn)
-    conn.execute("SET hnsw.iterative_scan = strict_order")
-    conn.execute(f"SET hnsw.ef_search = {ef}")
+def fetch_singly(conn, n):
+    """Up to `n` rows of cursor c, one FETCH each."""
+    rows = []
+    for _ in range(n):
+        r = conn.execute("FETCH 1 FROM c").fetchall()
+        if not r:
+            break
+        rows += r
+    return rows
 
 
 def sq8_table(cluster, name, opclass, n=3000, dims=32, seed=5):
@@ -53,7 +56,7 @@ def test_cursor_one_row_at_a_time_while_table_changes(cluster, opclass):
     queries = (rng.normal(0, 1, (4, data.shape[1])) * 3).astype(np.float32)
     with cluster.connect(db) as conn, cluster.connect(db) as other:
         # autocommit: the settings outlive each query's transaction
-        strict(conn)
+        strict(conn, 5)
         for qi, q in enumerate(queries):
             qt = vec_text(q)
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
@@ -94,7 +97,7 @@ def test_lateral_rescans_each_in_exact_order(cluster, opclass):
         conn.execute("CREATE TEMP TABLE q (qid int, qv vector(32))")
         for i, q in enumerate(queries):
             conn.execute(f"INSERT INTO q VALUES ({i}, '{vec_text(q)}')")
-        strict(conn)
+        strict(conn, 5)
         conn.execute("SET enable_material = off")
         rows = conn.execute(
             f"SELECT q.qid, s.id, s.d FROM q CROSS JOIN LATERAL "
@@ -162,15 +165,9 @@ def test_switch_to_strict_mid_cursor_nothing_before_returned_rows(cluster, befor
             conn.execute(f"SET hnsw.iterative_scan = {before}")
             conn.execute("BEGIN")
             conn.execute(f"DECLARE c NO SCROLL CURSOR FOR SELECT id, v <-> '{qt}' FROM t ORDER BY v <-> '{qt}'")
-            first = [conn.execute("FETCH 1 FROM c").fetchall() for _ in range(4)]
-            first = [r for rows in first for r in rows]
+            first = fetch_singly(conn, 4)
             conn.execute("SET hnsw.iterative_scan = strict_order")
-            after = []
-            for _ in range(80):
-                r = conn.execute("FETCH 1 FROM c").fetchall()
-                if not r:
-                    break
-                after += r
+            after = fetch_singly(conn, 80)
             conn.execute("ROLLBACK")
             assert first
             top = max(d for _, d in first)

@@ -62,7 +62,7 @@ def test_sq8_tiny_offsets_do_not_break_the_reported_order(cluster, mode):
     assert [i for i, _ in got[:3]] == [i for i, _ in exact[:3]] and got[0][1] < 1e-21, got[:3]
 
 
-def _load(cluster, name, opclass="vector_l2_ops", n=3000, ext="vecstore", opts=SQ8):
+def _load(cluster, name, opclass="vector_l2_ops", n=3000, ext="vecstore", opts=SQ8, serial=False):
     from helpers_index import minilm_fixture
     db = ext_db(cluster, name, ext)
     base, queries = minilm_fixture()
@@ -70,6 +70,8 @@ def _load(cluster, name, opclass="vector_l2_ops", n=3000, ext="vecstore", opts=S
     with cluster.connect(db, autocommit=False) as conn:
         conn.execute("CREATE TABLE t (id int, v vector(384))")
         copy_rows(conn, "t", np.arange(1, len(base) + 1), base)
+        if serial:
+            conn.execute("SET max_parallel_maintenance_workers = 0")
         conn.execute(f"CREATE INDEX t_v ON t USING hnsw (v {opclass}) {opts}")
         conn.commit()
     return db, base, queries
@@ -159,7 +161,12 @@ def test_sq8_slots_reused_during_a_cursor_scan(cluster, mode, reuse, side):
         need_pgvector(cluster)
     db, base, queries = _load(cluster, f"reuse_{side}_{mode}_{int(reuse)}", ext="pgvector" if side == "pgvector" else "vecstore",
                               opts=SQ8 if side == "sq8" else "")
-    q = queries[3]
+    check(*_reuse_cursor(cluster, db, base, queries[3], mode, reuse), mode, side, reuse)
+
+
+def _reuse_cursor(cluster, db, base, q, mode, reuse=True):
+    """The cursor of the test above: (rows it returns, ids deleted before
+    it opened, the snapshot's seqscan top 60)."""
     qt = vec_text(q)
     near = np.argsort(((base - q) ** 2).sum(1))[:400] + 1
     gone = [int(i) for i in near[::2]]
@@ -178,19 +185,14 @@ def test_sq8_slots_reused_during_a_cursor_scan(cluster, mode, reuse, side):
         r.execute(f"DECLARE c NO SCROLL CURSOR FOR SELECT id, v <-> '{qt}'::vector FROM t ORDER BY v <-> '{qt}'::vector LIMIT 60")
         got = r.execute("FETCH 5 FROM c").fetchall()
         with cluster.connect(db) as w:
-            if not reuse:
-                w.execute("SELECT 1")
-                w.close()
-                got += r.execute("FETCH 55 FROM c").fetchall()
-                r.rollback()
-                return check(got, gone, exact, mode, side, reuse)
-            w.execute("VACUUM t")
-            copy_rows(w, "t", np.arange(10001, 11001), new)
-            w.execute("VACUUM t")
+            if reuse:
+                w.execute("VACUUM t")
+                copy_rows(w, "t", np.arange(10001, 11001), new)
+                w.execute("VACUUM t")
             w.execute("SELECT 1")
         got += r.execute("FETCH 55 FROM c").fetchall()
         r.rollback()
-    check(got, gone, exact, mode, side, reuse)
+    return got, gone, exact
 
 
 def check(got, gone, exact, mode, side, reuse):
@@ -209,40 +211,11 @@ def _reuse_overlap(cluster, name, opts, q, mode="strict_order"):
     """The slot-reuse cursor of the test above on a serial build (one
     graph whatever the machine's load): the share of the snapshot's true
     top 60 among the 60 rows the cursor returns, which must be in order."""
-    from helpers_index import minilm_fixture
-    db = ext_db(cluster, name, "vecstore")
-    base = minilm_fixture()[0][:3000]
-    with cluster.connect(db, autocommit=False) as conn:
-        conn.execute("CREATE TABLE t (id int, v vector(384))")
-        copy_rows(conn, "t", np.arange(1, len(base) + 1), base)
-        conn.execute("SET max_parallel_maintenance_workers = 0")
-        conn.execute(f"CREATE INDEX t_v ON t USING hnsw (v vector_l2_ops) {opts}")
-        conn.commit()
-    qt = vec_text(q)
-    near = np.argsort(((base - q) ** 2).sum(1))[:400] + 1
-    gone = [int(i) for i in near[::2]]
-    new = base[near[:250] - 1].repeat(4, axis=0) + np.random.default_rng(8).normal(scale=0.01, size=(1000, 384)).astype(np.float32)
-    with cluster.connect(db) as w:
-        w.execute("DELETE FROM t WHERE id = ANY(%s)", (gone, ))
-    with cluster.connect(db, autocommit=False) as r:
-        r.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        r.execute("SET enable_indexscan = off")
-        exact = {i for (i, ) in r.execute("SELECT id FROM t ORDER BY v <-> %s::vector LIMIT 60", (qt, ))}
-        r.execute("SET enable_indexscan = on")
-        force_index(r)
-        r.execute(f"SET hnsw.iterative_scan = {mode}")
-        r.execute("SET hnsw.ef_search = 20")
-        r.execute(f"DECLARE c NO SCROLL CURSOR FOR SELECT id, v <-> '{qt}'::vector FROM t ORDER BY v <-> '{qt}'::vector LIMIT 60")
-        got = r.execute("FETCH 5 FROM c").fetchall()
-        with cluster.connect(db) as w:
-            w.execute("VACUUM t")
-            copy_rows(w, "t", np.arange(10001, 11001), new)
-            w.execute("VACUUM t")
-        got += r.execute("FETCH 55 FROM c").fetchall()
-        r.rollback()
+    db, base, _ = _load(cluster, name, opts=opts, serial=True)
+    got, _, exact = _reuse_cursor(cluster, db, base, q, mode)
     d = [x for _, x in got]
     assert len(got) == 60 and d == sorted(d), got
-    return len({i for i, _ in got} & exact) / 60
+    return len({i for i, _ in got} & {i for (i, ) in exact}) / 60
 
 
 def test_sq8_strict_keeps_rows_behind_only_what_was_returned(cluster):
