@@ -10,7 +10,6 @@ use super::insert::{random_level, with_scratch};
 use super::options::index_options;
 use super::{disk_tid, index_dims, Element};
 use crate::hnsw::dedup::{group_duplicates, Values};
-use crate::hnsw::order::locality_order;
 use crate::hnsw::{BuildError, MemGraph, Params};
 use crate::storage::buffer::{nblocks, needs_wal, PageGuard};
 use crate::space::Space;
@@ -84,8 +83,7 @@ fn build_meta(index: pg_sys::Relation) -> Meta {
 /// written: the vector (fixed-size kinds; a variable-size value is counted
 /// at its own size as it comes, see [`value_cost`]), the code the build
 /// searches on (if any), its TID, its graph links and level, every worker's
-/// visited mark, duplicate grouping and page placement (with its locality
-/// order: two flags and a position per row).
+/// visited mark, duplicate grouping and page placement.
 fn bytes_per_row(meta: &Meta, threads: usize) -> usize {
     let value = match meta.value_kind.is_variable() {
         true => 0,
@@ -97,7 +95,7 @@ fn bytes_per_row(meta: &Meta, threads: usize) -> usize {
         + MemGraph::link_bytes_per_element(meta.params.m)
         + 2
         + 4 * threads
-        + 102
+        + 96
 }
 
 /// The store collected values go in: sparse values at their own size (not
@@ -332,14 +330,11 @@ enum Planned {
     Neighbors { member: u32 },
 }
 
-/// Where every tuple goes: members in [`locality_order`], first fit over
-/// the last two open pages, in the order chunks, element, neighbour tuple
-/// per member, so an element and its neighbour tuple share a page whenever
-/// they fit together.
+/// Where every tuple goes: first fit over the last two open pages, in the
+/// order chunks, element, neighbour tuple per member, so an element and its
+/// neighbour tuple share a page whenever they fit together.
 struct Plan {
     pages: Vec<Vec<Planned>>,
-    /// member index of each row that is a member (u32::MAX: not one)
-    member_of: Vec<u32>,
     elements: Vec<DiskTid>,
     neighbors: Vec<DiskTid>,
     chunks: Vec<Vec<DiskTid>>,
@@ -348,21 +343,14 @@ struct Plan {
 fn plan(meta: &Meta, g: &MemGraph) -> Plan {
     let shape = meta.shape;
     let members = g.members();
-    let mut member_of = vec![u32::MAX; g.len()];
-    for (k, &row) in members.iter().enumerate() {
-        member_of[row as usize] = k as u32;
-    }
     let mut p = Plan {
         pages: Vec::new(),
-        member_of,
         elements: vec![DiskTid::NONE; members.len()],
         neighbors: vec![DiskTid::NONE; members.len()],
         chunks: vec![Vec::new(); members.len()],
     };
     let mut free: Vec<usize> = Vec::new();
-    // neighbours next to each other, so a search hop reads few pages
-    for row in locality_order(g) {
-        let k = p.member_of[row as usize] as usize;
+    for (k, &row) in members.iter().enumerate() {
         let level = g.level(row as usize);
         let vb = shape.stored_len(g.value(row as usize));
         let chunk_sizes = shape.chunk_sizes_of(vb);
@@ -399,7 +387,11 @@ fn write_graph(index: pg_sys::Relation, meta: &Meta, g: &MemGraph, groups: &[Vec
     let shape = meta.shape;
     let members = g.members();
     let p = plan(meta, g);
-    let member_of = &p.member_of;
+    // member index of each row that is a member
+    let mut member_of = vec![u32::MAX; g.len()];
+    for (k, &row) in members.iter().enumerate() {
+        member_of[row as usize] = k as u32;
+    }
     let entry = g.entry().map(|(row, level)| (p.elements[member_of[row as usize] as usize].node(), level));
     let head = Meta { entry, insert_block: p.pages.len().max(1) as u32, ..*meta };
     let mp = PageGuard::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);

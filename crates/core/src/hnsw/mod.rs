@@ -17,7 +17,6 @@ pub mod idmap;
 pub mod insert;
 mod lists;
 pub mod mem;
-pub mod order;
 pub mod memstore;
 pub mod reach;
 pub mod repair;
