@@ -144,3 +144,5 @@ impl Params {
 mod tests;
 #[cfg(test)]
 mod tests_codes;
+#[cfg(test)]
+mod tests_sparse;
