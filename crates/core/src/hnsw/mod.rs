@@ -146,3 +146,5 @@ mod tests;
 mod tests_codes;
 #[cfg(test)]
 mod tests_sparse;
+#[cfg(test)]
+mod tests_ties;
