@@ -93,3 +93,4 @@ fn ties_sparse_one_hot_rows_all_reachable() {
 fn ties_dense_one_hot_rows_all_reachable() {
     check("dense one-hot", &|seed| dense_one_hot(1_500, seed), &[LEVEL_SEED, 7, 8]);
 }
+
