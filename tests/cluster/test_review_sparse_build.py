@@ -54,14 +54,26 @@ def test_growing_rows_stay_within_maintenance_work_mem(cluster, db):
     assert n0 is not None and 1000 < n0 < 20000, n0
     per_row = BUDGET // n0 - value_cost(1)
     assert BUDGET // (per_row + value_cost(1)) == n0
-    # small rows leaving 64 KB of the budget, then ten rows of 16,000
+    # small rows leaving 64 KB of the budget, then ten rows of 16,000.
+    # Distances must not tie: rows '{g:1}' are all at one float4 distance
+    # from a big row (its norm, 1.2e6, swamps their differences), and on
+    # such a plateau which row a search expands, and which list a forced
+    # back-link evicts, is decided by TIDs alone, so whether a big row was
+    # found depended on page placement. The small rows lie on one axis
+    # instead (value g at index 1), the big rows continue it (small + 1 + s
+    # at index 1) with 15,999 small non-zeros of their own: every row has
+    # a distinct distance to every big row, nearer the closer it lies.
     small = (BUDGET - 64 * 1024) // (per_row + value_cost(1))
     cluster.sql("CREATE TABLE t (id int, v sparsevec(30522))", db)
-    cluster.sql(f"INSERT INTO t SELECT g, ('{{' || g || ':1}}/30522')::sparsevec FROM generate_series(1, {small}) g", db)
-    big = "(SELECT ('{' || string_agg(i || ':' || (i + s), ',' ORDER BY i) || '}/30522')::sparsevec FROM generate_series(1, 16000) i)"
+    cluster.sql(f"INSERT INTO t SELECT g, ('{{1:' || g || '}}/30522')::sparsevec FROM generate_series(1, {small}) g", db)
+    big = ("(SELECT ('{' || string_agg(i || ':' || CASE i WHEN 1 THEN %d ELSE %d / 1000.0 END, ',' ORDER BY i) || '}/30522')"
+           "::sparsevec FROM generate_series(1, 16000) i)")
     for s in range(10):
-        cluster.sql(f"INSERT INTO t VALUES ({small + 1 + s}, {big.replace('(i + s)', f'(i + {s})')})", db)
+        cluster.sql(f"INSERT INTO t VALUES ({small + 1 + s}, {big % (small + 1 + s, s + 1)})", db)
     assert cluster.scalar("SELECT count(*) FROM t WHERE v::text ~ ','", db) == 10
+    # no ties: each small row at its own distance from a big row
+    q = f"(SELECT v FROM t WHERE id = {small + 1})"
+    assert cluster.scalar(f"SELECT count(DISTINCT v <-> {q}) FROM t WHERE id <= {small}", db) == small
     after = build(cluster, db, "t")
     assert after is not None
     rows = cluster.sql(f"SELECT (v::text ~ ',')::int FROM t ORDER BY ctid LIMIT {after}", db)

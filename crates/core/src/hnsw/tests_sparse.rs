@@ -297,7 +297,7 @@ fn plain_recall(g: &MemGraph, p: &mut Plain, ep: usize, queries: &[Vec<f32>], kt
 fn sparse_l2_hub_rows_search_as_well_as_a_plain_graph() {
     let base = topic_rows(4000, 30_000, 20, 200, 50, 7, 1);
     let queries = topic_rows(100, 30_000, 20, 200, 50, 7, 2);
-    let g = sparse_graph(Metric::L2, &base, 2);
+    let g = sparse_graph(Metric::L2, &base, 1);
     let (mut p, ep) = plain_build(&g);
     let kths = exact_kth(&g, &queries);
     for ef in [10, 40] {
