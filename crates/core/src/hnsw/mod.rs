@@ -148,3 +148,5 @@ mod tests_codes;
 mod tests_sparse;
 #[cfg(test)]
 mod tests_ties;
+#[cfg(test)]
+mod tests_reach_review;

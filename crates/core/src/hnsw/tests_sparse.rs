@@ -11,7 +11,7 @@ use crate::space::{f32_bytes, Space};
 
 /// `n` SPLADE-like rows of `lo..=hi` non-zeros over `dim` dimensions and
 /// `topics` topics of 300 terms (`terms` seeds the topics, `seed` the rows).
-fn topic_rows(n: usize, dim: u64, lo: usize, hi: usize, topics: usize, terms: u64, seed: u64) -> Vec<Vec<f32>> {
+pub(super) fn topic_rows(n: usize, dim: u64, lo: usize, hi: usize, topics: usize, terms: u64, seed: u64) -> Vec<Vec<f32>> {
     let mut t = Rng::new(terms);
     let topic_terms: Vec<Vec<i32>> = (0..topics).map(|_| (0..300).map(|_| t.below(dim) as i32).collect()).collect();
     let total: f64 = (1..=300).map(|r| 1.0 / r as f64).sum();
@@ -83,7 +83,7 @@ impl<S: Source> Source for Counting<'_, S> {
 }
 
 /// A graph over `rows` (stored unpadded, as a build keeps them).
-fn sparse_graph(metric: Metric, rows: &[Vec<f32>], threads: usize) -> MemGraph {
+pub(super) fn sparse_graph(metric: Metric, rows: &[Vec<f32>], threads: usize) -> MemGraph {
     let cap = rows.iter().map(|r| (r.len() - 2) / 2).max().unwrap_or(1);
     let space = Space::Sparse { metric, cap };
     let mut values = Values::variable();
