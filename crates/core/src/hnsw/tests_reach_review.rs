@@ -104,7 +104,11 @@ fn late_graph() -> MemGraph {
     g
 }
 
-/// The pass must stay a small part of a build: on the late-insert graph
+/// The pass must stay a small part of a build (limit 8 x cap: an
+/// unreachable element asks full lists for a slot their selection would
+/// not keep, up to one distance per nearer link, before it may cost one
+/// a kept link; reachable ones take free slots only; 177 per link after
+/// that change). On the late-insert graph
 /// it links about 1,500 elements. The pass of 2f9d14d computed 48
 /// distances per element linked (76,507 in all; in CREATE INDEX on the
 /// hub rows 72,180, 70-90 ms of a 3.1-3.4 s build); 67b9e1c's
@@ -117,7 +121,7 @@ fn sparse_l2_reachability_pass_costs_few_distances_per_link() {
     let (made, between, lost) = counted_connect(&g, g.len());
     let per = between as f64 / made.max(1) as f64;
     println!("late-insert graph: linked {made}, {between} distances ({per:.0} per link), {lost} unreachable after");
-    assert!(per <= 4.0 * g.params.max_neighbors(0) as f64, "{per:.0} distances per element linked");
+    assert!(per <= 8.0 * g.params.max_neighbors(0) as f64, "{per:.0} distances per element linked");
 }
 
 /// After the pass (VACUUM's, on a graph of inserts) every live element
