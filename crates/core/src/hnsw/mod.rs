@@ -150,3 +150,5 @@ mod tests_sparse;
 mod tests_ties;
 #[cfg(test)]
 mod tests_reach_review;
+#[cfg(test)]
+mod tests_insert_ties;
