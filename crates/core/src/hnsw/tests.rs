@@ -81,7 +81,8 @@ fn built(metric: Metric, data: &[f32], dim: usize, threads: usize) -> MemGraph {
     built_with(params(metric), data, dim, threads, 42)
 }
 
-fn reachable_at_layer0(g: &MemGraph) -> Vec<bool> {
+/// Which elements a depth-first walk from the entry reaches on layer 0.
+pub(super) fn reachable_at_layer0(g: &MemGraph) -> Vec<bool> {
     let mut seen = vec![false; g.len()];
     let Some((ep, _)) = g.entry() else { return seen };
     let mut stack = vec![ep as usize];

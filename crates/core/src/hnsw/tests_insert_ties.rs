@@ -22,17 +22,7 @@ fn params() -> Params {
 /// Elements of `ids` a depth-first walk from the entry does not reach on
 /// layer 0.
 pub(super) fn unreached(g: &MemGraph, ids: &[usize]) -> Vec<usize> {
-    let mut seen = vec![false; g.len()];
-    let (ep, _) = g.entry().expect("entry");
-    let mut stack = vec![ep as usize];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for n in g.neighbors(x, 0) {
-            if !std::mem::replace(&mut seen[n as usize], true) {
-                stack.push(n as usize);
-            }
-        }
-    }
+    let seen = super::tests::reachable_at_layer0(g);
     ids.iter().copied().filter(|&i| !seen[i]).collect()
 }
 

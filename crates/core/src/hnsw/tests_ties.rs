@@ -21,17 +21,7 @@ fn params() -> Params {
 
 /// Live members a depth-first walk from the entry does not reach on layer 0.
 fn unreachable(g: &MemGraph) -> usize {
-    let mut seen = vec![false; g.len()];
-    let (ep, _) = g.entry().expect("entry");
-    let mut stack = vec![ep as usize];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for n in g.neighbors(x, 0) {
-            if !std::mem::replace(&mut seen[n as usize], true) {
-                stack.push(n as usize);
-            }
-        }
-    }
+    let seen = super::tests::reachable_at_layer0(g);
     g.members().iter().filter(|&&i| !seen[i as usize]).count()
 }
 
