@@ -58,7 +58,7 @@ pub struct MemGraph {
     members: Vec<u32>,
     pub(super) links: Lists,
     pub(super) deleted: Vec<AtomicBool>,
-    entry: RwLock<Option<(u32, usize)>>,
+    pub(super) entry: RwLock<Option<(u32, usize)>>,
     raise_lock: Mutex<()>,
     /// Next member (index into `members`) to insert.
     cursor: AtomicUsize,

@@ -152,3 +152,5 @@ mod tests_ties;
 mod tests_reach_review;
 #[cfg(test)]
 mod tests_insert_ties;
+#[cfg(test)]
+mod tests_insert_cost;

@@ -66,7 +66,7 @@ fn recall_over(graph: &MemGraph, live: &[usize], queries: &[f32], k: usize, ef: 
     hits as f64 / (nq * k) as f64
 }
 
-fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> f64 {
+pub(super) fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> f64 {
     let all: Vec<usize> = (0..graph.len()).collect();
     recall_over(graph, &all, queries, k, ef)
 }
@@ -544,7 +544,7 @@ fn refused_backlink_prunes_a_full_list() {
     let mut store = g.store(&[], None);
     let far = 49;
     let d = store.between(0, far);
-    let r = insert::add_backlink(&mut store, 0, far, d, 0, false, &p, &policy);
+    let r = insert::add_backlink(&mut store, 0, far, d, 0, false, &[], &p, &policy);
     assert!(!r.held, "the far point is not a neighbour worth keeping");
     let after = g.neighbors(0, 0);
     assert_eq!(after.len(), cap + slack / 2, "{after:?}");

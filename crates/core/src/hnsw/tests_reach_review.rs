@@ -11,14 +11,18 @@ use super::*;
 use crate::space::{f32_bytes, Space};
 use std::sync::atomic::Ordering;
 
-/// A [`MemStore`] that counts `between` calls.
-struct Counting<'a> {
-    inner: MemStore<'a>,
-    between: usize,
+/// A [`MemStore`] that counts `between` calls (and, for the insert's
+/// cost, query distances and list reads).
+pub(super) struct Counting<'a> {
+    pub(super) inner: MemStore<'a>,
+    pub(super) between: usize,
+    pub(super) distance: usize,
+    pub(super) reads: usize,
 }
 
 impl Source for Counting<'_> {
     fn distance(&mut self, id: NodeId, layer: usize, bound: f64) -> f64 {
+        self.distance += 1;
         self.inner.distance(id, layer, bound)
     }
     fn neighbors(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) {
@@ -41,6 +45,7 @@ impl GraphStore for Counting<'_> {
         self.inner.is_live(id)
     }
     fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
+        self.reads += 1;
         self.inner.read_list(id, layer, out)
     }
     fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace {
@@ -61,7 +66,7 @@ fn counted_connect(g: &MemGraph, n: usize) -> (usize, usize, usize) {
         let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
         adj.set_list(i as u32, &list);
     }
-    let mut store = Counting { inner: g.store(&[], None), between: 0 };
+    let mut store = Counting { inner: g.store(&[], None), between: 0, distance: 0, reads: 0 };
     let mut scratch = Scratch::dense(n);
     let made = connect(&mut store, &mut adj, ep as NodeId, &g.params, &mut |_, id| g.relink(id as usize, &mut scratch), &mut || true);
     (made, store.between, adj.unreachable(ep as NodeId).len())

@@ -98,7 +98,7 @@ pub(super) fn sparse_graph(metric: Metric, rows: &[Vec<f32>], threads: usize) ->
 
 /// Each query's 10th smallest exact distance (brute force), the bar a
 /// search result must clear to count as a hit.
-fn exact_kth(g: &MemGraph, queries: &[Vec<f32>]) -> Vec<f64> {
+pub(super) fn exact_kth(g: &MemGraph, queries: &[Vec<f32>]) -> Vec<f64> {
     queries
         .iter()
         .map(|q| {
@@ -121,7 +121,7 @@ fn search_hits<S: Source>(src: &mut S, ep: usize, top: usize, ef: usize, kth: f6
 }
 
 /// recall@10 and distances per query at `ef` of the build's graph.
-fn sparse_recall(g: &MemGraph, queries: &[Vec<f32>], kths: &[f64], ef: usize) -> (f64, f64) {
+pub(super) fn sparse_recall(g: &MemGraph, queries: &[Vec<f32>], kths: &[f64], ef: usize) -> (f64, f64) {
     let Some((ep, top)) = g.entry() else { return (0.0, 0.0) };
     let mut scratch = Scratch::dense(g.len());
     let (mut hits, mut dists) = (0, 0);
