@@ -56,15 +56,16 @@ def test_dense_one_hot_rows_all_reachable(cluster, db):
     assert got == N_DENSE, f"an index scan reaches {got} of {N_DENSE} rows"
 
 
-@pytest.mark.xfail(strict=False, reason="known defect: on-disk inserts strand elements among ties (rescue, insert.rs)")
 def test_rows_inserted_after_a_spill_stay_reachable(cluster, db):
     """One-hot rows filling maintenance_work_mem (1 MB) but for 64 KB, then
     ten rows of 16,000 non-zeros: the build spills and inserts the big rows
     on disk. Every row must stay reachable. With the build's pass fixed,
     2,604-2,611 of 2,617 rows were returned (in one run 7 of the 10 big
     rows and 6 small ones lost); before it, 2,550 (67 small rows lost). The on-disk insert's
-    pruning drops links and its rescue counts an element safe when any
-    neighbour links back, which says nothing about reachability."""
+    pruning dropped links and its rescue counted an element safe when any
+    neighbour linked back, which says nothing about reachability; now a
+    pruning gives up a link only with another path to its target
+    (crates/core/src/hnsw/bypass.rs) or rescues it from a reachable list."""
     small = 2607  # what test_review_sparse_build.py's calibration gives at 1 MB
     cluster.sql("CREATE TABLE t (id int, v sparsevec(30522))", db)
     cluster.sql(f"INSERT INTO t SELECT g, ('{{' || g || ':1}}/30522')::sparsevec FROM generate_series(1, {small}) g", db)

@@ -10,6 +10,7 @@
 //! concurrent writers never lose each other's updates and no lock is held
 //! while distances are computed.
 
+mod bypass;
 pub mod codes;
 mod codes8;
 pub mod dedup;

@@ -86,7 +86,6 @@ fn check(name: &str, small: usize, late: &[Vec<f32>], seeds: &[u64]) {
 /// The cluster test's shape: 2,607 one-hot rows built, ten big rows
 /// inserted after.
 #[test]
-#[ignore = "known defect: on-disk inserts strand elements among ties (a fix on branch insert-rescue costs 6-10x list reads per insert, not landed)"]
 fn insert_ties_big_rows_after_one_hot_build_stay_reachable() {
     let seeds: Vec<u64> = (0..3).map(|k| LEVEL_SEED + k).collect();
     check("big rows late", 2_607, &big_rows(10), &seeds);
@@ -95,7 +94,6 @@ fn insert_ties_big_rows_after_one_hot_build_stay_reachable() {
 /// One-hot rows inserted late among one-hot rows: every back-link is a
 /// tie.
 #[test]
-#[ignore = "known defect: on-disk inserts strand elements among ties (a fix on branch insert-rescue costs 6-10x list reads per insert, not landed)"]
 fn insert_ties_one_hot_rows_inserted_late_stay_reachable() {
     let seeds: Vec<u64> = (0..3).map(|k| LEVEL_SEED + k).collect();
     check("one-hot late", 1_000, &late_one_hot(1_000, 1_000), &seeds);
