@@ -155,3 +155,5 @@ mod tests_reach_review;
 mod tests_insert_ties;
 #[cfg(test)]
 mod tests_insert_cost;
+#[cfg(test)]
+mod tests_bypass_review;
