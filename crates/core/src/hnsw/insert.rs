@@ -184,6 +184,9 @@ pub fn prune<S: GraphStore + ?Sized>(store: &mut S, params: &Params, cap: usize,
 /// copy quota), and a new copy only ever replaces a link that is not one:
 /// so an element of a pile of identical vectors, once linked from a copy,
 /// stays linked.
+///
+/// A forced link gives up a link not in `keep` when it can (the elements
+/// this insert's rescues linked already).
 #[allow(clippy::too_many_arguments)]
 pub fn add_backlink<S: GraphStore + ?Sized>(
     store: &mut S,
@@ -193,6 +196,7 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
     layer: usize,
     force: bool,
     new_links: &[NodeId],
+    keep: &[NodeId],
     params: &Params,
     policy: &LinkPolicy,
 ) -> Backlink {
@@ -238,7 +242,8 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
                     return Backlink::default();
                 }
                 // replace the farthest link that is not a copy
-                let Some(far) = cands.iter().filter(|c| !is_copy(params, c.dist)).max() else {
+                let others = || cands.iter().filter(|c| !is_copy(params, c.dist));
+                let Some(far) = others().filter(|c| !keep.contains(&c.id)).max().or_else(|| others().max()) else {
                     return Backlink::default();
                 };
                 old.iter().map(|&x| if x == far.id { new } else { x }).collect()
@@ -250,7 +255,11 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
             let (kept_copies, mut rest) = split_copies(params, cands);
             let room = cap.saturating_sub(kept_copies.len());
             let mut kept = choose(store, params, room, &rest);
-            if !kept.iter().any(|c| c.id == new) {
+            let in_kept = |kept: &[Candidate], id: NodeId| kept.iter().any(|k| k.id == id);
+            // a forced link (a rescue) whose heuristic choice would give up
+            // an element this insert rescued gives up the farthest instead
+            let undoes = force && rest.iter().any(|c| keep.contains(&c.id) && !in_kept(&kept, c.id));
+            if !in_kept(&kept, new) || undoes {
                 if !force || room == 0 {
                     // (fixed-size lists, slack 0, keep what they had)
                     if policy.slack == 0 {
@@ -268,7 +277,14 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
                     kept.extend(more);
                 } else {
                     rest.retain(|c| c.id != new && !unusable(c.dist));
-                    rest.truncate(room - 1);
+                    // the farthest links go, but not ones in `keep`: rescues
+                    // would otherwise chase each other around full lists
+                    // (inner product: two hubs' lists, three elements with
+                    // nobody else linking in, budget spent, one lost)
+                    while rest.len() > room - 1 {
+                        let i = rest.iter().rposition(|c| !keep.contains(&c.id)).unwrap_or(rest.len() - 1);
+                        rest.remove(i);
+                    }
                     kept = rest;
                     kept.push(Candidate { dist, id: new });
                 }
@@ -309,7 +325,14 @@ pub fn add_backlink<S: GraphStore + ?Sized>(
 /// in. Otherwise the nearest of `parent`'s links that takes it links it.
 /// Returns what that pruning dropped in turn, with the element it was
 /// dropped from.
-fn rescue<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, parent: NodeId, params: &Params, policy: &LinkPolicy) -> Vec<(NodeId, NodeId)> {
+fn rescue<S: GraphStore + ?Sized>(
+    store: &mut S,
+    node: NodeId,
+    parent: NodeId,
+    rescued: &[NodeId],
+    params: &Params,
+    policy: &LinkPolicy,
+) -> Vec<(NodeId, NodeId)> {
     let mut outs = Vec::new();
     if !store.is_live(node) || !store.read_list(parent, 0, &mut outs) || outs.contains(&node) {
         return Vec::new();
@@ -330,7 +353,7 @@ fn rescue<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, parent: NodeId, p
         return Vec::new();
     }
     for c in &near {
-        let r = add_backlink(store, c.id, node, c.dist, 0, true, &[], params, policy);
+        let r = add_backlink(store, c.id, node, c.dist, 0, true, &[], rescued, params, policy);
         if r.held {
             return r.dropped.into_iter().map(|x| (x, c.id)).collect();
         }
@@ -368,7 +391,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
             if copy_linked && is_copy(params, c.dist) {
                 continue;
             }
-            let r = add_backlink(store, c.id, id, c.dist, layer, false, &own[..], params, policy);
+            let r = add_backlink(store, c.id, id, c.dist, layer, false, &own[..], &[], params, policy);
             linked |= r.held;
             copy_linked |= r.held && is_copy(params, c.dist);
             if layer == 0 {
@@ -379,7 +402,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
             // a copy's links from other elements churn (copies are
             // interchangeable to them); one from another copy never does
             for c in list.iter().chain(fallback).filter(|c| is_copy(params, c.dist)) {
-                let r = add_backlink(store, c.id, id, c.dist, 0, true, &own[..], params, policy);
+                let r = add_backlink(store, c.id, id, c.dist, 0, true, &own[..], &[], params, policy);
                 if r.held {
                     linked = true;
                     orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
@@ -389,7 +412,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
         }
         if layer == 0 && !linked {
             for c in list.iter().chain(fallback) {
-                let r = add_backlink(store, c.id, id, c.dist, 0, true, &own[..], params, policy);
+                let r = add_backlink(store, c.id, id, c.dist, 0, true, &own[..], &[], params, policy);
                 if r.held {
                     orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
                     break;
@@ -398,11 +421,14 @@ pub fn link_back<S: GraphStore + ?Sized>(
         }
     }
     let mut budget = policy.rescue_budget;
+    let mut rescued = Vec::new();
     while budget > 0 {
         let Some((o, parent)) = orphans.pop() else {
             break;
         };
         budget -= 1;
-        orphans.extend(rescue(store, o, parent, params, policy));
+        // what a rescue linked, the next rescues' forced links keep
+        rescued.push(o);
+        orphans.extend(rescue(store, o, parent, &rescued, params, policy));
     }
 }
