@@ -27,8 +27,10 @@ impl LinkPolicy {
     /// cannot show another path to after trying (see `bypass`), so rescues
     /// are few on dense rows (none on 4,000 random 32-d rows); on the hub
     /// rows of sparse L2 a budget of 8 left 21 of 4,000 rows unreachable,
-    /// 16 one, 32 none (`tests_insert_cost`).
-    pub const DISK: LinkPolicy = LinkPolicy { slack: 0, rescue_budget: 32 };
+    /// 16 one, 32 none (`tests_insert_cost`); a 2-d integer grid under
+    /// inner product with m = 4 needs 64 (`tests_bypass_review`: 32 left
+    /// 0 / 2 / 3 of 2,000 with 2 proof reads per pruning).
+    pub const DISK: LinkPolicy = LinkPolicy { slack: 0, rescue_budget: 64 };
 }
 
 /// What the search for a new element's neighbours found.
