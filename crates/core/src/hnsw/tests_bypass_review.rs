@@ -120,7 +120,7 @@ fn review_late_inserts_inner_product_stay_reachable() {
 /// unreachable, piles 12/1/171 (09871e0: 1,829/2,010/1,598 and
 /// 741/166/601; m=16 and 8-d uniform rows lose none either way).
 #[test]
-#[ignore]
+#[ignore = "known defect: concurrent prunings prove paths through each other's stale lists"]
 fn review_concurrent_late_inserts_stay_reachable() {
     let mut rng = Rng::new(79);
     let mut total = 0;
@@ -135,7 +135,7 @@ fn review_concurrent_late_inserts_stay_reachable() {
 
 /// Inner product: recall of late inserts (prints; compare across commits).
 #[test]
-#[ignore]
+#[ignore = "prints recall; compare across commits"]
 fn review_inner_product_late_insert_recall() {
     let dim = 16;
     let mut rng = Rng::new(16);
@@ -162,31 +162,6 @@ fn review_inner_product_late_insert_recall() {
     }
 }
 
-#[test]
-#[ignore]
-fn review_debug_ip_grid() {
-    let mut rng = Rng::new(78);
-    let _random: Vec<f32> = (0..2000 * 8).map(|_| rng.normal() as f32).collect();
-    let _pl = piles(20, 100, &mut rng);
-    let d2 = grid_2d(2000, &mut rng);
-    let pp = p(4, 16, Metric::InnerProduct);
-    let n = 2000;
-    let g = MemGraph::with_members(pp, Space::F32 { metric: pp.metric, dims: 2 }, Values::from_f32(2, &d2), 1, vec![0]);
-    g.build(1, &mut |_| true).unwrap();
-    let mut scratch = Scratch::dense(n);
-    let mut lost_before = 0;
-    for q in 1..n {
-        g.insert_late(q, &mut scratch);
-        let seen = reachable_at_layer0(&g);
-        let lost: Vec<usize> = (0..=q).filter(|&i| !seen[i]).collect();
-        if lost.len() != lost_before {
-            let show: Vec<String> = lost.iter().take(6).map(|&i| format!("{i}=({},{})", d2[2 * i], d2[2 * i + 1])).collect();
-            println!("after insert {q} ({},{}): {} unreachable: {}", d2[2 * q], d2[2 * q + 1], lost.len(), show.join(" "));
-            lost_before = lost.len();
-        }
-    }
-}
-
 /// Deleted elements are still traversed until VACUUM, so a pruning that
 /// drops a link to one (`bypassed`: "a dead t needs no path") may strand
 /// what only that element linked to. Built, a third deleted, more rows
@@ -196,7 +171,7 @@ fn review_debug_ip_grid() {
 /// loses none, but what that costs (dead links kept in full lists until
 /// VACUUM) is not measured.
 #[test]
-#[ignore]
+#[ignore = "known defect: a link to a deleted element is dropped without a path until VACUUM"]
 fn review_late_inserts_after_deletes_keep_live_reachable() {
     let mut rng = Rng::new(80);
     let mut bad = Vec::new();
