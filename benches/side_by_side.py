@@ -402,7 +402,13 @@ def table(summary, raw, a):
 
 
 def plot(summary, raw, a, path):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        # the measurements are worth more than the picture: the table
+        # and the JSON still get written
+        print(f"matplotlib is missing (Debian: python3-matplotlib): no {path}", file=sys.stderr)
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
