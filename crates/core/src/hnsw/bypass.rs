@@ -31,10 +31,10 @@ impl Paths {
         Paths { node, read, left: budget }
     }
 
-    /// Whether a list already read, of a link `w` of `list` other than
-    /// `t`, links to `t`.
-    fn known(&self, t: NodeId, list: &[NodeId]) -> bool {
-        self.read.iter().any(|(w, l)| *w != t && list.contains(w) && l.contains(&t))
+    /// Whether a list already read, of a link `w` other than `t`
+    /// (`is_link(w)`), links to `t`.
+    fn known(&self, t: NodeId, is_link: impl Fn(NodeId) -> bool) -> bool {
+        self.read.iter().any(|(w, l)| *w != t && is_link(*w) && l.contains(&t))
     }
 
     /// Reads `w`'s layer-0 list (once); whether it links to `t`.
@@ -59,7 +59,7 @@ impl Paths {
     /// heuristic judged to cover it), while the budget lasts. A dead `t`
     /// needs no path.
     pub fn bypassed<S: GraphStore + ?Sized>(&mut self, store: &mut S, t: NodeId, first: NodeId, list: &[NodeId]) -> bool {
-        if t == self.node || !store.is_live(t) || self.known(t, list) {
+        if t == self.node || !store.is_live(t) || self.known(t, |w| list.contains(&w)) {
             return true;
         }
         if self.left == 0 {
@@ -93,7 +93,9 @@ impl Paths {
     /// then reads while the budget lasts.
     pub fn swap<S: GraphStore + ?Sized>(&mut self, store: &mut S, old: &[NodeId], new: NodeId, far_first: &[NodeId]) -> Option<Vec<NodeId>> {
         let with = |u: NodeId| -> Vec<NodeId> { old.iter().map(|&x| if x == u { new } else { x }).collect() };
-        if let Some(&u) = far_first.iter().find(|&&u| u != new && self.known(u, &with(u))) {
+        // the links of `with(u)`, without building it
+        let in_with = |u: NodeId| move |w: NodeId| w == new || (w != u && old.contains(&w));
+        if let Some(&u) = far_first.iter().find(|&&u| u != new && self.known(u, in_with(u))) {
             return Some(with(u));
         }
         for &u in far_first.iter().filter(|&&u| u != new) {
