@@ -177,7 +177,23 @@ pub fn prune<S: GraphStore + ?Sized>(store: &mut S, params: &Params, cap: usize,
     copies
 }
 
-/// Adds `new` (at distance `dist` from `node`) to `node`'s list on `layer`,
+/// A back-link to add to a list: `new`, at `dist` from the list's owner,
+/// on `layer`.
+#[derive(Clone, Copy)]
+pub struct Back<'a> {
+    pub new: NodeId,
+    pub dist: f64,
+    pub layer: usize,
+    /// `new` takes the place of the farthest link if the heuristic would
+    /// not keep it (a layer-0 element's only way in, or a rescue)
+    pub force: bool,
+    /// `new`'s layer-0 list as written: a path through it needs no read
+    pub new_links: &'a [NodeId],
+    /// elements this insert's rescues linked: a forced link gives them up last
+    pub keep: &'a [NodeId],
+}
+
+/// Adds `back.new` (at distance `back.dist` from `node`) to `node`'s list on `back.layer`,
 /// pruning with the heuristic when full, retrying when a concurrent writer
 /// changed the list. With `force`, `new` takes the place of the farthest
 /// link if the heuristic would not keep it.
@@ -189,19 +205,8 @@ pub fn prune<S: GraphStore + ?Sized>(store: &mut S, params: &Params, cap: usize,
 ///
 /// A forced link gives up a link not in `keep` when it can (the elements
 /// this insert's rescues linked already).
-#[allow(clippy::too_many_arguments)]
-pub fn add_backlink<S: GraphStore + ?Sized>(
-    store: &mut S,
-    node: NodeId,
-    new: NodeId,
-    dist: f64,
-    layer: usize,
-    force: bool,
-    new_links: &[NodeId],
-    keep: &[NodeId],
-    params: &Params,
-    policy: &LinkPolicy,
-) -> Backlink {
+pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &Back, params: &Params, policy: &LinkPolicy) -> Backlink {
+    let &Back { new, dist, layer, force, new_links, keep } = back;
     let cap = params.max_neighbors(layer);
     let quota = copy_quota(cap);
     let mut old = Vec::with_capacity(cap + policy.slack);
@@ -355,7 +360,8 @@ fn rescue<S: GraphStore + ?Sized>(
         return Vec::new();
     }
     for c in &near {
-        let r = add_backlink(store, c.id, node, c.dist, 0, true, &[], rescued, params, policy);
+        let back = Back { new: node, dist: c.dist, layer: 0, force: true, new_links: &[], keep: rescued };
+        let r = add_backlink(store, c.id, &back, params, policy);
         if r.held {
             return r.dropped.into_iter().map(|x| (x, c.id)).collect();
         }
@@ -383,6 +389,8 @@ pub fn link_back<S: GraphStore + ?Sized>(
     // the new element's layer-0 list as written: a path through it needs
     // no read
     let own: Vec<NodeId> = selected.first().map(|l| l.iter().map(|c| c.id).collect()).unwrap_or_default();
+    // a forced layer-0 back-link from `c`
+    let to = |c: &Candidate| Back { new: id, dist: c.dist, layer: 0, force: true, new_links: &own[..], keep: &[] };
     for (layer, list) in selected.iter().enumerate() {
         let mut linked = false;
         // among copies of the new element's own vector, one link in is
@@ -393,7 +401,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
             if copy_linked && is_copy(params, c.dist) {
                 continue;
             }
-            let r = add_backlink(store, c.id, id, c.dist, layer, false, &own[..], &[], params, policy);
+            let r = add_backlink(store, c.id, &Back { layer, force: false, ..to(c) }, params, policy);
             linked |= r.held;
             copy_linked |= r.held && is_copy(params, c.dist);
             if layer == 0 {
@@ -404,7 +412,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
             // a copy's links from other elements churn (copies are
             // interchangeable to them); one from another copy never does
             for c in list.iter().chain(fallback).filter(|c| is_copy(params, c.dist)) {
-                let r = add_backlink(store, c.id, id, c.dist, 0, true, &own[..], &[], params, policy);
+                let r = add_backlink(store, c.id, &to(c), params, policy);
                 if r.held {
                     linked = true;
                     orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
@@ -414,7 +422,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
         }
         if layer == 0 && !linked {
             for c in list.iter().chain(fallback) {
-                let r = add_backlink(store, c.id, id, c.dist, 0, true, &own[..], &[], params, policy);
+                let r = add_backlink(store, c.id, &to(c), params, policy);
                 if r.held {
                     orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
                     break;
