@@ -21,6 +21,8 @@ pub struct Paths {
     node: NodeId,
     read: Vec<(NodeId, Vec<NodeId>)>,
     left: usize,
+    /// (t, w): the list of link w was seen to link to t.
+    proofs: Vec<(NodeId, NodeId)>,
 }
 
 impl Paths {
@@ -28,13 +30,17 @@ impl Paths {
     /// `new`'s list is known to be `new_links` (unless empty).
     pub fn new(node: NodeId, budget: usize, new: NodeId, new_links: &[NodeId]) -> Self {
         let read = if new_links.is_empty() { Vec::new() } else { vec![(new, new_links.to_vec())] };
-        Paths { node, read, left: budget }
+        Paths { node, read, left: budget, proofs: Vec::new() }
     }
 
     /// Whether a list already read, of a link `w` other than `t`
     /// (`is_link(w)`), links to `t`.
-    fn known(&self, t: NodeId, is_link: impl Fn(NodeId) -> bool) -> bool {
-        self.read.iter().any(|(w, l)| *w != t && is_link(*w) && l.contains(&t))
+    fn known(&mut self, t: NodeId, is_link: impl Fn(NodeId) -> bool) -> bool {
+        let w = self.read.iter().find(|(w, l)| *w != t && is_link(*w) && l.contains(&t)).map(|r| r.0);
+        if let Some(w) = w {
+            self.proofs.push((t, w));
+        }
+        w.is_some()
     }
 
     /// Reads `w`'s layer-0 list (once); whether it links to `t`.
@@ -49,6 +55,9 @@ impl Paths {
         }
         let hit = out.contains(&t);
         self.read.push((w, out));
+        if hit {
+            self.proofs.push((t, w));
+        }
         hit
     }
 
@@ -109,4 +118,36 @@ impl Paths {
         }
         None
     }
+
+    /// The proofs of the links `old` had and `list` gives up: (t, w), w's
+    /// list seen linking to t.
+    pub fn proofs_of_drops(&self, old: &[NodeId], list: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+        let mut out: Vec<(NodeId, NodeId)> = Vec::new();
+        for &(t, w) in &self.proofs {
+            if old.contains(&t) && !list.contains(&t) && list.contains(&w) && !out.iter().any(|p| p.0 == t) {
+                out.push((t, w));
+            }
+        }
+        out
+    }
+}
+
+/// Whether a pruning's proofs still hold once its list is written: two
+/// prunings at once may each drop a link relying on the other's list as
+/// it was (node -> w -> t while w's pruning drops w -> t relying on
+/// node -> t). Each writes, then reads the lists its proofs went through
+/// (a full fence between: of two such prunings, at least one sees the
+/// other's write); the targets no longer linked from there are returned,
+/// for the caller to rescue.
+pub fn broken_proofs<S: GraphStore + ?Sized>(store: &mut S, proofs: &[(NodeId, NodeId)]) -> Vec<NodeId> {
+    if proofs.is_empty() {
+        return Vec::new();
+    }
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    let mut list = Vec::new();
+    proofs
+        .iter()
+        .filter(|&&(t, w)| store.is_live(t) && !(store.read_list(w, 0, &mut list) && list.contains(&t)))
+        .map(|&(t, _)| t)
+        .collect()
 }

@@ -5,7 +5,7 @@
 //! updated by compare-and-set, so concurrent inserts (rayon workers in
 //! memory, backends on disk) never lose each other's links.
 
-use super::bypass::{Paths, PRUNE_READS};
+use super::bypass::{broken_proofs, Paths, PRUNE_READS};
 use super::search::{greedy_descent, search_layer, unusable, Candidate, Scratch};
 use super::select::select_neighbors;
 use super::{GraphStore, NodeId, Params, Replace};
@@ -191,6 +191,9 @@ pub struct Back<'a> {
     pub new_links: &'a [NodeId],
     /// elements this insert's rescues linked: a forced link gives them up last
     pub keep: &'a [NodeId],
+    /// give up only links the list can show another path to (a last
+    /// rescue, which must not orphan anything in turn)
+    pub strict: bool,
 }
 
 /// Adds `back.new` (at distance `back.dist` from `node`) to `node`'s list on `back.layer`,
@@ -206,7 +209,7 @@ pub struct Back<'a> {
 /// A forced link gives up a link not in `keep` when it can (the elements
 /// this insert's rescues linked already).
 pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &Back, params: &Params, policy: &LinkPolicy) -> Backlink {
-    let &Back { new, dist, layer, force, new_links, keep } = back;
+    let &Back { new, dist, layer, force, new_links, keep, strict } = back;
     let cap = params.max_neighbors(layer);
     let quota = copy_quota(cap);
     let mut old = Vec::with_capacity(cap + policy.slack);
@@ -299,6 +302,7 @@ pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &
             kept_copies.iter().chain(kept.iter()).map(|c| c.id).collect()
         };
         let mut dropped: Vec<NodeId> = old.iter().copied().filter(|x| !list.contains(x)).collect();
+        let mut proofs = Vec::new();
         if policy.slack == 0 && layer == 0 {
             // fixed-size lists have no final pass to re-link what a pruning
             // strands: what the list still reaches through another link
@@ -312,9 +316,20 @@ pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &
                     (list, dropped) = (swapped, Vec::new());
                 }
             }
+            proofs = paths.proofs_of_drops(&old, &list);
+            if strict && !dropped.is_empty() {
+                return Backlink::default();
+            }
         }
         match store.replace_list(node, layer, &old, &list) {
-            Replace::Done => return Backlink { held: !refused, dropped },
+            Replace::Done => {
+                for t in broken_proofs(store, &proofs) {
+                    if !dropped.contains(&t) {
+                        dropped.push(t);
+                    }
+                }
+                return Backlink { held: !refused, dropped };
+            }
             Replace::Changed => continue,
             Replace::Gone => return Backlink::default(),
         }
@@ -332,11 +347,13 @@ pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &
 /// in. Otherwise the nearest of `parent`'s links that takes it links it.
 /// Returns what that pruning dropped in turn, with the element it was
 /// dropped from.
+#[allow(clippy::too_many_arguments)]
 fn rescue<S: GraphStore + ?Sized>(
     store: &mut S,
     node: NodeId,
     parent: NodeId,
     rescued: &[NodeId],
+    strict: bool,
     params: &Params,
     policy: &LinkPolicy,
 ) -> Vec<(NodeId, NodeId)> {
@@ -360,7 +377,7 @@ fn rescue<S: GraphStore + ?Sized>(
         return Vec::new();
     }
     for c in &near {
-        let back = Back { new: node, dist: c.dist, layer: 0, force: true, new_links: &[], keep: rescued };
+        let back = Back { new: node, dist: c.dist, layer: 0, force: true, new_links: &[], keep: rescued, strict };
         let r = add_backlink(store, c.id, &back, params, policy);
         if r.held {
             return r.dropped.into_iter().map(|x| (x, c.id)).collect();
@@ -390,7 +407,7 @@ pub fn link_back<S: GraphStore + ?Sized>(
     // no read
     let own: Vec<NodeId> = selected.first().map(|l| l.iter().map(|c| c.id).collect()).unwrap_or_default();
     // a forced layer-0 back-link from `c`
-    let to = |c: &Candidate| Back { new: id, dist: c.dist, layer: 0, force: true, new_links: &own[..], keep: &[] };
+    let to = |c: &Candidate| Back { new: id, dist: c.dist, layer: 0, force: true, new_links: &own[..], keep: &[], strict: false };
     for (layer, list) in selected.iter().enumerate() {
         let mut linked = false;
         // among copies of the new element's own vector, one link in is
@@ -439,6 +456,12 @@ pub fn link_back<S: GraphStore + ?Sized>(
         budget -= 1;
         // what a rescue linked, the next rescues' forced links keep
         rescued.push(o);
-        orphans.extend(rescue(store, o, parent, &rescued, params, policy));
+        orphans.extend(rescue(store, o, parent, &rescued, false, params, policy));
+    }
+    // budget spent (concurrent inserts' rescues can chase each other):
+    // the rest only take links that orphan nothing (builds, with no
+    // budget, leave them to their final reachability pass)
+    for (o, parent) in orphans.into_iter().filter(|_| policy.rescue_budget > 0) {
+        rescue(store, o, parent, &rescued, true, params, policy);
     }
 }

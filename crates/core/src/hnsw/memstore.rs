@@ -173,7 +173,17 @@ impl GraphStore for MemStore<'_> {
 
     fn read_list(&mut self, id: NodeId, layer: usize, out: &mut Vec<NodeId>) -> bool {
         out.clear();
-        self.graph.links.read_into(id as usize, layer, out)
+        if self.build {
+            return self.graph.links.read_into(id as usize, layer, out);
+        }
+        // inserts after the build (the on-disk insert's model) read a list
+        // whole, as a page read under its buffer lock does: a proof that a
+        // list links somewhere must not come from a half-rewritten one
+        let read = self.graph.links.with_list(id as usize, layer, |list| {
+            out.extend(list.iter().map(|&x| x as NodeId));
+            (false, ())
+        });
+        read.is_some()
     }
 
     fn replace_list(&mut self, id: NodeId, layer: usize, expected: &[NodeId], new: &[NodeId]) -> Replace {

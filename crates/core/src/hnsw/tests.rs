@@ -544,7 +544,7 @@ fn refused_backlink_prunes_a_full_list() {
     let mut store = g.store(&[], None);
     let far = 49;
     let d = store.between(0, far);
-    let back = insert::Back { new: far, dist: d, layer: 0, force: false, new_links: &[], keep: &[] };
+    let back = insert::Back { new: far, dist: d, layer: 0, force: false, new_links: &[], keep: &[], strict: false };
     let r = insert::add_backlink(&mut store, 0, &back, &p, &policy);
     assert!(!r.held, "the far point is not a neighbour worth keeping");
     let after = g.neighbors(0, 0);
