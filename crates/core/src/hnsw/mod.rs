@@ -163,3 +163,5 @@ mod tests_insert_ties;
 mod tests_insert_cost;
 #[cfg(test)]
 mod tests_bypass_review;
+#[cfg(test)]
+mod tests_codes_review;
