@@ -165,6 +165,15 @@ impl Codes {
         // sums of up to 16,000 terms round both by far less than 0.1 %
         let (s, p) = (d.sqrt(), pivot.sqrt());
         let e = b.pair_error() + 1e-3 * s.max(p);
+        // ... of normal terms only: below about 2^-126 a float4 term keeps
+        // a few bits (up to 65,025·2^-150 off for a code's step², 2^-150 for
+        // an exact difference's square), and an exact distance may be 0
+        // for different vectors, which the heuristic takes for a copy. A
+        // real distance of at least √dims·1e-18 makes those errors under
+        // 1e-4 of it and leaves some exact term nonzero.
+        if s - e <= 1e-18 * (self.dims as f64).sqrt() {
+            return None;
+        }
         (s - e > p || s + e < p).then_some(d)
     }
 
