@@ -165,3 +165,5 @@ mod tests_insert_cost;
 mod tests_bypass_review;
 #[cfg(test)]
 mod tests_codes_review;
+#[cfg(test)]
+mod tests_insert_review;
