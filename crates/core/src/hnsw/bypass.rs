@@ -132,22 +132,32 @@ impl Paths {
     }
 }
 
-/// Whether a pruning's proofs still hold once its list is written: two
+/// Whether prunings' proofs still hold once their lists are written: two
 /// prunings at once may each drop a link relying on the other's list as
 /// it was (node -> w -> t while w's pruning drops w -> t relying on
 /// node -> t). Each writes, then reads the lists its proofs went through
 /// (a full fence between: of two such prunings, at least one sees the
-/// other's write); the targets no longer linked from there are returned,
-/// for the caller to rescue.
-pub fn broken_proofs<S: GraphStore + ?Sized>(store: &mut S, proofs: &[(NodeId, NodeId)]) -> Vec<NodeId> {
+/// other's write; the read may come any time after the write, so the
+/// proofs of several prunings read each list once). `proofs` are
+/// (t, w, node): node's list dropped t, w's list was seen linking to t.
+/// Returns the (t, node) whose t w's list no longer links to, for the
+/// caller to rescue.
+pub fn broken_proofs<S: GraphStore + ?Sized>(store: &mut S, proofs: &[(NodeId, NodeId, NodeId)]) -> Vec<(NodeId, NodeId)> {
     if proofs.is_empty() {
         return Vec::new();
     }
     std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    let mut by_list: Vec<(NodeId, NodeId, NodeId)> = proofs.to_vec();
+    by_list.sort_unstable_by_key(|p| p.1);
+    let mut out: Vec<(NodeId, NodeId)> = Vec::new();
     let mut list = Vec::new();
-    proofs
-        .iter()
-        .filter(|&&(t, w)| store.is_live(t) && !(store.read_list(w, 0, &mut list) && list.contains(&t)))
-        .map(|&(t, _)| t)
-        .collect()
+    for group in by_list.chunk_by(|a, b| a.1 == b.1) {
+        let read = store.read_list(group[0].1, 0, &mut list);
+        for &(t, _, node) in group {
+            if store.is_live(t) && !(read && list.contains(&t)) && !out.iter().any(|o| o.0 == t) {
+                out.push((t, node));
+            }
+        }
+    }
+    out
 }

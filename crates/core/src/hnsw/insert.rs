@@ -142,6 +142,10 @@ pub struct Backlink {
     /// Elements pruning removed from the list (on fixed-size layer-0
     /// lists, only those the list no longer reaches through another link).
     pub dropped: Vec<NodeId>,
+    /// The paths the pruning gave links up for, (t, w): w's list was seen
+    /// linking to t; to read again (see [`broken_proofs`]) unless
+    /// [`add_backlink`] did.
+    pub proofs: Vec<(NodeId, NodeId)>,
 }
 
 /// Whether an element at distance `d` from a base is a copy of it
@@ -209,6 +213,19 @@ pub struct Back<'a> {
 /// A forced link gives up a link not in `keep` when it can (the elements
 /// this insert's rescues linked already).
 pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &Back, params: &Params, policy: &LinkPolicy) -> Backlink {
+    let mut r = add_backlink_unchecked(store, node, back, params, policy);
+    let proofs: Vec<(NodeId, NodeId, NodeId)> = r.proofs.drain(..).map(|(t, w)| (t, w, node)).collect();
+    for (t, _) in broken_proofs(store, &proofs) {
+        if !r.dropped.contains(&t) {
+            r.dropped.push(t);
+        }
+    }
+    r
+}
+
+/// [`add_backlink`] without the second reads of its proofs' lists: the
+/// caller reads them (once per list for all its prunings).
+fn add_backlink_unchecked<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &Back, params: &Params, policy: &LinkPolicy) -> Backlink {
     let &Back { new, dist, layer, force, new_links, keep, strict } = back;
     let cap = params.max_neighbors(layer);
     let quota = copy_quota(cap);
@@ -218,7 +235,7 @@ pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &
             return Backlink::default();
         }
         if old.contains(&new) {
-            return Backlink { held: true, dropped: Vec::new() };
+            return Backlink { held: true, ..Backlink::default() };
         }
         let full = old.len() >= cap + policy.slack;
         // the new element did not make it into a list the build let grow
@@ -322,14 +339,7 @@ pub fn add_backlink<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, back: &
             }
         }
         match store.replace_list(node, layer, &old, &list) {
-            Replace::Done => {
-                for t in broken_proofs(store, &proofs) {
-                    if !dropped.contains(&t) {
-                        dropped.push(t);
-                    }
-                }
-                return Backlink { held: !refused, dropped };
-            }
+            Replace::Done => return Backlink { held: !refused, dropped, proofs },
             Replace::Changed => continue,
             Replace::Gone => return Backlink::default(),
         }
@@ -403,6 +413,28 @@ pub fn link_back<S: GraphStore + ?Sized>(
     policy: &LinkPolicy,
 ) {
     let mut orphans = Vec::new();
+    // the back-links' proofs through the new element's own list (most of
+    // them: it holds what the search found near each), read again once
+    // all back-links are written: one read. This insert changes no other
+    // list's links but by its back-links, so those through other lists
+    // are read again at once (a later back-link of its own may prune the
+    // list, with a proof of its own: not a broken path).
+    let mut proofs: Vec<(NodeId, NodeId, NodeId)> = Vec::new();
+    let mut add = |store: &mut S, c: &Candidate, back: &Back, orphans: &mut Vec<(NodeId, NodeId)>| {
+        let r = add_backlink_unchecked(store, c.id, back, params, policy);
+        let (mine, others): (Vec<_>, Vec<_>) = r.proofs.iter().map(|&(t, w)| (t, w, c.id)).partition(|p| p.1 == id);
+        proofs.extend(mine);
+        let mut dropped = r.dropped;
+        for (t, _) in broken_proofs(store, &others) {
+            if !dropped.contains(&t) {
+                dropped.push(t);
+            }
+        }
+        if back.layer == 0 {
+            orphans.extend(dropped.iter().map(|&x| (x, c.id)));
+        }
+        r.held
+    };
     // the new element's layer-0 list as written: a path through it needs
     // no read
     let own: Vec<NodeId> = selected.first().map(|l| l.iter().map(|c| c.id).collect()).unwrap_or_default();
@@ -418,33 +450,31 @@ pub fn link_back<S: GraphStore + ?Sized>(
             if copy_linked && is_copy(params, c.dist) {
                 continue;
             }
-            let r = add_backlink(store, c.id, &Back { layer, force: false, ..to(c) }, params, policy);
-            linked |= r.held;
-            copy_linked |= r.held && is_copy(params, c.dist);
-            if layer == 0 {
-                orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
-            }
+            let held = add(store, c, &Back { layer, force: false, ..to(c) }, &mut orphans);
+            linked |= held;
+            copy_linked |= held && is_copy(params, c.dist);
         }
         if layer == 0 && !copy_linked {
             // a copy's links from other elements churn (copies are
             // interchangeable to them); one from another copy never does
             for c in list.iter().chain(fallback).filter(|c| is_copy(params, c.dist)) {
-                let r = add_backlink(store, c.id, &to(c), params, policy);
-                if r.held {
+                if add(store, c, &to(c), &mut orphans) {
                     linked = true;
-                    orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
                     break;
                 }
             }
         }
         if layer == 0 && !linked {
             for c in list.iter().chain(fallback) {
-                let r = add_backlink(store, c.id, &to(c), params, policy);
-                if r.held {
-                    orphans.extend(r.dropped.into_iter().map(|x| (x, c.id)));
+                if add(store, c, &to(c), &mut orphans) {
                     break;
                 }
             }
+        }
+    }
+    for (t, node) in broken_proofs(store, &proofs) {
+        if !orphans.iter().any(|o| o.0 == t) {
+            orphans.push((t, node));
         }
     }
     let mut budget = policy.rescue_budget;
