@@ -199,29 +199,7 @@ fn choosing_on_codes_chooses_as_on_exact_distances() {
             3 => data[11 * DIM + 2] = 40.0,
             _ => {}
         }
-        let p = Params { m: 8, ef_construction: 40, metric: Metric::L2, max_level: MAX_LEVEL };
-        let g = MemGraph::from_f32(p, DIM, &data, 7);
-        assert!(g.codes.as_ref().is_some_and(|c| c.l2_pairs()), "case {case}: 8-bit codes");
-        let n = data.len() / DIM;
-        let (mut on_codes, mut differ) = (0usize, 0usize);
-        for base in (0..n).step_by(7) {
-            let exact = |i: usize| index_distance(Metric::L2, &data[base * DIM..][..DIM], &data[i * DIM..][..DIM]);
-            let mut cands: Vec<Candidate> = (0..n).filter(|&i| i != base).map(|i| Candidate { dist: exact(i), id: i as NodeId }).collect();
-            cands.sort();
-            cands.truncate(40);
-            let mut codes = g.build_store(&[], None);
-            let mut plain = g.store(&[], None);
-            let a = insert::choose(&mut codes, &p, 16, &cands);
-            let b = insert::choose(&mut plain, &p, 16, &cands);
-            differ += (a != b) as usize;
-            for c in &cands {
-                for k in &cands {
-                    if c.id != k.id && g.codes.as_ref().and_then(|x| x.l2_between_near(c.id as usize, k.id as usize, c.dist)).is_some() {
-                        on_codes += 1;
-                    }
-                }
-            }
-        }
+        let (differ, on_codes) = super::tests_codes_review::differences(&data, DIM, 7).expect("8-bit l2 codes");
         println!("case {case}: {differ} choices differ, {on_codes} comparisons on codes");
         assert_eq!(differ, 0, "case {case}");
         assert!(on_codes > 0, "case {case}: codes decided nothing");
