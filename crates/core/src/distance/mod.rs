@@ -1,5 +1,6 @@
-//! Distance kernels over `f32` slices: SIMD through simsimd (runtime CPU
-//! dispatch: AVX-512, AVX2, NEON or serial C) and a portable scalar reference.
+//! Distance kernels over `f32` slices: this crate's four-accumulator
+//! kernels on x86-64 with AVX-512 or AVX2+FMA ([`wide`]), else simsimd
+//! (runtime CPU dispatch: NEON or serial C), and a portable scalar reference.
 //!
 //! No Postgres here. Callers check that both slices have the same length;
 //! every function below assumes it (debug builds assert it).
@@ -65,6 +66,11 @@ pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
         // SAFETY: the CPU has AVX-512F (checked just above).
         return float4_sum(unsafe { wide::l2_squared(a, b) } as f64, || scalar::l2_squared(a, b));
     }
+    #[cfg(target_arch = "x86_64")]
+    if wide::avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return float4_sum(unsafe { wide::avx2::l2_squared(a, b) } as f64, || scalar::l2_squared(a, b));
+    }
     // simsimd only refuses slices of different lengths, excluded above.
     float4_sum(f32::l2sq(a, b).unwrap_or(f64::NAN), || scalar::l2_squared(a, b))
 }
@@ -80,6 +86,11 @@ pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
     if wide::available() {
         // SAFETY: the CPU has AVX-512F (checked just above).
         return float4_sum(unsafe { wide::inner_product(a, b) } as f64, || scalar::inner_product(a, b));
+    }
+    #[cfg(target_arch = "x86_64")]
+    if wide::avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return float4_sum(unsafe { wide::avx2::inner_product(a, b) } as f64, || scalar::inner_product(a, b));
     }
     float4_sum(f32::dot(a, b).unwrap_or(f64::NAN), || scalar::inner_product(a, b))
 }

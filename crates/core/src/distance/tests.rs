@@ -198,6 +198,45 @@ fn wide_kernels_match_reference() {
     }
 }
 
+/// The four-accumulator AVX2 kernels (used where AVX-512 is missing) against
+/// the f64 reference and simsimd, for every length up to 200 (each tail
+/// length, read through masked loads) and empty slices; the dispatching
+/// functions give the same sums.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_kernels_match_reference() {
+    if !wide::avx2::available() {
+        println!("no AVX2 with FMA: AVX2 kernels not tested");
+        return;
+    }
+    let seed = 0x5eed_0043;
+    println!("AVX2 kernels seed {seed}");
+    let mut rng = Rng::new(seed);
+    for n in (0..=200).chain([384, 1536, 2001]) {
+        let a: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+        let b: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+        // SAFETY: AVX2 and FMA checked above.
+        let (l2, ip) = unsafe { (wide::avx2::l2_squared(&a, &b) as f64, wide::avx2::inner_product(&a, &b) as f64) };
+        let abs_dot: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 * *y as f64).abs()).sum();
+        let want_l2 = scalar::exact::l2_squared(&a, &b);
+        check("avx2 l2sq", l2, want_l2, want_l2, n.max(1), seed);
+        check("avx2 dot", ip, scalar::exact::inner_product(&a, &b), abs_dot, n.max(1), seed);
+        let simsimd_l2 = f32::l2sq(&a, &b).unwrap_or(0.0);
+        assert!((l2 - simsimd_l2).abs() <= bound(n.max(1)) * want_l2 + 1e-30, "dim {n}: avx2 {l2} simsimd {simsimd_l2}");
+        if !wide::available() && n >= 8 {
+            assert_eq!(l2_squared(&a, &b), l2, "dim {n}: l2_squared dispatches to the AVX2 kernel");
+            assert_eq!(inner_product(&a, &b), ip, "dim {n}: inner_product dispatches to the AVX2 kernel");
+        }
+    }
+    // a slice ending at the last float of an allocation: the masked tail
+    // must not read past it (a fault under a page-end layout would crash)
+    let long: Vec<f32> = (0..1003).map(|i| i as f32).collect();
+    let end = &long[1000..];
+    // SAFETY: AVX2 and FMA checked above.
+    assert_eq!(unsafe { wide::avx2::l2_squared(end, end) }, 0.0);
+    assert_eq!(unsafe { wide::avx2::inner_product(end, &[1.0, 1.0, 1.0]) }, 1000.0 + 1001.0 + 1002.0);
+}
+
 /// Where pgvector's float4 loop is plain sequential code (fewer elements
 /// than its vectorised loop takes: under 8), a sum whose running total
 /// overflows is Infinity there whatever the later terms, and one whose

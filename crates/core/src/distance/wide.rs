@@ -82,3 +82,92 @@ pub unsafe fn inner_product(a: &[f32], b: &[f32]) -> f32 {
     }
     _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)))
 }
+
+/// The same four-accumulator kernels over 8-lane AVX2 words, for CPUs
+/// without AVX-512 (AMD Zen 2/3, Intel before Skylake-X): there simsimd's
+/// AVX2 kernel keeps one accumulator, so each 8-float step waits for the
+/// previous fused multiply-add. A 100k MiniLM single-row INSERT on an AMD
+/// EPYC spent 36 % of its time in that kernel, a 10k index scan 19 %.
+pub mod avx2 {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    /// Whether the CPU runs these kernels (AVX2 and FMA; checked once).
+    #[inline]
+    pub fn available() -> bool {
+        static AVX2: OnceLock<bool> = OnceLock::new();
+        *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    }
+
+    /// Lanes `i..i + 8` of `x`, or the first `n - i` of them (rest zero).
+    ///
+    /// # Safety
+    /// AVX2; `i < n <= x.len()`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(x: &[f32], i: usize, n: usize) -> __m256 {
+        if i + 8 <= n {
+            // SAFETY: i + 8 <= n <= x.len(); unaligned 32-byte load.
+            unsafe { _mm256_loadu_ps(x.as_ptr().add(i)) }
+        } else {
+            let left = (n - i) as i32;
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            // SAFETY: lanes at or past `left` (outside the slice) are masked off and not read.
+            unsafe { _mm256_maskload_ps(x.as_ptr().add(i), mask) }
+        }
+    }
+
+    /// The eight lanes of `s`, summed pairwise in float4.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce(s: __m256) -> f32 {
+        let mut lanes = [0f32; 8];
+        // SAFETY: 8 floats stored into an 8-float array.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), s) };
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+    }
+
+    macro_rules! four_accumulators {
+        ($(#[$doc:meta])* $name:ident, |$x:ident, $y:ident, $s:ident| $step:expr) => {
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA ([`available`]).
+            #[target_feature(enable = "avx2,fma")]
+            pub unsafe fn $name(a: &[f32], b: &[f32]) -> f32 {
+                let n = a.len().min(b.len());
+                let step = |$x: __m256, $y: __m256, $s: __m256| -> __m256 { $step };
+                let mut acc = [_mm256_setzero_ps(); 4];
+                let mut i = 0;
+                // SAFETY (all loads below): `load` keeps within n.
+                unsafe {
+                    while i + 32 <= n {
+                        for (l, s) in acc.iter_mut().enumerate() {
+                            *s = step(load(a, i + 8 * l, n), load(b, i + 8 * l, n), *s);
+                        }
+                        i += 32;
+                    }
+                    while i < n {
+                        acc[0] = step(load(a, i, n), load(b, i, n), acc[0]);
+                        i += 8;
+                    }
+                }
+                reduce(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])))
+            }
+        };
+    }
+
+    four_accumulators!(
+        /// Squared Euclidean distance, summed in float4.
+        l2_squared,
+        |x, y, s| {
+            let d = _mm256_sub_ps(x, y);
+            _mm256_fmadd_ps(d, d, s)
+        }
+    );
+    four_accumulators!(
+        /// Inner product, summed in float4.
+        inner_product,
+        |x, y, s| _mm256_fmadd_ps(x, y, s)
+    );
+}

@@ -1,6 +1,6 @@
 //! float4 kernels for the build's k-means and list assignment: squared
-//! Euclidean distance and dot product of one pair (on AVX-512 the
-//! distance module's [`crate::distance::wide`] kernels), and of one center
+//! Euclidean distance and dot product of one pair (the distance module's
+//! [`crate::distance::wide`] kernels on AVX-512 or AVX2), and of one center
 //! with four rows at once (the center is loaded once for the four).
 //!
 //! Sums run in float4 over several independent accumulators (simsimd's
@@ -23,7 +23,7 @@ pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has AVX2 and FMA; equal lengths checked above.
-            return unsafe { x86::l2sq_256(a, b) };
+            return unsafe { crate::distance::wide::avx2::l2_squared(a, b) };
         }
     }
     scalar::l2sq(a, b)
@@ -41,7 +41,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as in `l2sq`.
-            return unsafe { x86::dot_256(a, b) };
+            return unsafe { crate::distance::wide::avx2::inner_product(a, b) };
         }
     }
     scalar::dot(a, b)
@@ -160,55 +160,6 @@ mod x86 {
 
     four_512!(l2sq4_512, sq_step);
     four_512!(dot4_512, dot_step);
-
-    macro_rules! pair_256 {
-        ($name:ident, $step:ident, $scalar:ident) => {
-            /// # Safety
-            /// AVX2 and FMA; `a.len() == b.len()`.
-            #[target_feature(enable = "avx2,fma")]
-            pub unsafe fn $name(a: &[f32], b: &[f32]) -> f32 {
-                let n = a.len();
-                let mut acc = [_mm256_setzero_ps(); 4];
-                let mut i = 0;
-                while i + 32 <= n {
-                    for (l, s) in acc.iter_mut().enumerate() {
-                        // SAFETY: i + 32 <= n for both slices.
-                        let (x, y) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i + 8 * l)), _mm256_loadu_ps(b.as_ptr().add(i + 8 * l))) };
-                        *s = $step(x, y, *s);
-                    }
-                    i += 32;
-                }
-                while i + 8 <= n {
-                    // SAFETY: i + 8 <= n for both slices.
-                    let (x, y) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i))) };
-                    acc[0] = $step(x, y, acc[0]);
-                    i += 8;
-                }
-                let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-                let mut lanes = [0f32; 8];
-                // SAFETY: 8 floats written into an 8-float array.
-                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), s) };
-                let tail = super::scalar::$scalar(&a[i..], &b[i..]);
-                ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7])) + tail
-            }
-        };
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn sq_256(x: __m256, y: __m256, s: __m256) -> __m256 {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_fmadd_ps(d, d, s)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn dot_step_256(x: __m256, y: __m256, s: __m256) -> __m256 {
-        _mm256_fmadd_ps(x, y, s)
-    }
-
-    pair_256!(l2sq_256, sq_256, l2sq);
-    pair_256!(dot_256, dot_step_256, dot);
 }
 
 #[cfg(test)]
@@ -251,7 +202,7 @@ mod tests {
                 {
                     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                         // SAFETY: the CPU has AVX2 and FMA; equal lengths.
-                        let (a, b) = unsafe { (x86::l2sq_256(&c, x), x86::dot_256(&c, x)) };
+                        let (a, b) = unsafe { (crate::distance::wide::avx2::l2_squared(&c, x), crate::distance::wide::avx2::inner_product(&c, x)) };
                         close(a, l2, scale, &what);
                         close(b, d, scale, &what);
                     }
