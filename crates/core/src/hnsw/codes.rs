@@ -148,41 +148,6 @@ impl Codes {
         self.bytes.is_some()
     }
 
-    /// For pruning on codes: the l2 distance between elements `i` and `k`
-    /// as their 8-bit codes stand for them (see [`Codes8::l2_between`]),
-    /// where it is on the same side of `pivot` as the exact one: the codes'
-    /// error bound ([`Codes8::pair_error`]) keeps it clear of `pivot`.
-    /// None where the codes are not 8-bit l2 ones, near `pivot`, or 0
-    /// (equal codes: equal vectors, copies, must be told exactly).
-    #[inline]
-    pub fn l2_between_near(&self, i: usize, k: usize, pivot: f64) -> Option<f64> {
-        let b = self.bytes.as_ref().filter(|_| self.metric == Metric::L2)?;
-        let d = b.l2_between(i, k);
-        if !(d > 0.0 && d.is_finite() && pivot >= 0.0 && pivot.is_finite()) {
-            return None;
-        }
-        // |√d - √exact| <= the error bound (triangle inequality); float4
-        // sums of up to 16,000 terms round both by far less than 0.1 %
-        let (s, p) = (d.sqrt(), pivot.sqrt());
-        let e = b.pair_error() + 1e-3 * s.max(p);
-        // ... of normal terms only: below about 2^-126 a float4 term keeps
-        // a few bits (up to 65,025·2^-150 off for a code's step², 2^-150 for
-        // an exact difference's square), and an exact distance may be 0
-        // for different vectors, which the heuristic takes for a copy. A
-        // real distance of at least √dims·1e-18 makes those errors under
-        // 1e-4 of it and leaves some exact term nonzero.
-        if s - e <= 1e-18 * (self.dims as f64).sqrt() {
-            return None;
-        }
-        (s - e > p || s + e < p).then_some(d)
-    }
-
-    /// Whether [`Codes::l2_between_near`] may answer (8-bit l2 codes).
-    #[inline]
-    pub fn l2_pairs(&self) -> bool {
-        self.bytes.is_some() && self.metric == Metric::L2
-    }
-
     /// The query for float4 value `value` (stored bytes): `dims` float4,
     /// then `q·μ` as float8 (0 for l2).
     pub fn query(&self, value: &[u8]) -> Bytes {

@@ -22,10 +22,6 @@ pub(super) struct Codes8 {
     dims: usize,
     lo: Vec<f32>,
     step: Vec<f32>,
-    /// `step_j²`, the weights of [`Codes8::l2_between`].
-    step2: Vec<f32>,
-    /// The bound of [`Codes8::pair_error`].
-    pair_error: f64,
     values: Values,
 }
 
@@ -69,9 +65,7 @@ impl Codes8 {
             }
             out.push(&code);
         }
-        let step2 = step.iter().map(|&s| s * s).collect();
-        let pair_error = step.iter().map(|&s| s as f64 * s as f64).sum::<f64>().sqrt();
-        Some(Codes8 { metric, dims, lo, step, step2, pair_error, values: out })
+        Some(Codes8 { metric, dims, lo, step, values: out })
     }
 
     /// Element `i`'s vector as its code stands for it.
@@ -121,26 +115,9 @@ impl Codes8 {
         }
     }
 
-    /// How far the square root of [`Codes8::l2_between`] may be from the
-    /// exact l2 distance (not squared): each decoded value is within half a
-    /// step of its value, so a difference within a step of the exact one,
-    /// and `√Σ step_j²` bounds the gap (triangle inequality).
-    #[inline]
-    pub fn pair_error(&self) -> f64 {
-        self.pair_error
-    }
-
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.values.bytes() + 12 * self.dims
-    }
-
-    /// The l2 distance between elements `i` and `k` as their codes stand
-    /// for them, `Σ step_j² (c_ij - c_kj)²`: no query to prepare, and two
-    /// codes read instead of two vectors four times their size.
-    #[inline]
-    pub fn l2_between(&self, i: usize, k: usize) -> f64 {
-        kernels::l2_codes(&self.step2, self.values.get(i), self.values.get(k)) as f64
+        self.values.bytes() + 8 * self.dims
     }
 }
 
@@ -256,72 +233,11 @@ mod kernels {
                 }
                 at += 16;
             }
-            hsum(_mm256_add_ps(a, b))
-        }
-
-        /// The whole 16-element chunks of `Σ w_j (a_j - b_j)²`.
-        #[target_feature(enable = "avx2,fma")]
-        pub fn pair_sums(w: &[f32], x: &[u8], y: &[u8]) -> f32 {
-            let n = w.len().min(x.len()).min(y.len()) / 16 * 16;
-            let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            let mut at = 0;
-            while at < n {
-                for half in [at, at + 8] {
-                    // SAFETY: `half + 8 <= n` elements of every slice
-                    // exist; unaligned loads (8 bytes of each code).
-                    let (wv, cx, cy) = unsafe {
-                        (
-                            _mm256_loadu_ps(w.as_ptr().add(half)),
-                            _mm256_cvtepu8_epi32(_mm_loadl_epi64(x.as_ptr().add(half).cast())),
-                            _mm256_cvtepu8_epi32(_mm_loadl_epi64(y.as_ptr().add(half).cast())),
-                        )
-                    };
-                    let d = _mm256_cvtepi32_ps(_mm256_sub_epi32(cx, cy));
-                    let t = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a);
-                    a = b;
-                    b = t;
-                }
-                at += 16;
-            }
-            hsum(_mm256_add_ps(a, b))
-        }
-
-        #[target_feature(enable = "avx2")]
-        fn hsum(v: __m256) -> f32 {
+            let v = _mm256_add_ps(a, b);
             let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
             let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
             _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)))
         }
-    }
-
-    /// `Σ w_j (a_j - b_j)²`.
-    #[inline]
-    pub(super) fn l2_codes_plain(w: &[f32], a: &[u8], b: &[u8]) -> f32 {
-        let mut acc = [0f32; LANES];
-        let n = w.len().min(a.len()).min(b.len());
-        let whole = n / LANES * LANES;
-        for at in (0..whole).step_by(LANES) {
-            for i in 0..LANES {
-                let d = a[at + i] as f32 - b[at + i] as f32;
-                acc[i] += w[at + i] * d * d;
-            }
-        }
-        let tail: f32 = (whole..n).map(|j| w[j] * (a[j] as f32 - b[j] as f32).powi(2)).sum();
-        acc.iter().sum::<f32>() + tail
-    }
-
-    /// [`l2_codes_plain`], on AVX2 where the CPU has it (AVX-512 CPUs too).
-    #[inline]
-    pub fn l2_codes(w: &[f32], a: &[u8], b: &[u8]) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        if avx2::available() {
-            let n = w.len().min(a.len()).min(b.len());
-            let whole = n / LANES * LANES;
-            // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-            let head = unsafe { avx2::pair_sums(w, a, b) };
-            return if whole == n { head } else { head + l2_codes_plain(&w[whole..n], &a[whole..n], &b[whole..n]) };
-        }
-        l2_codes_plain(w, a, b)
     }
 
     #[inline]
@@ -402,60 +318,6 @@ mod tests {
                     assert!(((a - pa) as f64).abs() <= 2.0 * dims as f64 * eps * terms_l2 as f64, "avx2 l2 {dims}: {a} vs {pa}");
                     assert!(((b - pb) as f64).abs() <= 2.0 * dims as f64 * eps * terms_dot as f64, "avx2 dot {dims}: {b} vs {pb}");
                 }
-            }
-        }
-    }
-
-    /// The pair kernel in use (AVX2 where the CPU has it) against the
-    /// portable one, with codes from 0 to 255 on either side.
-    #[test]
-    fn pair_kernel_matches_the_portable_one() {
-        let mut rng = Rng::new(10);
-        for dims in [1, 15, 16, 17, 31, 32, 33, 64, 383, 384, 385, 2000] {
-            let w: Vec<f32> = (0..dims).map(|_| (rng.uniform() as f32 * 0.01).powi(2)).collect();
-            for (fa, fb) in [(None, None), (Some(0u8), Some(255u8)), (Some(255), Some(0)), (Some(7), Some(7))] {
-                let a: Vec<u8> = (0..dims).map(|_| fa.unwrap_or_else(|| rng.below(256) as u8)).collect();
-                let b: Vec<u8> = (0..dims).map(|_| fb.unwrap_or_else(|| rng.below(256) as u8)).collect();
-                let exact: f64 = (0..dims).map(|j| w[j] as f64 * (a[j] as f64 - b[j] as f64).powi(2)).sum();
-                let eps = 2.0 * dims as f64 * f32::EPSILON as f64 * exact;
-                let (k, p) = (kernels::l2_codes(&w, &a, &b) as f64, kernels::l2_codes_plain(&w, &a, &b) as f64);
-                assert!((k - exact).abs() <= eps && (p - exact).abs() <= eps, "{dims}: {k} / {p} vs {exact}");
-                if fa.is_some() && fa == fb {
-                    assert_eq!((k, p), (0.0, 0.0));
-                }
-            }
-        }
-    }
-
-    /// The l2 distance between two elements' codes is that of their
-    /// decoded vectors, so within the codes' error bound of the exact one
-    /// (with outliers setting some dimensions' steps); it is
-    /// 0 only for equal codes, which [`super::super::codes::Codes`] then
-    /// leaves to an exact distance (copies must be told exactly).
-    #[test]
-    fn pair_distances_are_those_of_the_decoded_vectors() {
-        let mut rng = Rng::new(11);
-        let dims = 384;
-        let mut rows: Vec<f32> = (0..40 * dims).map(|_| rng.normal() as f32 * 0.05).collect();
-        let copy = rows[..dims].to_vec();
-        rows[dims..2 * dims].copy_from_slice(&copy);
-        rows[39 * dims + 3] = 40.0;
-        let codes = Codes8::encode(Space::F32 { metric: Metric::L2, dims }, &Values::from_f32(dims, &rows)).expect("codes");
-        let (mut x, mut y) = (vec![0f32; dims], vec![0f32; dims]);
-        for i in 0..40 {
-            for k in 0..40 {
-                codes.decode(i, &mut x);
-                codes.decode(k, &mut y);
-                let decoded: f64 = x.iter().zip(&y).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
-                let d = codes.l2_between(i, k);
-                assert!((d - decoded).abs() <= 1e-5 * decoded.max(1e-3), "{i} {k}: {d} vs {decoded}");
-                let exact: f64 = rows[i * dims..][..dims].iter().zip(&rows[k * dims..][..dims]).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
-                assert_eq!(d == 0.0, i == k || i + k == 1, "{i} {k}");
-                if d > 0.0 {
-                    assert!((d - exact).abs() <= 0.02 * exact, "{i} {k}: {d} vs exact {exact}");
-                }
-                // the bound pruning on codes relies on
-                assert!((d.sqrt() - exact.sqrt()).abs() <= codes.pair_error(), "{i} {k}: {d} vs exact {exact}");
             }
         }
     }

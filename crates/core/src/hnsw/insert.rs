@@ -55,7 +55,7 @@ impl Found {
 pub fn choose<S: GraphStore + ?Sized>(store: &mut S, params: &Params, cap: usize, candidates: &[Candidate]) -> Vec<Candidate> {
     let mut out = Vec::with_capacity(cap);
     let dedup = params.metric.zero_on_identical();
-    select_neighbors(candidates, cap, dedup, &mut |a, b, pivot| store.between_near(a, b, pivot), &mut out);
+    select_neighbors(candidates, cap, dedup, &mut |a, b| store.between(a, b), &mut out);
     out
 }
 

@@ -200,7 +200,7 @@ impl MemGraph {
 
     /// The handle the build's inserts and prunes use: their sparse L2 and
     /// L1 distances may be taken apart (see [`crate::prepared`]).
-    pub(super) fn build_store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
+    fn build_store<'a>(&'a self, query: &'a [u8], exclude: Option<u32>) -> MemStore<'a> {
         self.store_with(query, exclude, true)
     }
 

@@ -121,29 +121,10 @@ impl GraphStore for MemStore<'_> {
     fn prepare(&mut self, ids: &[NodeId]) {
         // `between` is about to read these vectors (a list being pruned,
         // candidates scored exactly): start all their loads at once
-        // (and choosing among them: their codes, where it prunes on them)
-        let codes = self.graph.codes.as_ref().filter(|c| self.build && c.l2_pairs());
         for &id in ids {
             if (id as usize) < self.graph.len() {
                 crate::distance::prefetch(self.graph.value(id as usize));
-                if let Some(c) = codes {
-                    crate::distance::prefetch(c.get(id as usize));
-                }
             }
-        }
-    }
-
-    /// In a build, from the two elements' 8-bit l2 codes where their
-    /// error bound leaves the answer on the same side of `pivot` as the
-    /// exact distance (so the heuristic decides as on exact distances),
-    /// else exact. Two codes read, each a quarter of its vector's bytes
-    /// and likelier in cache.
-    #[inline]
-    fn between_near(&mut self, a: NodeId, b: NodeId, pivot: f64) -> f64 {
-        let codes = self.graph.codes.as_ref().filter(|_| self.build);
-        match codes.and_then(|c| c.l2_between_near(a as usize, b as usize, pivot)) {
-            Some(d) => d,
-            None => self.between(a, b),
         }
     }
 

@@ -99,12 +99,6 @@ pub trait GraphStore: Source {
     fn prepare(&mut self, _ids: &[NodeId]) {}
     /// Distance between two stored elements ([`UNREADABLE`] if unreadable).
     fn between(&mut self, a: NodeId, b: NodeId) -> f64;
-    /// The same where it matters only whether it is below `pivot` (and
-    /// whether it is 0): a store may answer with an approximate distance
-    /// on the same side of `pivot` as the exact one, and 0 only for 0.
-    fn between_near(&mut self, a: NodeId, b: NodeId, _pivot: f64) -> f64 {
-        self.between(a, b)
-    }
     /// Whether `id` may be linked to (live: not deleted, not being removed).
     fn is_live(&mut self, id: NodeId) -> bool;
     /// A snapshot of `id`'s list on `layer` into `out` (cleared first);
@@ -163,7 +157,5 @@ mod tests_insert_ties;
 mod tests_insert_cost;
 #[cfg(test)]
 mod tests_bypass_review;
-#[cfg(test)]
-mod tests_codes_review;
 #[cfg(test)]
 mod tests_insert_review;

@@ -14,14 +14,13 @@
 use super::{Candidate, NodeId};
 
 /// Picks at most `m` of `candidates` (sorted nearest first by distance to
-/// the base element) into `out`. `between(a, b, pivot)` is the distance
-/// between two candidates; only whether it is below `pivot` (`a`'s
-/// distance to the base element) matters, and whether it is 0.
+/// the base element) into `out`. `between(a, b)` is the distance between two
+/// candidates.
 pub fn select_neighbors(
     candidates: &[Candidate],
     m: usize,
     dedup: bool,
-    between: &mut dyn FnMut(NodeId, NodeId, f64) -> f64,
+    between: &mut dyn FnMut(NodeId, NodeId) -> f64,
     out: &mut Vec<Candidate>,
 ) {
     out.clear();
@@ -49,7 +48,7 @@ pub fn select_neighbors(
         }
         let mut dup = false;
         let diverse = out.iter().all(|r| {
-            let d = between(c.id, r.id, c.dist);
+            let d = between(c.id, r.id);
             dup |= dedup && d <= 0.0;
             d >= c.dist && !(dedup && d <= 0.0)
         });

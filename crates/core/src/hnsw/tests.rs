@@ -247,34 +247,34 @@ fn heuristic_prefers_diverse_neighbors() {
     let pos = [1.0f64, 1.1, -1.2];
     let cands: Vec<Candidate> = pos.iter().enumerate().map(|(i, p)| Candidate { dist: p.abs(), id: i as NodeId }).collect();
     let mut out = Vec::new();
-    select_neighbors(&cands, 2, true, &mut |a, b, _| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    select_neighbors(&cands, 2, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     let ids: Vec<NodeId> = out.iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![0, 2]);
     // a candidate identical to a kept neighbour (a at 1, b at 1 too) only
     // fills a slot nothing else wants
     let pos = [1.0f64, 1.0, -2.0];
     let cands: Vec<Candidate> = pos.iter().enumerate().map(|(i, p)| Candidate { dist: p.abs(), id: i as NodeId }).collect();
-    select_neighbors(&cands, 2, true, &mut |a, b, _| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    select_neighbors(&cands, 2, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2]);
-    select_neighbors(&cands, 3, true, &mut |a, b, _| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    select_neighbors(&cands, 3, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2, 1]);
     // copies of the base itself (distance 0) are kept up to half the list,
     // never more: the rest of the list stays for links out of the pile
     let pos = [0.0f64, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, -3.0];
     let cands: Vec<Candidate> = pos.iter().enumerate().map(|(i, p)| Candidate { dist: p.abs(), id: i as NodeId }).collect();
-    select_neighbors(&cands, 8, true, &mut |a, b, _| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    select_neighbors(&cands, 8, true, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.iter().filter(|c| c.dist == 0.0).count(), 4);
     assert_eq!(out.len(), 6, "4 copies and the two diverse neighbours");
     // without dedup (inner product) identical vectors are ordinary candidates
-    select_neighbors(&cands, 8, false, &mut |a, b, _| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
+    select_neighbors(&cands, 8, false, &mut |a, b| (pos[a as usize] - pos[b as usize]).abs(), &mut out);
     assert_eq!(out.len(), 8);
     // unreadable candidates (NaN) are never chosen; a candidate at +inf (a
     // distance that overflowed) is a real, farthest one
     let bad = [Candidate { dist: f64::NAN, id: 1 }];
-    select_neighbors(&bad, 2, true, &mut |_, _, _| 1.0, &mut out);
+    select_neighbors(&bad, 2, true, &mut |_, _| 1.0, &mut out);
     assert!(out.is_empty());
     let far = [Candidate { dist: 1.0, id: 0 }, Candidate { dist: f64::INFINITY, id: 1 }];
-    select_neighbors(&far, 2, true, &mut |_, _, _| f64::INFINITY, &mut out);
+    select_neighbors(&far, 2, true, &mut |_, _| f64::INFINITY, &mut out);
     assert_eq!(out.len(), 2);
 }
 
