@@ -227,3 +227,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_half_bits;
+
+#[cfg(test)]
+mod tests_avx2_edges;
