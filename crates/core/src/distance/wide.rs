@@ -127,8 +127,18 @@ pub mod avx2 {
         ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
     }
 
+    /// The largest of the eight lanes of `s`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn reduce_max(s: __m256) -> f32 {
+        let mut lanes = [0f32; 8];
+        // SAFETY: 8 floats stored into an 8-float array.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), s) };
+        lanes.into_iter().fold(0f32, f32::max)
+    }
+
     macro_rules! four_accumulators {
-        ($(#[$doc:meta])* $name:ident, |$x:ident, $y:ident, $s:ident| $step:expr) => {
+        ($(#[$doc:meta])* $name:ident, signed: $signed:literal, |$x:ident, $y:ident, $s:ident| $step:expr) => {
             $(#[$doc])*
             ///
             /// # Safety
@@ -138,6 +148,10 @@ pub mod avx2 {
                 let n = a.len().min(b.len());
                 let step = |$x: __m256, $y: __m256, $s: __m256| -> __m256 { $step };
                 let mut acc = [_mm256_setzero_ps(); 4];
+                let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+                let abs = |s: __m256| _mm256_and_ps(s, magnitude);
+                // the largest running sum seen, tracked where terms may be negative
+                let mut peak = _mm256_setzero_ps();
                 let mut i = 0;
                 // SAFETY (all loads below): `load` keeps within n.
                 unsafe {
@@ -145,14 +159,36 @@ pub mod avx2 {
                         for (l, s) in acc.iter_mut().enumerate() {
                             *s = step(load(a, i + 8 * l, n), load(b, i + 8 * l, n), *s);
                         }
+                        if $signed {
+                            let m = _mm256_max_ps(_mm256_max_ps(abs(acc[0]), abs(acc[1])), _mm256_max_ps(abs(acc[2]), abs(acc[3])));
+                            peak = _mm256_max_ps(peak, m);
+                        }
                         i += 32;
                     }
                     while i < n {
                         acc[0] = step(load(a, i, n), load(b, i, n), acc[0]);
+                        if $signed {
+                            peak = _mm256_max_ps(peak, abs(acc[0]));
+                        }
                         i += 8;
                     }
                 }
-                reduce(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])))
+                let sum = reduce(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+                // pgvector adds the terms in another order, and (at x86-64's
+                // baseline) rounds each product before adding it. Where the
+                // terms may be negative, each is the difference of two running
+                // sums here, so no term exceeds 2 * peak and no sum of n terms
+                // in any order exceeds 2n * peak (plus rounding): below
+                // MAX / 4n neither loop can overflow. Above it the order, or
+                // a fused multiply-add keeping a product beyond float4 finite,
+                // can decide between Infinity and a finite sum, so pgvector's
+                // sequential loop decides. Non-negative terms (L2) overflow
+                // in no order while their sum stays below MAX / 2.
+                let bound = if $signed { reduce_max(peak) * (4.0 * n as f32) } else { sum * 2.0 };
+                if bound >= f32::MAX {
+                    return super::super::scalar::$name(a, b) as f32;
+                }
+                sum
             }
         };
     }
@@ -160,6 +196,7 @@ pub mod avx2 {
     four_accumulators!(
         /// Squared Euclidean distance, summed in float4.
         l2_squared,
+        signed: false,
         |x, y, s| {
             let d = _mm256_sub_ps(x, y);
             _mm256_fmadd_ps(d, d, s)
@@ -168,6 +205,7 @@ pub mod avx2 {
     four_accumulators!(
         /// Inner product, summed in float4.
         inner_product,
+        signed: true,
         |x, y, s| _mm256_fmadd_ps(x, y, s)
     );
 }
