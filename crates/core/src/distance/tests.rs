@@ -227,6 +227,8 @@ fn avx2_kernels_match_reference() {
             assert_eq!(l2_squared(&a, &b), l2, "dim {n}: l2_squared dispatches to the AVX2 kernel");
             assert_eq!(inner_product(&a, &b), ip, "dim {n}: inner_product dispatches to the AVX2 kernel");
         }
+        // the index's unchecked inner product: the same sums on ordinary rows
+        assert_eq!(index_inner_product(&a, &b), inner_product(&a, &b), "dim {n}: index inner product");
     }
     // a slice ending at the last float of an allocation: the masked tail
     // must not read past it (a fault under a page-end layout would crash)

