@@ -202,9 +202,7 @@ mod kernels {
     pub(super) mod avx2 {
         use std::arch::x86_64::*;
 
-        pub fn available() -> bool {
-            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-        }
+        pub use crate::distance::wide::avx2::available;
 
         /// The whole 16-element chunks' sum, as `wide::sums`.
         #[target_feature(enable = "avx2,fma")]

@@ -109,13 +109,8 @@ pub(super) fn l2_to_code_body(q: &[f32], lo: f32, step: f32, codes: &[u8]) -> f3
 /// byte-to-float conversions), picked at run time.
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    /// Whether this CPU runs the AVX2 kernels.
-    #[inline]
-    pub fn available() -> bool {
-        use std::sync::OnceLock;
-        static AVX2: OnceLock<bool> = OnceLock::new();
-        *AVX2.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-    }
+    /// Whether this CPU runs the AVX2 kernels (AVX2 and FMA, checked once).
+    pub use crate::distance::wide::avx2::available;
 
     use std::arch::x86_64::*;
 
