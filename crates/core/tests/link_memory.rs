@@ -1,0 +1,90 @@
+//! `MemGraph::link_bytes_per_element` is what a build charges
+//! maintenance_work_mem for each element's links: it must cover what the
+//! graph really allocates for them (layer-0 lines, upper-layer lists with
+//! room for the build's slack, their vectors, allocator overhead), for
+//! every m a index may have (2 to 100). Measured with a counting
+//! allocator that charges what glibc's malloc takes per block (the
+//! request plus an 8-byte header, in 16-byte steps, at least 32).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Mutex;
+
+use vecstore_core::distance::Metric;
+use vecstore_core::hnsw::dedup::Values;
+use vecstore_core::hnsw::{MemGraph, Params, MAX_LEVEL};
+use vecstore_core::rng::Rng;
+use vecstore_core::space::Space;
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Tests of this file run one at a time (the count is global).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn block(size: usize) -> isize {
+    ((size + 8).div_ceil(16) * 16).max(32) as isize
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(block(l.size()), Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(block(l.size()), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(block(new) - block(l.size()), Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Heap bytes per element a graph over `n` 2-d points with `m` holds
+/// besides its values and its member list (4 bytes each), after the
+/// build when `build`.
+fn graph_bytes_per_element(m: usize, n: usize, build: bool) -> f64 {
+    let mut rng = Rng::new(7);
+    let flat: Vec<f32> = (0..2 * n).map(|_| rng.uniform() as f32).collect();
+    let values = Values::from_f32(2, &flat);
+    let params = Params { m, ef_construction: 2 * m.max(8), metric: Metric::L2, max_level: MAX_LEVEL };
+    let space = Space::F32 { metric: Metric::L2, dims: 2 };
+    let before = LIVE.load(Ordering::Relaxed);
+    let g = MemGraph::new(params, space, values, 42);
+    if build {
+        g.build(1, &mut |_| true).expect("build");
+    }
+    let after = LIVE.load(Ordering::Relaxed);
+    drop(g);
+    (after - before) as f64 / n as f64 - 4.0
+}
+
+#[test]
+fn link_estimate_covers_the_lists_for_every_m() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut short = Vec::new();
+    for m in 2..=100 {
+        let real = graph_bytes_per_element(m, 20_000, false);
+        let est = MemGraph::link_bytes_per_element(m) as f64;
+        if real > est + 1.0 {
+            short.push(format!("m {m}: {real:.1} > {est}"));
+        }
+    }
+    assert!(short.is_empty(), "link_bytes_per_element under what the lists take: {short:?}");
+}
+
+/// The lists never outgrow what they were allocated with: a built graph
+/// takes what a new one does.
+#[test]
+fn built_lists_take_what_new_ones_do() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for m in [2, 3, 8, 16] {
+        let new = graph_bytes_per_element(m, 5_000, false);
+        let built = graph_bytes_per_element(m, 5_000, true);
+        assert!(built <= new + 0.5, "m {m}: built {built:.1} vs new {new:.1}");
+    }
+}
