@@ -180,9 +180,14 @@ impl MemGraph {
     /// Approximate heap bytes per element besides its vector (links,
     /// level, locks), to hold a build to `maintenance_work_mem`.
     pub fn link_bytes_per_element(m: usize) -> usize {
-        // layer 0's lines, the average upper layers (a list and its vec,
-        // allocator overhead), the deleted flag and level
-        Lists::bytes_per_element(2 * m + Self::slack(m)) + (4 * (m + Self::slack(m)) + 24 + 16).div_ceil(m.max(2)) + 2
+        // layer 0's lines, the upper layers, the deleted flag and level.
+        // An element has 1 / (m - 1) upper layers on average (level k at
+        // odds m^-k; 1 at m = 2, not 1 / m), each a list with room for
+        // m + slack links in a heap block of its own (malloc: an 8-byte
+        // header, 16-byte steps) and 24 bytes in the element's vec of
+        // lists (a block more, allocator overhead)
+        let list = (4 * (m + Self::slack(m)) + 8).div_ceil(16) * 16;
+        Lists::bytes_per_element(2 * m + Self::slack(m)) + (list + 24 + 16).div_ceil(m.max(2) - 1) + 2
     }
 
     /// Extra links a list may hold during a build with `m` before it is
