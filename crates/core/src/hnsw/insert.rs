@@ -148,14 +148,6 @@ pub struct Backlink {
     pub proofs: Vec<(NodeId, NodeId)>,
 }
 
-/// Most links beyond capacity a build list keeps when the heuristic refused
-/// a back-link to it (half the slack, at most 7): with 15 of a 31-link
-/// slack, sparse SPLADE-like L2 rows (examples/sparse_build, seed 1) fell
-/// from 0.668 to 0.580 recall@10 at ef_search 40.
-pub(super) fn refused_keep(slack: usize) -> usize {
-    (slack / 2).min(7)
-}
-
 /// Whether an element at distance `d` from a base is a copy of it
 /// (identical vector, for metrics where identical means distance 0).
 #[inline]
@@ -308,7 +300,7 @@ fn add_backlink_unchecked<S: GraphStore + ?Sized>(store: &mut S, node: NodeId, b
                     // help the searches until the final prune)
                     refused = true;
                     let more: Vec<Candidate> =
-                        rest.iter().filter(|c| c.id != new && !kept.iter().any(|k| k.id == c.id)).take(refused_keep(policy.slack)).copied().collect();
+                        rest.iter().filter(|c| c.id != new && !kept.iter().any(|k| k.id == c.id)).take(policy.slack / 2).copied().collect();
                     kept.extend(more);
                 } else {
                     rest.retain(|c| c.id != new && !unusable(c.dist));

@@ -27,11 +27,7 @@ use std::time::Duration;
 /// Fewest extra links a list may hold during the build before it is
 /// pruned; layer 0 gets as many more as fill its last cache line (see
 /// [`Lists::slots`]): a list then fills up, and is pruned, less often.
-/// At m = 16 that is 31 (four lines) rather than 15 (three): the core
-/// 100k MiniLM build with 2 threads, alternating, took 14.9-15.3 s
-/// against 15.5-16.6 s, recall@10 at ef 40 0.9586-0.9587 against
-/// 0.9558-0.9574 (10k: the same within noise); 47 was no faster.
-const SLACK: usize = 16;
+const SLACK: usize = 8;
 /// Elements a worker takes from the cursor at a time.
 const CHUNK: usize = 16;
 

@@ -527,36 +527,33 @@ fn stream_batches_match_the_undeferred_search() {
 
 /// A back-link the heuristic refuses on a list full to its build slack
 /// still leaves the list pruned (to capacity and the nearest of the rest,
-/// up to `refused_keep`): the pruning was computed, and keeping the full
+/// up to half the slack): the pruning was computed, and keeping the full
 /// list would have every later back-link to a popular element (a hub under
 /// L2) prune it again, for nothing.
 #[test]
 fn refused_backlink_prunes_a_full_list() {
     let p = params(Metric::L2);
     let cap = p.max_neighbors(0);
-    // 1-d points: node 0 at 0, its list the next cap + slack points, then
-    // a far one
-    let slack = MemGraph::slack(p.m);
-    let n = cap + slack + 2;
-    let data: Vec<f32> = (0..n).map(|i| if i == n - 1 { 1000.0 } else { i as f32 }).collect();
+    // 1-d points: node 0 at 0, its list the next 47 points, then a far one
+    let data: Vec<f32> = (0..50).map(|i| if i == 49 { 1000.0 } else { i as f32 }).collect();
     let g = MemGraph::from_f32(p, 1, &data, 1);
+    let slack = MemGraph::slack(p.m);
     let full: Vec<u32> = (1..=(cap + slack) as u32).collect();
     g.links.set(0, 0, &full);
     let policy = LinkPolicy { slack, rescue_budget: 0 };
     let mut store = g.store(&[], None);
-    let far = (n - 1) as NodeId;
+    let far = 49;
     let d = store.between(0, far);
     let back = insert::Back { new: far, dist: d, layer: 0, force: false, new_links: &[], keep: &[], strict: false };
     let r = insert::add_backlink(&mut store, 0, &back, &p, &policy);
     assert!(!r.held, "the far point is not a neighbour worth keeping");
     let after = g.neighbors(0, 0);
-    let extra = insert::refused_keep(slack);
-    assert_eq!(after.len(), cap + extra, "{after:?}");
+    assert_eq!(after.len(), cap + slack / 2, "{after:?}");
     assert!(after.iter().all(|x| full.contains(x)));
-    assert_eq!(r.dropped.len(), slack - extra, "what the pruning dropped is reported");
+    assert_eq!(r.dropped.len(), slack - slack / 2, "what the pruning dropped is reported");
     // the farthest links went: what stays is the heuristic's choice and
     // the nearest of the others
-    let kept_far = after.iter().filter(|&&x| x as usize > cap + extra).count();
+    let kept_far = after.iter().filter(|&&x| x as usize > cap + slack / 2).count();
     assert!(kept_far <= cap, "{after:?}");
 }
 
