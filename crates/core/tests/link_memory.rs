@@ -2,7 +2,7 @@
 //! maintenance_work_mem for each element's links: it must cover what the
 //! graph really allocates for them (layer-0 lines, upper-layer lists with
 //! room for the build's slack, their vectors, allocator overhead), for
-//! every m a index may have (2 to 100). Measured with a counting
+//! every m an index may have (2 to 100). Measured with a counting
 //! allocator that charges what glibc's malloc takes per block (the
 //! request plus an 8-byte header, in 16-byte steps, at least 32).
 
@@ -29,14 +29,19 @@ fn block(size: usize) -> isize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(block(l.size()), Ordering::Relaxed);
+        // SAFETY: forwards the caller's layout to the system allocator
+        // unchanged; only the count is added.
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(block(l.size()), Ordering::Relaxed);
+        // SAFETY: `p` came from `alloc`/`realloc` above (the system
+        // allocator) with layout `l`, as the caller guarantees.
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(block(new) - block(l.size()), Ordering::Relaxed);
+        // SAFETY: as in `dealloc`; `new` is the caller's valid new size.
         unsafe { System.realloc(p, l, new) }
     }
 }

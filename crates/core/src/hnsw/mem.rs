@@ -182,8 +182,9 @@ impl MemGraph {
         // m + slack links in a heap block of its own (malloc: an 8-byte
         // header, 16-byte steps) and 24 bytes in the element's vec of
         // lists (a block more, allocator overhead)
-        let list = (4 * (m + Self::slack(m)) + 8).div_ceil(16) * 16;
-        Lists::bytes_per_element(2 * m + Self::slack(m)) + (list + 24 + 16).div_ceil(m.max(2) - 1) + 2
+        let slack = Self::slack(m);
+        let list = (4 * (m + slack) + 8).div_ceil(16) * 16;
+        Lists::bytes_per_element(2 * m + slack) + (list + 24 + 16).div_ceil(m.max(2) - 1) + 2
     }
 
     /// Extra links a list may hold during a build with `m` before it is
