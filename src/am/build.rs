@@ -89,13 +89,7 @@ fn bytes_per_row(meta: &Meta, threads: usize) -> usize {
         true => 0,
         false => Values::bytes_per_value(meta.shape.value_bytes),
     };
-    value
-        + MemGraph::code_bytes_per_element(meta.space())
-        + 6
-        + MemGraph::link_bytes_per_element(meta.params.m)
-        + 2
-        + 4 * threads
-        + 96
+    value + MemGraph::build_bytes_per_element(meta.space(), meta.params.m, threads) + 6 + 2 + 96
 }
 
 /// The store collected values go in: sparse values at their own size (not

@@ -8,7 +8,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::Mutex;
 
 use vecstore_core::distance::Metric;
 use vecstore_core::hnsw::dedup::Values;
@@ -19,8 +18,8 @@ use vecstore_core::space::Space;
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
-/// Tests of this file run one at a time (the count is global).
-static SERIAL: Mutex<()> = Mutex::new(());
+/// Highest `LIVE` since the last reset.
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 fn block(size: usize) -> isize {
     ((size + 8).div_ceil(16) * 16).max(32) as isize
@@ -28,7 +27,8 @@ fn block(size: usize) -> isize {
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(block(l.size()), Ordering::Relaxed);
+        let b = block(l.size());
+        PEAK.fetch_max(LIVE.fetch_add(b, Ordering::Relaxed) + b, Ordering::Relaxed);
         // SAFETY: forwards the caller's layout to the system allocator
         // unchanged; only the count is added.
         unsafe { System.alloc(l) }
@@ -40,7 +40,8 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(block(new) - block(l.size()), Ordering::Relaxed);
+        let d = block(new) - block(l.size());
+        PEAK.fetch_max(LIVE.fetch_add(d, Ordering::Relaxed) + d, Ordering::Relaxed);
         // SAFETY: as in `dealloc`; `new` is the caller's valid new size.
         unsafe { System.realloc(p, l, new) }
     }
@@ -68,9 +69,7 @@ fn graph_bytes_per_element(m: usize, n: usize, build: bool) -> f64 {
     (after - before) as f64 / n as f64 - 4.0
 }
 
-#[test]
 fn link_estimate_covers_the_lists_for_every_m() {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut short = Vec::new();
     for m in 2..=100 {
         let real = graph_bytes_per_element(m, 20_000, false);
@@ -84,12 +83,54 @@ fn link_estimate_covers_the_lists_for_every_m() {
 
 /// The lists never outgrow what they were allocated with: a built graph
 /// takes what a new one does.
-#[test]
 fn built_lists_take_what_new_ones_do() {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for m in [2, 3, 8, 16] {
         let new = graph_bytes_per_element(m, 5_000, false);
         let built = graph_bytes_per_element(m, 5_000, true);
         assert!(built <= new + 0.5, "m {m}: built {built:.1} vs new {new:.1}");
     }
+}
+
+/// Peak heap bytes per element of a build over `n` random `dims`-d points
+/// with `m` on `threads` threads, besides the values and the member list
+/// (4 bytes each).
+fn build_peak_per_element(dims: usize, m: usize, threads: usize, n: usize) -> f64 {
+    let mut rng = Rng::new(11);
+    let flat: Vec<f32> = (0..dims * n).map(|_| rng.uniform() as f32).collect();
+    let values = Values::from_f32(dims, &flat);
+    let params = Params { m, ef_construction: 2 * m.max(8), metric: Metric::L2, max_level: MAX_LEVEL };
+    let space = Space::F32 { metric: Metric::L2, dims };
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let g = MemGraph::new(params, space, values, 42);
+    g.build(threads, &mut |_| true).expect("build");
+    let peak = PEAK.load(Ordering::Relaxed);
+    drop(g);
+    (peak - before) as f64 / n as f64 - 4.0
+}
+
+/// What a build charges maintenance_work_mem per element for its graph
+/// covers the graph's peak: the inserts' codes, links and visited marks,
+/// and the final reachability pass's snapshot of layer 0.
+fn build_peak_stays_within_its_charge() {
+    let mut over = Vec::new();
+    for (dims, m, threads) in [(2, 4, 2), (2, 16, 2), (2, 32, 1), (96, 8, 2), (96, 16, 2)] {
+        let peak = build_peak_per_element(dims, m, threads, 20_000);
+        let space = Space::F32 { metric: Metric::L2, dims };
+        let charge = MemGraph::build_bytes_per_element(space, m, threads) as f64;
+        if peak > charge {
+            over.push(format!("{dims}-d m {m} {threads} threads: {peak:.1} > {charge}"));
+        }
+    }
+    assert!(over.is_empty(), "a build's peak outgrows its charge: {over:?}");
+}
+
+/// The count is global, and the test harness's own thread allocates as a
+/// test ends (its report) while the next one may be counting: the checks
+/// are one test.
+#[test]
+fn graph_memory_stays_within_its_charges() {
+    link_estimate_covers_the_lists_for_every_m();
+    built_lists_take_what_new_ones_do();
+    build_peak_stays_within_its_charge();
 }

@@ -187,6 +187,13 @@ impl MemGraph {
         Lists::bytes_per_element(2 * m + slack) + (list + 24 + 16).div_ceil(m.max(2) - 1) + 2
     }
 
+    /// Heap bytes per element a build of `space` with `m` takes on
+    /// `threads` threads at its peak, besides the values: what it charges
+    /// `maintenance_work_mem` for the graph itself.
+    pub fn build_bytes_per_element(space: Space, m: usize, threads: usize) -> usize {
+        Self::code_bytes_per_element(space) + Self::link_bytes_per_element(m) + 4 * threads
+    }
+
     /// Extra links a list may hold during a build with `m` before it is
     /// pruned.
     pub(super) fn slack(m: usize) -> usize {
