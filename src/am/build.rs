@@ -285,7 +285,7 @@ fn flush(state: &mut BuildState) {
     let started = std::time::Instant::now();
     let groups = group_duplicates(&values);
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
-    let g = MemGraph::with_members(state.meta.params, state.space, values, LEVEL_SEED, members);
+    let mut g = MemGraph::with_members(state.meta.params, state.space, values, LEVEL_SEED, members);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LINK);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, g.members().len() as i64);
     loop {

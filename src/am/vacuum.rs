@@ -262,7 +262,6 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 /// returns (links made, live heap rows).
 fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessStrategy) -> (usize, usize) {
     let meta = Meta::read(index);
-    let mut adj = Adjacency::default();
     let mut rows = 0;
     let mut elements = Vec::new();
     for block in 1..nblocks(index) {
@@ -280,7 +279,10 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
     let Some((entry, _)) = meta.entry else { return (0, rows) };
     // SAFETY: GUC global read on the backend thread.
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-    if Adjacency::bytes(elements.len(), meta.params.m) > budget {
+    // the snapshot (ids packed item pointers: mapped), and the list of
+    // elements read above
+    let bytes = Adjacency::bytes(elements.len(), meta.params.m, true) + elements.capacity() * std::mem::size_of::<(u64, bool)>();
+    if bytes > budget {
         ereport!(
             DEBUG1,
             PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
@@ -288,6 +290,7 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
         );
         return (0, rows);
     }
+    let mut adj = Adjacency::new(elements.len(), meta.params.max_neighbors(0));
     for &(id, live) in &elements {
         adj.add(id, live);
     }

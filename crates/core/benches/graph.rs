@@ -32,7 +32,7 @@ fn main() {
     let q: Vec<f32> = q.into_iter().map(f32::from_bits).collect();
     let params = Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL };
     for threads in [1, 2] {
-        let graph = MemGraph::from_f32(params, dim, &b, 0x4853_4e57);
+        let mut graph = MemGraph::from_f32(params, dim, &b, 0x4853_4e57);
         let t = Instant::now();
         graph.build(threads, &mut |_| true).expect("build");
         println!("n={} dim={dim} threads={threads}: build {:.3} s", graph.len(), t.elapsed().as_secs_f64());

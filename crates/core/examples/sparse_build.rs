@@ -97,7 +97,7 @@ fn main() {
         for r in &base {
             values.push(f32_bytes(r));
         }
-        let g = MemGraph::new(params, space, values, seed);
+        let mut g = MemGraph::new(params, space, values, seed);
         let started = Instant::now();
         g.build(t, &mut |_| true).expect("build");
         println!("n={n} nnz={lo}..{hi} dim={dim} {metric:?} threads={t}: build {:.3} s", started.elapsed().as_secs_f64());

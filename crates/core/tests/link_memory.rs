@@ -60,7 +60,7 @@ fn graph_bytes_per_element(m: usize, n: usize, build: bool) -> f64 {
     let params = Params { m, ef_construction: 2 * m.max(8), metric: Metric::L2, max_level: MAX_LEVEL };
     let space = Space::F32 { metric: Metric::L2, dims: 2 };
     let before = LIVE.load(Ordering::Relaxed);
-    let g = MemGraph::new(params, space, values, 42);
+    let mut g = MemGraph::new(params, space, values, 42);
     if build {
         g.build(1, &mut |_| true).expect("build");
     }
@@ -102,7 +102,7 @@ fn build_peak_per_element(dims: usize, m: usize, threads: usize, n: usize) -> f6
     let space = Space::F32 { metric: Metric::L2, dims };
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let g = MemGraph::new(params, space, values, 42);
+    let mut g = MemGraph::new(params, space, values, 42);
     g.build(threads, &mut |_| true).expect("build");
     let peak = PEAK.load(Ordering::Relaxed);
     drop(g);

@@ -29,6 +29,17 @@ impl<V: Copy> NodeMap<V> {
         NodeMap { keys: vec![0; 16], values: vec![fill; 16], len: 0, fill }
     }
 
+    /// An empty map with room for `n` entries without growing.
+    pub fn with_capacity(n: usize, fill: V) -> Self {
+        let size = (2 * n).next_power_of_two().max(16);
+        NodeMap { keys: vec![0; size], values: vec![fill; size], len: 0, fill }
+    }
+
+    /// Heap bytes of a map made [`NodeMap::with_capacity`] `n`.
+    pub fn bytes_with_capacity(n: usize) -> usize {
+        (2 * n).next_power_of_two().max(16) * (8 + std::mem::size_of::<V>())
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.len

@@ -191,7 +191,11 @@ impl MemGraph {
     /// `threads` threads at its peak, besides the values: what it charges
     /// `maintenance_work_mem` for the graph itself.
     pub fn build_bytes_per_element(space: Space, m: usize, threads: usize) -> usize {
-        Self::code_bytes_per_element(space) + Self::link_bytes_per_element(m) + 4 * threads
+        // inserting: codes and every thread's visited marks; then the
+        // final pass: its snapshot and one thread's marks (the codes gone)
+        let inserting = Self::code_bytes_per_element(space) + 4 * threads;
+        let connecting = Adjacency::bytes(1, m, false) + 4;
+        Self::link_bytes_per_element(m) + inserting.max(connecting)
     }
 
     /// Extra links a list may hold during a build with `m` before it is
@@ -230,7 +234,7 @@ impl MemGraph {
     /// inserted; returning false pauses the build, which then returns
     /// [`BuildError::Paused`] once every worker has stopped (calling
     /// `build` again resumes). Workers only compute.
-    pub fn build(&self, threads: usize, poll: &mut dyn FnMut(usize) -> bool) -> Result<(), BuildError> {
+    pub fn build(&mut self, threads: usize, poll: &mut dyn FnMut(usize) -> bool) -> Result<(), BuildError> {
         if self.members.is_empty() || self.finished.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -250,6 +254,11 @@ impl MemGraph {
         }
         self.run(threads.max(1), poll, &|g, stop| g.insert_range(g.members.len(), CHUNK, stop))?;
         self.run(threads.max(1), poll, &|g, stop| g.prune_all(stop))?;
+        // the inserts are done: their codes go, and the final pass's
+        // snapshot of layer 0 takes their room (see
+        // [`MemGraph::build_bytes_per_element`]); later inserts search
+        // exactly
+        self.codes = None;
         self.connect_all();
         self.finished.store(true, Ordering::Relaxed);
         Ok(())
@@ -387,13 +396,19 @@ impl MemGraph {
     /// Final pass: links weakly linked elements (see [`super::reach`]).
     fn connect_all(&self) {
         let Some((ep, _)) = self.entry() else { return };
-        let mut adj = Adjacency::default();
-        for &i in &self.members {
-            adj.add(i as NodeId, !self.deleted[i as usize].load(Ordering::Relaxed));
+        // every vector gets its own index (ids stay dense, no map); those
+        // out of the graph (duplicates) are dead and have no links
+        let n = self.len();
+        let mut adj = Adjacency::new(n, self.params.max_neighbors(0));
+        for i in 0..n {
+            adj.add(i as NodeId, false);
         }
-        for k in 0..self.members.len() {
-            let list: Vec<NodeId> = self.neighbors(self.members[k] as usize, 0).into_iter().map(NodeId::from).collect();
-            adj.set_list(k as u32, &list);
+        let mut list: Vec<NodeId> = Vec::new();
+        for &i in &self.members {
+            adj.live[i as usize] = !self.deleted[i as usize].load(Ordering::Relaxed);
+            list.clear();
+            list.extend(self.neighbors(i as usize, 0).into_iter().map(NodeId::from));
+            adj.set_list(i, &list);
         }
         let mut store = self.store(&[], None);
         let params = self.params;

@@ -11,31 +11,74 @@ use super::idmap::NodeMap;
 use super::search::{unusable, Candidate};
 use super::{GraphStore, NodeId, Params, Replace};
 
-/// A snapshot of layer 0 with dense indices.
+/// A snapshot of layer 0 with dense indices, compact: it is taken while
+/// the whole graph is in memory (a build's final pass, VACUUM within
+/// maintenance_work_mem). Every list has a slot of the lists' capacity in
+/// one flat array (a longer list, which no store holds, goes to a map),
+/// and ids that are already dense (`0..n` in order, a build's) need no
+/// map either.
 pub struct Adjacency {
     /// Dense index to element id.
     pub ids: Vec<NodeId>,
     /// Whether each element is live.
     pub live: Vec<bool>,
-    /// Out-links of each element (dense indices of known elements only).
-    pub lists: Vec<Vec<u32>>,
-    index: NodeMap<u32>,
+    /// Links in each element's slot ([`LONG`]: in `long`).
+    count: Vec<u16>,
+    /// Out-links (dense indices of known elements only), `stride` per
+    /// element.
+    flat: Vec<u32>,
+    stride: usize,
+    long: std::collections::HashMap<u32, Vec<u32>>,
+    /// Id to dense index; None while every id equals its index.
+    index: Option<NodeMap<u32>>,
+    /// Room the map is made with when the first other id comes.
+    expected: usize,
 }
 
-impl Default for Adjacency {
-    fn default() -> Self {
-        Adjacency { ids: Vec::new(), live: Vec::new(), lists: Vec::new(), index: NodeMap::new(u32::MAX) }
+/// Dense index of `id` among `n` elements: through `index`, else `id`.
+fn dense_index(index: &Option<NodeMap<u32>>, n: usize, id: NodeId) -> Option<u32> {
+    match index {
+        Some(map) => map.get(id).copied(),
+        None => (id < n as NodeId).then_some(id as u32),
     }
 }
 
+/// `count` of a list kept in `long`.
+const LONG: u16 = u16::MAX;
+
 impl Adjacency {
+    /// An empty snapshot of lists of up to `cap` links, with room for
+    /// `n` elements.
+    pub fn new(n: usize, cap: usize) -> Self {
+        Adjacency {
+            ids: Vec::with_capacity(n),
+            live: Vec::with_capacity(n),
+            count: Vec::with_capacity(n),
+            flat: Vec::with_capacity(n * cap),
+            stride: cap,
+            long: Default::default(),
+            index: None,
+            expected: n,
+        }
+    }
+
     /// Adds an element (its list comes later, see [`Adjacency::set_list`]).
     pub fn add(&mut self, id: NodeId, live: bool) -> u32 {
         let i = self.ids.len() as u32;
+        if self.index.is_none() && id != i as NodeId {
+            let mut map = NodeMap::with_capacity(self.expected.max(self.ids.len() + 1), u32::MAX);
+            for (k, &x) in self.ids.iter().enumerate() {
+                map.insert(x, k as u32);
+            }
+            self.index = Some(map);
+        }
+        if let Some(map) = self.index.as_mut() {
+            map.insert(id, i);
+        }
         self.ids.push(id);
         self.live.push(live);
-        self.lists.push(Vec::new());
-        self.index.insert(id, i);
+        self.count.push(0);
+        self.flat.resize(self.flat.len() + self.stride, 0);
         i
     }
 
@@ -51,18 +94,49 @@ impl Adjacency {
 
     /// Dense index of `id`.
     pub fn index_of(&self, id: NodeId) -> Option<u32> {
-        self.index.get(id).copied()
+        dense_index(&self.index, self.ids.len(), id)
+    }
+
+    /// Element `i`'s out-links (dense indices).
+    #[inline]
+    pub fn list(&self, i: u32) -> &[u32] {
+        match self.count[i as usize] {
+            LONG => &self.long[&i],
+            c => &self.flat[i as usize * self.stride..][..c as usize],
+        }
     }
 
     /// Sets element `i`'s out-links from ids (unknown ids are dropped).
     pub fn set_list(&mut self, i: u32, list: &[NodeId]) {
-        let mapped: Vec<u32> = list.iter().filter_map(|&x| self.index_of(x)).collect();
-        self.lists[i as usize] = mapped;
+        let (index, n) = (&self.index, self.ids.len());
+        let mapped = list.iter().filter_map(|&x| dense_index(index, n, x));
+        let slot = &mut self.flat[i as usize * self.stride..][..self.stride];
+        let mut c = 0;
+        let mut over = Vec::new();
+        for t in mapped {
+            match slot.get_mut(c) {
+                Some(s) => *s = t,
+                None => over.push(t),
+            }
+            c += 1;
+        }
+        if over.is_empty() {
+            self.long.remove(&i);
+            self.count[i as usize] = c as u16;
+        } else {
+            let mut all = slot.to_vec();
+            all.extend(over);
+            self.long.insert(i, all);
+            self.count[i as usize] = LONG;
+        }
     }
 
-    /// Approximate bytes of the snapshot (for memory budgets).
-    pub fn bytes(elements: usize, m: usize) -> usize {
-        elements * (8 + 1 + 24 + 4 * 2 * m + 24)
+    /// Heap bytes of a snapshot of `elements` with `m` (lists of up to
+    /// 2m links), with ids that need a map (`sparse_ids`), and the pass's own
+    /// per-element state (see [`connect`]); for memory budgets.
+    pub fn bytes(elements: usize, m: usize, sparse_ids: bool) -> usize {
+        let map = if sparse_ids { NodeMap::<u32>::bytes_with_capacity(elements) } else { 0 };
+        elements * (8 + 1 + 2 + 4 * 2 * m + PASS_BYTES) + map
     }
 
     fn mark_from(&self, start: u32, reached: &mut [bool], stack: &mut Vec<u32>) {
@@ -71,7 +145,7 @@ impl Adjacency {
         }
         stack.push(start);
         while let Some(x) = stack.pop() {
-            for &y in &self.lists[x as usize] {
+            for &y in self.list(x) {
                 if !std::mem::replace(&mut reached[y as usize], true) {
                     stack.push(y);
                 }
@@ -108,6 +182,11 @@ struct Levels {
 }
 
 const NONE: u64 = u64::MAX;
+/// Heap bytes per element [`connect`] holds besides the snapshot: a
+/// pass's labels (8), parent counts (4), its queue (4, up to twice that
+/// as it doubles) and full-list marks (1), and the reach marks of
+/// [`Adjacency::unreachable`] (1), rounded up.
+const PASS_BYTES: usize = 24;
 const STEP: u64 = 1 << 20;
 
 impl Levels {
@@ -159,7 +238,7 @@ impl Levels {
             if !adj.live[x as usize] && lx != 0 {
                 continue;
             }
-            for &y in &adj.lists[x as usize] {
+            for &y in adj.list(x) {
                 if self.label[y as usize] == NONE {
                     self.label[y as usize] = lx + STEP;
                     self.parents[y as usize] = 1;
@@ -432,9 +511,9 @@ pub fn connect<S: GraphStore + ?Sized>(
                 continue;
             }
             // reachable elements that only far ones point at are relinked too
-            let reciprocal = adj.lists[u as usize].iter().any(|&o| adj.lists[o as usize].contains(&u));
+            let reciprocal = adj.list(u).iter().any(|&o| adj.list(o).contains(&u));
             let must = !lv.reached(u);
-            if !must && (reciprocal || adj.lists[u as usize].is_empty()) {
+            if !must && (reciprocal || adj.list(u).is_empty()) {
                 continue;
             }
             if !keep_going() {
@@ -442,8 +521,8 @@ pub fn connect<S: GraphStore + ?Sized>(
             }
             let id = adj.ids[u as usize];
             let mut froms: Vec<(Candidate, u32)> = Vec::new();
-            for k in 0..adj.lists[u as usize].len() {
-                let o = adj.lists[u as usize][k];
+            for k in 0..adj.list(u).len() {
+                let o = adj.list(u)[k];
                 if lv.reached(o) && adj.live[o as usize] {
                     let c = Candidate { dist: store.between(id, adj.ids[o as usize]), id: adj.ids[o as usize] };
                     if !unusable(c.dist) {
@@ -473,7 +552,7 @@ pub fn connect<S: GraphStore + ?Sized>(
             // a slot their selection would not keep costs distances between
             // all their links, again on every VACUUM
             let linked = froms.iter().any(|&(_, o)| {
-                !full[o as usize] && (must || adj.lists[o as usize].len() < cap) && {
+                !full[o as usize] && (must || adj.list(o).len() < cap) && {
                     let done = link_into(store, adj, &mut lv, o, u, cap, false, &mut buf);
                     full[o as usize] = !done;
                     done

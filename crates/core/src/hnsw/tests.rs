@@ -72,7 +72,7 @@ pub(super) fn recall(graph: &MemGraph, queries: &[f32], k: usize, ef: usize) -> 
 }
 
 fn built_with(p: Params, data: &[f32], dim: usize, threads: usize, seed: u64) -> MemGraph {
-    let g = MemGraph::from_f32(p, dim, data, seed);
+    let mut g = MemGraph::from_f32(p, dim, data, seed);
     g.build(threads, &mut |_| true).unwrap();
     g
 }
@@ -166,7 +166,7 @@ fn members_leave_duplicates_out_of_the_graph() {
     let groups = dedup::group_duplicates(&vectors);
     assert_eq!(groups.len(), 499 + 3, "500 distinct rows; 26 copies of row 0 in groups of 10, 10, 6");
     let members: Vec<u32> = groups.iter().map(|g| g[0]).collect();
-    let g = MemGraph::with_members(params(Metric::L2), Space::F32 { metric: Metric::L2, dims: dim }, vectors, 1, members.clone());
+    let mut g = MemGraph::with_members(params(Metric::L2), Space::F32 { metric: Metric::L2, dims: dim }, vectors, 1, members.clone());
     g.build(2, &mut |_| true).unwrap();
     for i in 0..g.len() {
         let linked = !g.neighbors(i, 0).is_empty();
@@ -208,7 +208,7 @@ fn pausing_and_resuming_builds_the_same_quality() {
     let mut rng = Rng::new(6);
     let data = random(20000, 8, &mut rng);
     let queries = random(100, 8, &mut rng);
-    let g = MemGraph::from_f32(params(Metric::L2), 8, &data, 1);
+    let mut g = MemGraph::from_f32(params(Metric::L2), 8, &data, 1);
     let mut pauses = 0;
     loop {
         let mut calls = 0;
@@ -378,7 +378,7 @@ fn late_inserts_of_identical_vectors_stay_reachable() {
     }
     for m in [4, 16] {
         let p = Params { m, ef_construction: 2 * m.max(16), metric: Metric::L2, max_level: MAX_LEVEL };
-        let g = MemGraph::with_members(p, Space::F32 { metric: Metric::L2, dims: dim }, Values::from_f32(dim, &data), seed, (0..200).collect());
+        let mut g = MemGraph::with_members(p, Space::F32 { metric: Metric::L2, dims: dim }, Values::from_f32(dim, &data), seed, (0..200).collect());
         g.build(1, &mut |_| true).unwrap();
         let mut scratch = Scratch::dense(g.len());
         for q in 200..600 {

@@ -16,7 +16,7 @@ use crate::space::Space;
 /// the graph and how many elements are unreachable.
 fn late(p: Params, dim: usize, flat: &[f32], base: usize, seed: u64, threads: usize) -> (MemGraph, usize) {
     let n = flat.len() / dim;
-    let g = MemGraph::with_members(p, Space::F32 { metric: p.metric, dims: dim }, Values::from_f32(dim, flat), seed, (0..base as u32).collect());
+    let mut g = MemGraph::with_members(p, Space::F32 { metric: p.metric, dims: dim }, Values::from_f32(dim, flat), seed, (0..base as u32).collect());
     g.build(1, &mut |_| true).unwrap();
     let built = reachable_at_layer0(&g).iter().take(base).filter(|s| !**s).count();
     if built > 0 {
@@ -182,7 +182,7 @@ fn review_late_inserts_after_deletes_keep_live_reachable() {
     for (name, dim, data) in [("uniform 8-d", 8, (0..3000 * 8).map(|_| rng.uniform() as f32).collect::<Vec<f32>>()), ("1-d ties", 1, one_d_ties(3000, &mut rng))] {
         for m in [4, 16] {
             let pp = p(m, 2 * m.max(8), Metric::L2);
-            let g = MemGraph::with_members(pp, Space::F32 { metric: pp.metric, dims: dim }, Values::from_f32(dim, &data), 5, (0..1500).collect());
+            let mut g = MemGraph::with_members(pp, Space::F32 { metric: pp.metric, dims: dim }, Values::from_f32(dim, &data), 5, (0..1500).collect());
             g.build(1, &mut |_| true).unwrap();
             let (ep, _) = g.entry().expect("entry");
             for i in (0..1500).filter(|&i| i % 3 == 0 && i != ep as usize) {

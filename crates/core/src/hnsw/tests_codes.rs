@@ -62,7 +62,8 @@ fn code_builds_keep_the_exact_builds_recall() {
         let queries = clustered(150, 40, &mut Rng::new(3), &mut draws, unit);
         let exact = build(metric, &data, false);
         let coded = build(metric, &data, true);
-        assert!(coded.uses_codes() && !exact.uses_codes());
+        // `build` asserted the codes were on; a finished build drops them
+        assert!(!coded.uses_codes() && !exact.uses_codes());
         for ef in [10, 40] {
             let (re, rc) = (recall(&exact, &queries, 10, ef), recall(&coded, &queries, 10, ef));
             println!("{metric:?} ef {ef}: exact build {re:.4}, code build {rc:.4}");
@@ -121,7 +122,7 @@ fn default_vs_exact(metric: Metric, data: &[f32], queries: &[f32]) -> (f64, f64)
     let mut exact = MemGraph::from_f32(p, DIM, data, 42);
     exact.set_codes(false);
     exact.build(1, &mut |_| true).expect("build");
-    let dflt = MemGraph::from_f32(p, DIM, data, 42);
+    let mut dflt = MemGraph::from_f32(p, DIM, data, 42);
     dflt.build(1, &mut |_| true).expect("build");
     (recall(&exact, queries, 10, 40), recall(&dflt, queries, 10, 40))
 }

@@ -21,7 +21,7 @@ fn params() -> Params {
 
 /// Inserts every element but the first one by one as `insert_late` does,
 /// counting; prints per-insert averages and what is unreachable after.
-fn measure(name: &str, g: &MemGraph, report: &dyn Fn(&MemGraph) -> String) {
+fn measure(name: &str, g: &mut MemGraph, report: &dyn Fn(&MemGraph) -> String) {
     g.build(1, &mut |_| true).unwrap();
     let n = g.len();
     let mut scratch = Scratch::dense(n);
@@ -70,13 +70,13 @@ fn insert_cost_hub_rows_and_dense_random() {
         let kths = exact_kth(g, &queries);
         [10, 40, 100].map(|ef| format!("recall@10 ef {ef} {:.3}", sparse_recall(g, &queries, &kths, ef).0)).join(", ")
     };
-    measure("hub rows (late_graph)", &MemGraph::with_members(p, Space::Sparse { metric: p.metric, cap }, values, 42, vec![0]), &sparse_report);
+    measure("hub rows (late_graph)", &mut MemGraph::with_members(p, Space::Sparse { metric: p.metric, cap }, values, 42, vec![0]), &sparse_report);
 
     let (n, dim) = (4000, 32);
     let mut rng = Rng::new(5);
     let flat: Vec<f32> = (0..n * dim).map(|_| rng.uniform() as f32).collect();
-    let g = MemGraph::with_members(p, Space::F32 { metric: p.metric, dims: dim }, Values::from_f32(dim, &flat), 42, vec![0]);
+    let mut g = MemGraph::with_members(p, Space::F32 { metric: p.metric, dims: dim }, Values::from_f32(dim, &flat), 42, vec![0]);
     let queries: Vec<f32> = (0..200 * dim).map(|_| rng.uniform() as f32).collect();
     let dense_report = |g: &MemGraph| [10, 40, 100].map(|ef| format!("recall@10 ef {ef} {:.3}", recall(g, &queries, 10, ef))).join(", ");
-    measure("dense random 4,000 x 32", &g, &dense_report);
+    measure("dense random 4,000 x 32", &mut g, &dense_report);
 }

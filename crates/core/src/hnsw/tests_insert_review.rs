@@ -56,7 +56,7 @@ fn link_back_reads(n: usize, dim: usize) -> (f64, f64) {
     let p = Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL };
     let mut rng = Rng::new(5);
     let flat: Vec<f32> = (0..n * dim).map(|_| rng.uniform() as f32).collect();
-    let g = MemGraph::with_members(p, Space::F32 { metric: p.metric, dims: dim }, Values::from_f32(dim, &flat), 42, vec![0]);
+    let mut g = MemGraph::with_members(p, Space::F32 { metric: p.metric, dims: dim }, Values::from_f32(dim, &flat), 42, vec![0]);
     g.build(1, &mut |_| true).unwrap();
     let mut scratch = Scratch::dense(n);
     let (mut reads, mut own) = (0, 0);

@@ -39,7 +39,7 @@ fn one_hot_then_late(small: usize, late: &[Vec<f32>], seed: u64) -> (MemGraph, V
     }
     let cap = late.iter().map(|r| (r.len() - 2) / 2).max().unwrap_or(1).max(1);
     let members = (0..small as u32).collect();
-    let g = MemGraph::with_members(params(), Space::Sparse { metric: Metric::L2, cap }, values, seed, members);
+    let mut g = MemGraph::with_members(params(), Space::Sparse { metric: Metric::L2, cap }, values, seed, members);
     g.build(1, &mut |_| true).unwrap();
     // the build's own pass leaves every element reachable: what is lost
     // below, the late inserts lost

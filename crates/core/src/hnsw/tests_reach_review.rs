@@ -58,7 +58,7 @@ impl GraphStore for Counting<'_> {
 /// distances computed, live elements still unreachable).
 fn counted_connect(g: &MemGraph, n: usize) -> (usize, usize, usize) {
     let (ep, _) = g.entry().expect("entry");
-    let mut adj = Adjacency::default();
+    let mut adj = Adjacency::new(n, g.params.max_neighbors(0));
     for i in 0..n {
         adj.add(i as NodeId, !g.deleted[i].load(Ordering::Relaxed));
     }
@@ -100,7 +100,7 @@ fn late_graph() -> MemGraph {
         values.push(f32_bytes(r));
     }
     let p = Params { m: 16, ef_construction: 64, metric: crate::distance::Metric::L2, max_level: MAX_LEVEL };
-    let g = MemGraph::with_members(p, Space::Sparse { metric: p.metric, cap }, values, 42, vec![0]);
+    let mut g = MemGraph::with_members(p, Space::Sparse { metric: p.metric, cap }, values, 42, vec![0]);
     g.build(1, &mut |_| true).unwrap();
     let mut scratch = Scratch::dense(rows.len());
     for q in 1..rows.len() {
@@ -166,4 +166,32 @@ fn sparse_l2_second_reachability_pass_is_cheap() {
     let (made, between, lost) = counted_connect(&g, g.len());
     println!("second pass over the hub rows' graph: linked {made}, {between} distances, {lost} unreachable after");
     assert!(between <= 20 * g.len(), "{between} distances for a graph of {} elements", g.len());
+}
+
+/// The compact snapshot: ids that are not dense get a map (from the first
+/// one on), a list longer than the slot is kept whole, unknown ids drop.
+#[test]
+fn adjacency_keeps_every_list_whole() {
+    let mut dense = Adjacency::new(3, 2);
+    for id in 0..3 {
+        assert_eq!(dense.add(id, true), id as u32);
+    }
+    assert_eq!((dense.index_of(2), dense.index_of(3)), (Some(2), None));
+    dense.add(70, false);
+    assert_eq!((dense.index_of(1), dense.index_of(70), dense.index_of(3)), (Some(1), Some(3), None));
+
+    let mut adj = Adjacency::new(4, 2);
+    for id in [10, 20, 30, 40] {
+        adj.add(id, true);
+    }
+    adj.set_list(0, &[20, 30, 99, 40]);
+    adj.set_list(1, &[10]);
+    assert_eq!((adj.list(0), adj.list(1), adj.list(2)), (&[1, 2, 3][..], &[0][..], &[][..]));
+    adj.set_list(0, &[40, 99]);
+    adj.set_list(1, &[30, 40, 10]);
+    assert_eq!((adj.list(0), adj.list(1)), (&[3][..], &[2, 3, 0][..]));
+    assert_eq!(adj.unreachable(10), vec![20, 30]);
+    adj.set_list(3, &[20]);
+    assert_eq!(adj.unreachable(10), vec![]);
+    assert_eq!(adj.unreachable(30), vec![10, 20, 40]);
 }

@@ -91,7 +91,7 @@ pub(super) fn sparse_graph(metric: Metric, rows: &[Vec<f32>], threads: usize) ->
         values.push(f32_bytes(r));
     }
     let p = Params { m: 16, ef_construction: 64, metric, max_level: MAX_LEVEL };
-    let g = MemGraph::new(p, space, values, 42);
+    let mut g = MemGraph::new(p, space, values, 42);
     g.build(threads, &mut |_| true).unwrap();
     g
 }

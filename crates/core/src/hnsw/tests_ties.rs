@@ -62,7 +62,7 @@ fn dense_one_hot(n: usize, seed: u64) -> MemGraph {
 fn check(name: &str, build: &dyn Fn(u64) -> MemGraph, seeds: &[u64]) {
     let mut bad = Vec::new();
     for &seed in seeds {
-        let g = build(seed);
+        let mut g = build(seed);
         g.build(THREADS, &mut |_| true).unwrap();
         let (lost, orph) = (unreachable(&g), orphans(&g));
         println!("{name} seed {seed:#x}: {} members, {lost} unreachable, {orph} with no incoming link", g.members().len());
