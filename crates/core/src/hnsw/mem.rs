@@ -396,20 +396,28 @@ impl MemGraph {
     /// Final pass: links weakly linked elements (see [`super::reach`]).
     fn connect_all(&self) {
         let Some((ep, _)) = self.entry() else { return };
-        // every vector gets its own index (ids stay dense, no map); those
-        // out of the graph (duplicates) are dead and have no links
+        // every vector gets its own index (ids stay dense, no map). In the
+        // graph: members and rows inserted later (`insert_late`), which
+        // have links; the others (duplicates) are dead and have none
         let n = self.len();
         let mut adj = Adjacency::new(n, self.params.max_neighbors(0));
         for i in 0..n {
             adj.add(i as NodeId, false);
         }
-        let mut list: Vec<NodeId> = Vec::new();
+        let mut member = vec![false; n];
         for &i in &self.members {
-            adj.live[i as usize] = !self.deleted[i as usize].load(Ordering::Relaxed);
-            list.clear();
-            list.extend(self.neighbors(i as usize, 0).into_iter().map(NodeId::from));
-            adj.set_list(i, &list);
+            member[i as usize] = true;
         }
+        let mut list: Vec<NodeId> = Vec::new();
+        for i in 0..n {
+            list.clear();
+            list.extend(self.neighbors(i, 0).into_iter().map(NodeId::from));
+            if member[i] || !list.is_empty() || i == ep as usize {
+                adj.live[i] = !self.deleted[i].load(Ordering::Relaxed);
+                adj.set_list(i as u32, &list);
+            }
+        }
+        drop(member);
         let mut store = self.store(&[], None);
         let params = self.params;
         let mut scratch = Scratch::dense(self.len());
