@@ -131,6 +131,13 @@ impl Adjacency {
         }
     }
 
+    /// Heap bytes held (without the pass's own state).
+    pub fn heap_bytes(&self) -> usize {
+        let map = self.index.as_ref().map_or(0, NodeMap::heap_bytes);
+        let long: usize = self.long.values().map(|l| 24 + 4 * l.capacity()).sum();
+        self.ids.capacity() * 8 + self.live.capacity() + self.count.capacity() * 2 + self.flat.capacity() * 4 + long + map
+    }
+
     /// Heap bytes of a snapshot of `elements` with `m` (lists of up to
     /// 2m links), with ids that need a map (`sparse_ids`), and the pass's own
     /// per-element state (see [`connect`]); for memory budgets.
@@ -186,7 +193,7 @@ const NONE: u64 = u64::MAX;
 /// pass's labels (8), parent counts (4), its queue (4, up to twice that
 /// as it doubles) and full-list marks (1), and the reach marks of
 /// [`Adjacency::unreachable`] (1), rounded up.
-const PASS_BYTES: usize = 24;
+pub(super) const PASS_BYTES: usize = 24;
 const STEP: u64 = 1 << 20;
 
 impl Levels {
