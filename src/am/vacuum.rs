@@ -279,9 +279,9 @@ fn connect_unreachable(index: pg_sys::Relation, strategy: pg_sys::BufferAccessSt
     let Some((entry, _)) = meta.entry else { return (0, rows) };
     // SAFETY: GUC global read on the backend thread.
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-    // the snapshot (ids packed item pointers: mapped), and the list of
-    // elements read above
-    let bytes = Adjacency::bytes(elements.len(), meta.params.m, true) + elements.capacity() * std::mem::size_of::<(u64, bool)>();
+    // the snapshot (ids: item pointers, read in increasing order, need no
+    // map), and the list of elements read above
+    let bytes = Adjacency::bytes(elements.len(), meta.params.m, false) + elements.capacity() * std::mem::size_of::<(u64, bool)>();
     if bytes > budget {
         ereport!(
             DEBUG1,

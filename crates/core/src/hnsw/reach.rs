@@ -29,17 +29,22 @@ pub struct Adjacency {
     flat: Vec<u32>,
     stride: usize,
     long: std::collections::HashMap<u32, Vec<u32>>,
-    /// Id to dense index; None while every id equals its index.
+    /// Id to dense index; None while ids increase (found by binary
+    /// search over `ids`, or equal to their index: a build's).
     index: Option<NodeMap<u32>>,
+    /// Every id so far equals its index.
+    dense: bool,
     /// Room the map is made with when the first other id comes.
     expected: usize,
 }
 
-/// Dense index of `id` among `n` elements: through `index`, else `id`.
-fn dense_index(index: &Option<NodeMap<u32>>, n: usize, id: NodeId) -> Option<u32> {
+/// Dense index of `id` among `ids`: through `index`, else `id` itself
+/// (`dense`) or by binary search (ids increase).
+fn dense_index(index: &Option<NodeMap<u32>>, dense: bool, ids: &[NodeId], id: NodeId) -> Option<u32> {
     match index {
         Some(map) => map.get(id).copied(),
-        None => (id < n as NodeId).then_some(id as u32),
+        None if dense => (id < ids.len() as NodeId).then_some(id as u32),
+        None => ids.binary_search(&id).ok().map(|i| i as u32),
     }
 }
 
@@ -58,6 +63,7 @@ impl Adjacency {
             stride: cap,
             long: Default::default(),
             index: None,
+            dense: true,
             expected: n,
         }
     }
@@ -65,7 +71,8 @@ impl Adjacency {
     /// Adds an element (its list comes later, see [`Adjacency::set_list`]).
     pub fn add(&mut self, id: NodeId, live: bool) -> u32 {
         let i = self.ids.len() as u32;
-        if self.index.is_none() && id != i as NodeId {
+        self.dense &= id == i as NodeId;
+        if self.index.is_none() && self.ids.last().is_some_and(|&last| id <= last) {
             let mut map = NodeMap::with_capacity(self.expected.max(self.ids.len() + 1), u32::MAX);
             for (k, &x) in self.ids.iter().enumerate() {
                 map.insert(x, k as u32);
@@ -94,7 +101,7 @@ impl Adjacency {
 
     /// Dense index of `id`.
     pub fn index_of(&self, id: NodeId) -> Option<u32> {
-        dense_index(&self.index, self.ids.len(), id)
+        dense_index(&self.index, self.dense, &self.ids, id)
     }
 
     /// Element `i`'s out-links (dense indices).
@@ -108,8 +115,8 @@ impl Adjacency {
 
     /// Sets element `i`'s out-links from ids (unknown ids are dropped).
     pub fn set_list(&mut self, i: u32, list: &[NodeId]) {
-        let (index, n) = (&self.index, self.ids.len());
-        let mapped = list.iter().filter_map(|&x| dense_index(index, n, x));
+        let (index, dense, ids) = (&self.index, self.dense, &self.ids);
+        let mapped = list.iter().filter_map(|&x| dense_index(index, dense, ids, x));
         let slot = &mut self.flat[i as usize * self.stride..][..self.stride];
         let mut c = 0;
         let mut over = Vec::new();
@@ -139,10 +146,11 @@ impl Adjacency {
     }
 
     /// Heap bytes of a snapshot of `elements` with `m` (lists of up to
-    /// 2m links), with ids that need a map (`sparse_ids`), and the pass's own
+    /// 2m links), with ids that need a map (`mapped`: not added in
+    /// increasing order), and the pass's own
     /// per-element state (see [`connect`]); for memory budgets.
-    pub fn bytes(elements: usize, m: usize, sparse_ids: bool) -> usize {
-        let map = if sparse_ids { NodeMap::<u32>::bytes_with_capacity(elements) } else { 0 };
+    pub fn bytes(elements: usize, m: usize, mapped: bool) -> usize {
+        let map = if mapped { NodeMap::<u32>::bytes_with_capacity(elements) } else { 0 };
         elements * (8 + 1 + 2 + 4 * 2 * m + PASS_BYTES) + map
     }
 
