@@ -105,6 +105,22 @@ pub fn find_neighbors<S: GraphStore + ?Sized>(
         }
         found.candidates[layer] = cands;
     }
+    if level > top && !found.selected[0].iter().any(|c| c.id == ep) {
+        // the new element becomes the entry point: every element is
+        // reachable from the old one, and stays so from the new one only
+        // through a link to it (on tied rows the nearest found can lead to
+        // a corner: an insert raising the entry left 106 of 1,950
+        // one-hot rows reachable); the farthest choice makes room
+        let d = store.exact(ep, 0);
+        if !unusable(d) {
+            let sel = &mut found.selected[0];
+            if sel.len() >= params.max_neighbors(0) {
+                sel.pop();
+            }
+            sel.push(Candidate { dist: d, id: ep });
+            sel.sort();
+        }
+    }
     found
 }
 
