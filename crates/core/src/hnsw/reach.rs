@@ -442,7 +442,11 @@ fn hand_over<S: GraphStore + ?Sized>(
             return true;
         }
         if buf.contains(&t_id) {
-            lv.parents[t as usize] += 1;
+            // counted when u was labelled if its snapshot list has it
+            // (not twice: a later replacement could take t's last parent)
+            if !adj.list(u).contains(&t) {
+                refresh(store, adj, lv, u, buf);
+            }
             return true;
         }
         let mut list = buf.clone();
@@ -550,6 +554,9 @@ pub fn connect<S: GraphStore + ?Sized>(
             // searches (`find`) wrote lists the snapshot did not follow
             // (their back-links cut others'): read every list again
             for i in 0..n as u32 {
+                if i % 256 == 0 && !keep_going() {
+                    return made;
+                }
                 if store.read_list(adj.ids[i as usize], 0, &mut buf) {
                     adj.set_list(i, &buf);
                 }
