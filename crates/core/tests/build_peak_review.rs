@@ -4,8 +4,7 @@
 //! threads, piles of duplicates. Same counting allocator as link_memory.rs
 //! (glibc block sizes).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use vecstore_core::distance::sparse::encode;
 use vecstore_core::distance::Metric;
@@ -14,37 +13,10 @@ use vecstore_core::hnsw::{MemGraph, Params, MAX_LEVEL};
 use vecstore_core::rng::Rng;
 use vecstore_core::space::{f32_bytes, Space};
 
-struct Counting;
+#[path = "common/counting.rs"]
+mod counting;
+use counting::{LIVE, PEAK};
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn block(size: usize) -> isize {
-    ((size + 8).div_ceil(16) * 16).max(32) as isize
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let b = block(l.size());
-        PEAK.fetch_max(LIVE.fetch_add(b, Ordering::Relaxed) + b, Ordering::Relaxed);
-        // SAFETY: forwards the caller's layout unchanged.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(block(l.size()), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let d = block(new) - block(l.size());
-        PEAK.fetch_max(LIVE.fetch_add(d, Ordering::Relaxed) + d, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 /// `n` values of `space` (`copies` rows per distinct value).
 fn values_of(space: Space, n: usize, copies: usize, rng: &mut Rng) -> Values {

@@ -14,20 +14,8 @@ use vecstore_core::hnsw::{Candidate, GraphStore, MemGraph, NodeId, Params, Repla
 use vecstore_core::rng::Rng;
 use vecstore_core::space::{f32_bytes, Space};
 
-fn reached(g: &MemGraph) -> Vec<bool> {
-    let mut seen = vec![false; g.len()];
-    let Some((ep, _)) = g.entry() else { return seen };
-    let mut stack = vec![ep];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for y in g.neighbors(x as usize, 0) {
-            if !std::mem::replace(&mut seen[y as usize], true) {
-                stack.push(y);
-            }
-        }
-    }
-    seen
-}
+mod common;
+use common::reached;
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {

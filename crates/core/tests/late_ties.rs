@@ -13,20 +13,7 @@ use vecstore_core::hnsw::dedup::Values;
 use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 use vecstore_core::space::{f32_bytes, Space};
 
-fn reached(g: &MemGraph) -> usize {
-    let Some((ep, _)) = g.entry() else { return 0 };
-    let mut seen = vec![false; g.len()];
-    let mut stack = vec![ep];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for y in g.neighbors(x as usize, 0) {
-            if !std::mem::replace(&mut seen[y as usize], true) {
-                stack.push(y);
-            }
-        }
-    }
-    seen.iter().filter(|&&s| s).count()
-}
+mod common;
 
 #[test]
 fn a_new_entry_point_reaches_every_element() {
@@ -53,5 +40,5 @@ fn a_new_entry_point_reaches_every_element() {
         raised += usize::from(g.level(q) > top);
     }
     assert!(raised > 0, "no insert raised the entry point: the test tests nothing");
-    assert_eq!(reached(&g), n, "elements reachable from the entry after the inserts");
+    assert_eq!(common::reached(&g).iter().filter(|&&r| r).count(), n, "elements reachable from the entry after the inserts");
 }

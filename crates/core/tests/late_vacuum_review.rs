@@ -12,18 +12,10 @@ use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 use vecstore_core::rng::Rng;
 use vecstore_core::space::Space;
 
+mod common;
+
 fn unreachable_live(g: &MemGraph, deleted: &[bool]) -> usize {
-    let Some((ep, _)) = g.entry() else { return 0 };
-    let mut seen = vec![false; g.len()];
-    let mut stack = vec![ep];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for y in g.neighbors(x as usize, 0) {
-            if !std::mem::replace(&mut seen[y as usize], true) {
-                stack.push(y);
-            }
-        }
-    }
+    let seen = common::reached(g);
     (0..g.len()).filter(|&i| !deleted[i] && !seen[i]).count()
 }
 

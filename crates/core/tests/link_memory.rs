@@ -6,8 +6,7 @@
 //! allocator that charges what glibc's malloc takes per block (the
 //! request plus an 8-byte header, in 16-byte steps, at least 32).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use vecstore_core::distance::Metric;
 use vecstore_core::hnsw::dedup::Values;
@@ -15,40 +14,10 @@ use vecstore_core::hnsw::{MemGraph, Params, MAX_LEVEL};
 use vecstore_core::rng::Rng;
 use vecstore_core::space::Space;
 
-struct Counting;
+#[path = "common/counting.rs"]
+mod counting;
+use counting::{LIVE, PEAK};
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-/// Highest `LIVE` since the last reset.
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn block(size: usize) -> isize {
-    ((size + 8).div_ceil(16) * 16).max(32) as isize
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let b = block(l.size());
-        PEAK.fetch_max(LIVE.fetch_add(b, Ordering::Relaxed) + b, Ordering::Relaxed);
-        // SAFETY: forwards the caller's layout to the system allocator
-        // unchanged; only the count is added.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(block(l.size()), Ordering::Relaxed);
-        // SAFETY: `p` came from `alloc`/`realloc` above (the system
-        // allocator) with layout `l`, as the caller guarantees.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let d = block(new) - block(l.size());
-        PEAK.fetch_max(LIVE.fetch_add(d, Ordering::Relaxed) + d, Ordering::Relaxed);
-        // SAFETY: as in `dealloc`; `new` is the caller's valid new size.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 /// Heap bytes per element a graph over `n` 2-d points with `m` holds
 /// besides its values and its member list (4 bytes each), after the

@@ -10,18 +10,10 @@ use vecstore_core::hnsw::dedup::Values;
 use vecstore_core::hnsw::{MemGraph, Params, MAX_LEVEL};
 use vecstore_core::space::{f32_bytes, Space};
 
+mod common;
+
 fn unreachable(g: &MemGraph) -> usize {
-    let Some((ep, _)) = g.entry() else { return 0 };
-    let mut seen = vec![false; g.len()];
-    let mut stack = vec![ep];
-    seen[ep as usize] = true;
-    while let Some(x) = stack.pop() {
-        for y in g.neighbors(x as usize, 0) {
-            if !std::mem::replace(&mut seen[y as usize], true) {
-                stack.push(y);
-            }
-        }
-    }
+    let seen = common::reached(g);
     g.members().iter().filter(|&&i| !seen[i as usize]).count()
 }
 
