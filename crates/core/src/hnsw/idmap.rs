@@ -58,7 +58,7 @@ impl<V: Copy> NodeMap<V> {
     /// Bytes a map holding only the present entries would have grown to
     /// (a memory budget's view of a map that kept a bigger one's table).
     pub fn fresh_bytes(&self) -> usize {
-        (2 * self.len).next_power_of_two().max(16) * (8 + std::mem::size_of::<V>())
+        Self::bytes_with_capacity(self.len)
     }
 
     /// Removes every entry, keeping (up to a bound) the table's memory.
