@@ -394,7 +394,6 @@ fn connect_terminates_under_a_concurrent_writer() {
 /// At f6d5d02: m 2 seed 1020 719 of 1500 unreachable after the build, m 8
 /// seed 1081 940; a second connect links 0.
 #[test]
-#[ignore = "known defect, older than f6d5d02: the relink search of an element in a blob cut off on layer 0 finds only the blob (719 of 1,500 unreachable at spread 0.001, m 2)"]
 fn tight_clusters_reachable_on_layer0_after_the_build() {
     let mut bad = Vec::new();
     for (spread, m, seed) in [(0.001f32, 2usize, 1020u64), (0.001, 8, 1081), (0.05, 4, 4040), (0.05, 16, 4160)] {
