@@ -45,3 +45,14 @@ def test_tight_blobs_all_reachable_after_vacuum(cluster, db, m):
     left = N - N // 3
     got = scanned(cluster, db, "'[70,0,0,0]'")
     assert got == left, f"m {m}: after VACUUM an index scan reaches {got} of {left} rows"
+
+
+@pytest.mark.parametrize("m", [2, 4, 8, 16])
+def test_tight_blobs_all_reachable_after_inserts(cluster, db, m):
+    """Rows inserted one by one into an index built empty."""
+    blob_rows(cluster, db)
+    cluster.sql("CREATE TABLE u AS SELECT * FROM t; TRUNCATE t", db)
+    cluster.sql(f"CREATE INDEX t_idx ON t USING hnsw (v vector_l2_ops) WITH (m = {m}, ef_construction = {max(16, 2 * m)})", db)
+    cluster.sql("INSERT INTO t SELECT * FROM u ORDER BY id", db)
+    got = scanned(cluster, db, "'[70,0,0,0]'")
+    assert got == N, f"m {m}: after inserts an index scan reaches {got} of {N} rows"

@@ -386,13 +386,12 @@ fn connect_terminates_under_a_concurrent_writer() {
     }
 }
 
-/// Tight blobs (8 clusters, spread 0.001 in 4-d): pruning cuts every
-/// layer-0 link between blobs, and the final pass cannot join them again:
-/// `find` searches from the entry down the upper layers, which lead into
-/// the unreachable blob itself, so every element it returns is unreached
-/// and nothing is linked (same count at f6d5d02^: older than the fix).
-/// At f6d5d02: m 2 seed 1020 719 of 1500 unreachable after the build, m 8
-/// seed 1081 940; a second connect links 0.
+/// Tight blobs (8 clusters, spread 0.001 or 0.05 in 4-d): pruning cuts
+/// every layer-0 link between blobs. `find` searches from the entry down
+/// the upper layers, which lead into the unreachable blob itself, so every
+/// element it returned was unreached and nothing was linked: before the
+/// layer-0 fallback search (`reachable_near`), m 2 seed 1020 left 719 of
+/// 1,500 unreachable, m 8 seed 1081 940, spread 0.05 m 4 383.
 #[test]
 fn tight_clusters_reachable_on_layer0_after_the_build() {
     let mut bad = Vec::new();

@@ -495,6 +495,54 @@ fn dominated<S: GraphStore + ?Sized>(store: &mut S, near: &[Candidate], c: &Cand
     near.iter().take_while(|r| r.dist < c.dist).any(|r| r.id != c.id && store.between(r.id, c.id) < c.dist)
 }
 
+/// The live elements the entry reaches nearest to `id`, nearest first (at
+/// most `ef`): a beam search over the snapshot's layer 0 from the entry,
+/// which only walks what the entry reaches. The fallback when `find`
+/// (which descends the upper layers) returns only unreached elements: an
+/// upper-layer element inside a blob cut off on layer 0 leads the search
+/// into that blob, and nothing there can link it.
+fn reachable_near<S: GraphStore + ?Sized>(store: &mut S, adj: &Adjacency, lv: &Levels, entry: u32, id: NodeId, ef: usize) -> Vec<(Candidate, u32)> {
+    use std::cmp::Reverse;
+    let key = |store: &mut S, x: u32| Candidate { dist: store.between(id, adj.ids[x as usize]), id: adj.ids[x as usize] };
+    let mut seen = std::collections::HashSet::new();
+    seen.insert(entry);
+    let first = key(store, entry);
+    let mut todo = std::collections::BinaryHeap::new();
+    // the best `ef` so far, farthest on top
+    let mut best: std::collections::BinaryHeap<(Candidate, u32)> = std::collections::BinaryHeap::new();
+    if !unusable(first.dist) {
+        todo.push(Reverse((first, entry)));
+        best.push((first, entry));
+    }
+    let mut ids = Vec::new();
+    while let Some(Reverse((c, x))) = todo.pop() {
+        if best.len() >= ef && best.peek().is_some_and(|b| c > b.0) {
+            break;
+        }
+        if !adj.live[x as usize] && x != entry {
+            continue;
+        }
+        let next: Vec<u32> = adj.list(x).iter().copied().filter(|&y| lv.reached(y) && seen.insert(y)).collect();
+        ids.clear();
+        ids.extend(next.iter().map(|&y| adj.ids[y as usize]));
+        store.prepare(&ids);
+        for y in next {
+            let cy = key(store, y);
+            if unusable(cy.dist) || (best.len() >= ef && best.peek().is_some_and(|b| cy > b.0)) {
+                continue;
+            }
+            todo.push(Reverse((cy, y)));
+            best.push((cy, y));
+            if best.len() > ef {
+                best.pop();
+            }
+        }
+    }
+    let mut out: Vec<(Candidate, u32)> = best.into_iter().filter(|&(_, x)| adj.live[x as usize]).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// Adds `u -> t` to `u`'s list if it has a free slot (no replacement).
 fn splice<S: GraphStore + ?Sized>(store: &mut S, adj: &mut Adjacency, lv: &mut Levels, u: u32, t: u32, cap: usize, buf: &mut Vec<NodeId>) {
     let (u_id, t_id) = (adj.ids[u as usize], adj.ids[t as usize]);
@@ -604,6 +652,9 @@ pub fn connect<S: GraphStore + ?Sized>(
                             froms.push((c, o));
                         }
                     }
+                }
+                if froms.is_empty() {
+                    froms = reachable_near(store, adj, &lv, entry_i, id, params.ef_construction.max(cap));
                 }
             }
             froms.sort_by(|a, b| a.0.cmp(&b.0));
