@@ -495,23 +495,29 @@ fn dominated<S: GraphStore + ?Sized>(store: &mut S, near: &[Candidate], c: &Cand
     near.iter().take_while(|r| r.dist < c.dist).any(|r| r.id != c.id && store.between(r.id, c.id) < c.dist)
 }
 
-/// The live elements the entry reaches nearest to `id`, nearest first (at
-/// most `ef`): a beam search over the snapshot's layer 0 from the entry,
-/// which only walks what the entry reaches. The fallback when `find`
-/// (which descends the upper layers) returns only unreached elements: an
+/// The live elements other than `u` the entry reaches nearest to `u`,
+/// nearest first (at most `ef`): a beam search over the snapshot's layer
+/// 0 from the entry, which only walks what the entry reaches (through live
+/// elements, as [`Levels`] counts reach). The fallback when `find` (which
+/// descends the upper layers) returns only unreached elements: an
 /// upper-layer element inside a blob cut off on layer 0 leads the search
 /// into that blob, and nothing there can link it.
-fn reachable_near<S: GraphStore + ?Sized>(store: &mut S, adj: &Adjacency, lv: &Levels, entry: u32, id: NodeId, ef: usize) -> Vec<(Candidate, u32)> {
+fn reachable_near<S: GraphStore + ?Sized>(store: &mut S, adj: &Adjacency, lv: &Levels, entry: u32, u: u32, ef: usize) -> Vec<(Candidate, u32)> {
     use std::cmp::Reverse;
+    let id = adj.ids[u as usize];
     let key = |store: &mut S, x: u32| Candidate { dist: store.between(id, adj.ids[x as usize]), id: adj.ids[x as usize] };
+    // what a link from `x` may serve: live, and not `u` itself (dead
+    // elements' links do not count, so they are not walked either; a
+    // dead entry is walked but links nothing)
+    let usable = |x: u32| x != u && adj.live[x as usize];
     let mut seen = std::collections::HashSet::new();
     seen.insert(entry);
-    let first = key(store, entry);
     let mut todo = std::collections::BinaryHeap::new();
     // the best `ef` so far, farthest on top
     let mut best: std::collections::BinaryHeap<(Candidate, u32)> = std::collections::BinaryHeap::new();
-    if !unusable(first.dist) {
-        todo.push(Reverse((first, entry)));
+    let first = key(store, entry);
+    todo.push(Reverse((first, entry)));
+    if usable(entry) && !unusable(first.dist) {
         best.push((first, entry));
     }
     let mut ids = Vec::new();
@@ -519,10 +525,7 @@ fn reachable_near<S: GraphStore + ?Sized>(store: &mut S, adj: &Adjacency, lv: &L
         if best.len() >= ef && best.peek().is_some_and(|b| c > b.0) {
             break;
         }
-        if !adj.live[x as usize] && x != entry {
-            continue;
-        }
-        let next: Vec<u32> = adj.list(x).iter().copied().filter(|&y| lv.reached(y) && seen.insert(y)).collect();
+        let next: Vec<u32> = adj.list(x).iter().copied().filter(|&y| usable(y) && lv.reached(y) && seen.insert(y)).collect();
         ids.clear();
         ids.extend(next.iter().map(|&y| adj.ids[y as usize]));
         store.prepare(&ids);
@@ -538,9 +541,7 @@ fn reachable_near<S: GraphStore + ?Sized>(store: &mut S, adj: &Adjacency, lv: &L
             }
         }
     }
-    let mut out: Vec<(Candidate, u32)> = best.into_iter().filter(|&(_, x)| adj.live[x as usize]).collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    best.into_sorted_vec()
 }
 
 /// Adds `u -> t` to `u`'s list if it has a free slot (no replacement).
@@ -654,7 +655,7 @@ pub fn connect<S: GraphStore + ?Sized>(
                     }
                 }
                 if froms.is_empty() {
-                    froms = reachable_near(store, adj, &lv, entry_i, id, params.ef_construction.max(cap));
+                    froms = reachable_near(store, adj, &lv, entry_i, u, params.ef_construction.max(cap));
                 }
             }
             froms.sort_by(|a, b| a.0.cmp(&b.0));
