@@ -107,6 +107,9 @@ pub struct DiskGraph {
     file: (u32, u32, u32),
     /// A hop's pages: (start, end) in `order` and the pin (None: no such block).
     groups: Vec<(usize, usize, Option<Pin>)>,
+    /// A hop's tuples in the order they are scored: the page they were
+    /// last found on (a prefetch hint) and their offset.
+    ahead: Vec<(Option<pg_sys::Page>, u16)>,
     /// The neighbour tuple a search will likely read next: (buffer hint,
     /// offset, tuple size), whose line pointer is being fetched.
     expand_hint: Option<(pg_sys::Buffer, u16, usize)>,
@@ -145,6 +148,7 @@ impl DiskGraph {
             hints: Vec::new(),
             file: file_of(index),
             groups: Vec::new(),
+            ahead: Vec::new(),
             expand_hint: None,
             batch: Vec::new(),
             batch_at: 0,
