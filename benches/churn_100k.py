@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Concurrency trial on real embeddings (not part of CI): load a base set,
 build an HNSW index (vector_l2_ops, default m / ef_construction), then for
---seconds run 2 writers (INSERT perturbed copies of base rows under new ids,
-DELETE random live rows), 1 reader (ORDER BY <-> LIMIT 10) and a VACUUM
-loop at once. Before and after: recall@10 at ef_search 40 on --queries
+--seconds (or until --churn rows were inserted) run 2 writers (INSERT
+perturbed copies of base rows under new ids, DELETE random live rows), 1
+reader (ORDER BY <-> LIMIT 10) and a VACUUM loop at once. Before and after: recall@10 at ef_search 40 on --queries
 queries (exact truth by numpy over the live rows) and, with an iterative
 index scan, whether every live row is returned. Prints JSON.
 
 Run: /usr/bin/python3 benches/churn_100k.py --pg-config PATH/pg_config \
-         --base D.base.fvecs --query D.query.fvecs [--seconds 240]
+         --base D.base.fvecs --query D.query.fvecs [--seconds 240] [--churn N] [--extension pgvector]
 """
 import argparse, json, os, random, sys, threading, time
 import numpy as np
@@ -66,6 +66,8 @@ def main():
     p.add_argument("--seconds", type=float, default=240)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--rows", type=int, default=0, help="first N base rows only (0: all)")
+    p.add_argument("--extension", default="vecstore", help="extension to create (pgvector's peer: pgvector)")
+    p.add_argument("--churn", type=int, default=0, help="stop once this many rows were inserted (0: --seconds only)")
     benchlib.add_server_args(p)
     a = p.parse_args()
     base, queries = read_vecs(a.base), read_vecs(a.query)[:a.queries]
@@ -74,25 +76,25 @@ def main():
     dsn, cluster = benchlib.server(a, {"shared_buffers": "1GB", "maintenance_work_mem": "1GB",
                                        "autovacuum": "off", "max_wal_size": "4GB"})
     try:
-        print(json.dumps(run(dsn, base, queries, a.seconds), indent=1), flush=True)
+        print(json.dumps(run(dsn, base, queries, a.seconds, a.extension, a.churn), indent=1), flush=True)
     finally:
         if cluster:
             print(cluster.log()[-4000:], file=sys.stderr)
             cluster.destroy()
 
 
-def run(dsn, base, queries, seconds):
+def run(dsn, base, queries, seconds, extension="vecstore", churn=0):
     admin = benchlib.connect(dsn)
     admin.execute(f"DROP DATABASE IF EXISTS {DB}")
     admin.execute(f"CREATE DATABASE {DB}")
     ddsn = benchlib.with_db(dsn, DB)
     conn = benchlib.connect(ddsn)
-    conn.execute("CREATE EXTENSION vecstore")
+    conn.execute(f"CREATE EXTENSION {extension}")
     conn.execute(f"CREATE TABLE items (id int PRIMARY KEY, embedding vector({base.shape[1]}))")
     benchlib.copy_vectors(conn, base)
     t0 = time.perf_counter()
     conn.execute("CREATE INDEX items_idx ON items USING hnsw (embedding vector_l2_ops)")
-    out = {"rows": len(base), "build_s": round(time.perf_counter() - t0, 1)}
+    out = {"extension": extension, "rows": len(base), "build_s": round(time.perf_counter() - t0, 1)}
     log(out)
     live = {i: base[i] for i in range(len(base))}
     out.update(check(conn, live, queries, "before"))
@@ -100,6 +102,9 @@ def run(dsn, base, queries, seconds):
 
     lock = threading.Lock()
     stop = time.time() + seconds
+
+    def going():
+        return time.time() < stop and not (churn and stats["inserted"] >= churn)
     errors, stats = [], {"inserted": 0, "deleted": 0, "reads": 0, "read_s": 0.0, "vacuum_s": [], "short_reads": 0}
     scale = float(base.std()) * 0.05
 
@@ -108,7 +113,7 @@ def run(dsn, base, queries, seconds):
         c = benchlib.connect(ddsn)
         nid = 10_000_000 * (k + 1)
         try:
-            while time.time() < stop:
+            while going():
                 rows = []
                 for _ in range(20):
                     v = (base[rng.integers(len(base))] + rng.normal(0, scale, base.shape[1])).astype(np.float32)
@@ -135,7 +140,7 @@ def run(dsn, base, queries, seconds):
         c = benchlib.connect(ddsn)
         c.execute("SET enable_seqscan = off")
         try:
-            while time.time() < stop:
+            while going():
                 q = queries[random.randrange(len(queries))]
                 t = time.perf_counter()
                 r = c.execute("SELECT id FROM items ORDER BY embedding <-> %s::vector LIMIT 10",
@@ -151,7 +156,7 @@ def run(dsn, base, queries, seconds):
     def vacuumer():
         c = benchlib.connect(ddsn)
         try:
-            while time.time() < stop:
+            while going():
                 t = time.perf_counter()
                 c.execute("VACUUM items")
                 stats["vacuum_s"].append(round(time.perf_counter() - t, 1))
