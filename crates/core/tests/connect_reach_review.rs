@@ -9,13 +9,13 @@ use std::time::Instant;
 use vecstore_core::distance::sparse::encode;
 use vecstore_core::distance::Metric;
 use vecstore_core::hnsw::dedup::Values;
-use vecstore_core::hnsw::reach::{connect, Adjacency};
+use vecstore_core::hnsw::reach::connect;
 use vecstore_core::hnsw::{Candidate, GraphStore, MemGraph, NodeId, Params, Replace, Scratch, Source, MAX_LEVEL};
 use vecstore_core::rng::Rng;
 use vecstore_core::space::{f32_bytes, Space};
 
 mod common;
-use common::reached;
+use common::{reached, snapshot};
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -222,28 +222,6 @@ impl GraphStore for Counting<'_> {
     }
 }
 
-fn snapshot(g: &MemGraph, live: &[bool]) -> Adjacency {
-    let n = g.len();
-    let mut adj = Adjacency::new(n, 2 * g_params(g).m);
-    for i in 0..n {
-        adj.add(i as NodeId, false);
-    }
-    for i in 0..n {
-        let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
-        adj.live[i] = live[i];
-        adj.set_list(i as u32, &list);
-    }
-    adj
-}
-
-fn g_params(_g: &MemGraph) -> Params {
-    PARAMS.with(|p| p.get())
-}
-
-thread_local! {
-    static PARAMS: std::cell::Cell<Params> = const { std::cell::Cell::new(Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL }) };
-}
-
 /// Runs reach::connect directly on `g` (after its build) and reports time,
 /// distances, list reads and how many it linked.
 fn run_connect(g: &MemGraph, p: &Params, writer: bool) -> (f64, u64, u64, usize, u64) {
@@ -251,7 +229,6 @@ fn run_connect(g: &MemGraph, p: &Params, writer: bool) -> (f64, u64, u64, usize,
 }
 
 fn run_connect_live(g: &MemGraph, p: &Params, writer: bool, live: &[bool]) -> (f64, u64, u64, usize, u64) {
-    PARAMS.with(|c| c.set(*p));
     let n = g.len();
     let mut adj = snapshot(g, live);
     let (ep, _) = g.entry().unwrap();

@@ -14,7 +14,7 @@ use vecstore_core::rng::Rng;
 use vecstore_core::space::{f32_bytes, Space};
 
 mod common;
-use common::reached;
+use common::{reached, snapshot};
 
 /// `blobs` tight blobs of `per` rows (spread `spread`) with uniform centres
 /// in the unit cube, `dim`-d.
@@ -172,7 +172,7 @@ fn review28_ties_cosine_deletes_all_reachable() {
 /// reached, distance 0), and `link_into(u, u)` puts `u` into its own list.
 #[test]
 fn review28_fallback_never_links_an_element_to_itself() {
-    use vecstore_core::hnsw::reach::{connect, Adjacency};
+    use vecstore_core::hnsw::reach::connect;
     use vecstore_core::hnsw::{Candidate, GraphStore, NodeId};
     let dim = 2;
     let n = 300;
@@ -191,14 +191,7 @@ fn review28_fallback_never_links_an_element_to_itself() {
     store.replace_list(u as NodeId, 0, &cur.clone(), &[d as NodeId]);
     let mut live = vec![true; n];
     live[d as usize] = false;
-    let mut adj = Adjacency::new(n, p.max_neighbors(0));
-    for i in 0..n {
-        adj.add(i as NodeId, live[i]);
-    }
-    for i in 0..n {
-        let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
-        adj.set_list(i as u32, &list);
-    }
+    let mut adj = snapshot(&g, &live);
     assert!(adj.unreachable(ep as NodeId).iter().all(|&x| x != u as NodeId), "u must start reachable");
     connect(&mut store, &mut adj, ep as NodeId, &p, &mut |_, _| -> Vec<Candidate> { Vec::new() }, &mut || true);
     let after = g.neighbors(u as usize, 0);
@@ -215,7 +208,7 @@ fn review28_fallback_never_links_an_element_to_itself() {
 /// usable, as in the blob case (it returns only the blob's own rows).
 #[test]
 fn review28_fallback_not_crowded_out_by_dead_elements() {
-    use vecstore_core::hnsw::reach::{connect, Adjacency};
+    use vecstore_core::hnsw::reach::connect;
     use vecstore_core::hnsw::{Candidate, GraphStore, NodeId};
     let mut rng = Rng::new(41);
     // A: 150 rows in the unit square (x <= 1); D: 40 rows at x 1.45..1.5
@@ -257,32 +250,8 @@ fn review28_fallback_not_crowded_out_by_dead_elements() {
     back.insert(0, e1 as NodeId);
     store.replace_list(150, 0, &cur.clone(), &back);
     let live: Vec<bool> = (0..n as u32).map(|x| !d.contains(&x)).collect();
-    let mut adj = Adjacency::new(n, p.max_neighbors(0));
-    for i in 0..n {
-        adj.add(i as NodeId, live[i]);
-    }
-    for i in 0..n {
-        let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
-        adj.set_list(i as u32, &list);
-    }
+    let mut adj = snapshot(&g, &live);
     let before = adj.unreachable(ep as NodeId);
-    {
-        // dead rows a walk from the entry reaches (dead rows not expanded)
-        let mut seen = vec![false; n];
-        let mut stack = vec![ep];
-        seen[ep as usize] = true;
-        while let Some(x) = stack.pop() {
-            if !live[x as usize] {
-                continue;
-            }
-            for y in g.neighbors(x as usize, 0) {
-                if !std::mem::replace(&mut seen[y as usize], true) {
-                    stack.push(y);
-                }
-            }
-        }
-        println!("DEAD reached {}", d.clone().filter(|&x| seen[x as usize]).count());
-    }
     assert!(before.iter().all(|&x| in_b(x as u32)) && before.len() == 10, "only B unreachable before: {before:?}");
     let made = connect(&mut store, &mut adj, ep as NodeId, &p, &mut |_, _| -> Vec<Candidate> { Vec::new() }, &mut || true);
     let left = adj.unreachable(ep as NodeId);
@@ -299,7 +268,7 @@ fn review28_fallback_not_crowded_out_by_dead_elements() {
 #[test]
 #[ignore]
 fn review28_fallback_cost_report() {
-    use vecstore_core::hnsw::reach::{connect, Adjacency};
+    use vecstore_core::hnsw::reach::connect;
     use vecstore_core::hnsw::{Candidate, NodeId};
     for (n, extra, dim, m, efc) in [(20_000usize, 2000usize, 16usize, 16usize, 64usize), (5000, 2000, 16, 100, 1000)] {
         let mut rng = Rng::new(17);
@@ -310,14 +279,7 @@ fn review28_fallback_cost_report() {
             g.build(1, &mut |_| true).unwrap();
             let (ep, _) = g.entry().unwrap();
             let total = n + extra;
-            let mut adj = Adjacency::new(total, p.max_neighbors(0));
-            for i in 0..total {
-                adj.add(i as NodeId, true);
-            }
-            for i in 0..total {
-                let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
-                adj.set_list(i as u32, &list);
-            }
+            let mut adj = snapshot(&g, &vec![true; total]);
             let mut store = g.store(&[], None);
             let mut scratch = Scratch::dense(total);
             let t = Instant::now();
@@ -334,7 +296,7 @@ fn review28_fallback_cost_report() {
 /// the entry and then from what it reaches.
 #[test]
 fn review28_fallback_from_a_lone_entry() {
-    use vecstore_core::hnsw::reach::{connect, Adjacency};
+    use vecstore_core::hnsw::reach::connect;
     use vecstore_core::hnsw::{Candidate, GraphStore, NodeId};
     for m in [2usize, 4, 16] {
         let (dim, n) = (2, 400);
@@ -347,14 +309,7 @@ fn review28_fallback_from_a_lone_entry() {
         let mut cur = Vec::new();
         store.read_list(ep as NodeId, 0, &mut cur);
         store.replace_list(ep as NodeId, 0, &cur.clone(), &[]);
-        let mut adj = Adjacency::new(n, p.max_neighbors(0));
-        for i in 0..n {
-            adj.add(i as NodeId, true);
-        }
-        for i in 0..n {
-            let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
-            adj.set_list(i as u32, &list);
-        }
+        let mut adj = snapshot(&g, &vec![true; n]);
         connect(&mut store, &mut adj, ep as NodeId, &p, &mut |_, _| -> Vec<Candidate> { Vec::new() }, &mut || true);
         let left = unreachable_live(&g, &vec![true; n]);
         let selfish = (0..n).filter(|&i| g.neighbors(i, 0).contains(&(i as u32))).count();

@@ -2,7 +2,8 @@
 //! declares `mod common;`).
 #![allow(dead_code)]
 
-use vecstore_core::hnsw::MemGraph;
+use vecstore_core::hnsw::reach::Adjacency;
+use vecstore_core::hnsw::{MemGraph, NodeId};
 
 /// Which vectors a walk over layer 0 from the entry reaches (what a search
 /// allowed to visit everything can return).
@@ -19,4 +20,19 @@ pub fn reached(g: &MemGraph) -> Vec<bool> {
         }
     }
     seen
+}
+
+/// The layer-0 snapshot `reach::connect` works on, taken from `g` with
+/// `live[i]` telling which elements are live.
+pub fn snapshot(g: &MemGraph, live: &[bool]) -> Adjacency {
+    let n = g.len();
+    let mut adj = Adjacency::new(n, g.params.max_neighbors(0));
+    for i in 0..n {
+        adj.add(i as NodeId, live[i]);
+    }
+    for i in 0..n {
+        let list: Vec<NodeId> = g.neighbors(i, 0).into_iter().map(NodeId::from).collect();
+        adj.set_list(i as u32, &list);
+    }
+    adj
 }
