@@ -8,13 +8,8 @@ use vecstore_core::distance::Metric;
 use vecstore_core::space::f32_bytes;
 use vecstore_core::hnsw::{MemGraph, Params, Scratch, MAX_LEVEL};
 
-fn read_vecs(path: &str) -> (usize, Vec<u32>) {
-    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let d = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
-    let words: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let rows: Vec<u32> = words.chunks_exact(d + 1).flat_map(|r| r[1..].to_vec()).collect();
-    (d, rows)
-}
+#[path = "common/texmex.rs"]
+mod texmex;
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).skip(1).collect();
@@ -25,9 +20,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (dim, b) = read_vecs(&base);
-    let (_, q) = read_vecs(&query);
-    let (k_gt, g) = read_vecs(&gt);
+    let (dim, b) = texmex::read_rows(&base);
+    let (_, q) = texmex::read_rows(&query);
+    let (k_gt, g) = texmex::read_rows(&gt);
     let b: Vec<f32> = b.into_iter().map(f32::from_bits).collect();
     let q: Vec<f32> = q.into_iter().map(f32::from_bits).collect();
     let params = Params { m: 16, ef_construction: 64, metric: Metric::L2, max_level: MAX_LEVEL };

@@ -20,12 +20,8 @@ use vecstore_core::ivf::samples::Samples;
 use vecstore_core::rng::Rng;
 use vecstore_core::space::{Bytes, Space};
 
-fn read_rows(path: &str) -> (Vec<u32>, usize) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let dims = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
-    let words = bytes.chunks_exact(4 + 4 * dims).flat_map(|r| r[4..].chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))).collect();
-    (words, dims)
-}
+#[path = "../benches/common/texmex.rs"]
+mod texmex;
 
 fn gini(sizes: &[usize]) -> f64 {
     let mut s: Vec<f64> = sizes.iter().map(|&x| x as f64).collect();
@@ -49,11 +45,11 @@ fn main() {
     // KIND: e (Euclidean k-means, as the L2 opclass) or s (spherical
     // k-means on normalised samples, unit centers; an experiment)
     let kind = if args.get(8).is_some_and(|s| s == "s") { Kind::Spherical } else { Kind::Euclidean };
-    let (b, dims) = read_rows(&args[1]);
+    let (dims, b) = texmex::read_rows(&args[1]);
     let data: Vec<f32> = b.into_iter().map(f32::from_bits).collect();
-    let (q, _) = read_rows(&args[2]);
+    let (_, q) = texmex::read_rows(&args[2]);
     let queries: Vec<f32> = q.into_iter().map(f32::from_bits).collect();
-    let (g, gk) = read_rows(&args[3]);
+    let (gk, g) = texmex::read_rows(&args[3]);
     let truth: Vec<&[u32]> = g.chunks(gk).map(|r| &r[..10]).collect();
     let n = data.len() / dims;
     let target = if per_list == 0 { n } else { (k * per_list).max(10000).min(n) };

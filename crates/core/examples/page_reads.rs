@@ -17,12 +17,8 @@ use vecstore_core::distance::Metric;
 use vecstore_core::hnsw::{greedy_descent, Candidate, MemGraph, NodeId, Params, Scratch, Source, MAX_LEVEL};
 use vecstore_core::space::f32_bytes;
 
-fn read_words(path: &str) -> (usize, Vec<u32>) {
-    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let d = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
-    let words: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    (d, words.chunks_exact(d + 1).flat_map(|r| r[1..].to_vec()).collect())
-}
+#[path = "../benches/common/texmex.rs"]
+mod texmex;
 
 /// Elements in breadth-first order over layer 0 from the entry (then
 /// from whatever it does not reach).
@@ -126,9 +122,9 @@ fn main() {
         eprintln!("usage: page_reads BASE.fvecs QUERY.fvecs GT.ivecs ROWS PER_PAGE...");
         std::process::exit(2);
     }
-    let (dim, base) = read_words(&args[0]);
-    let (_, queries) = read_words(&args[1]);
-    let (k_gt, gt) = read_words(&args[2]);
+    let (dim, base) = texmex::read_rows(&args[0]);
+    let (_, queries) = texmex::read_rows(&args[1]);
+    let (k_gt, gt) = texmex::read_rows(&args[2]);
     let n: usize = args[3].parse().expect("ROWS");
     let base: Vec<f32> = base[..n * dim].iter().map(|&w| f32::from_bits(w)).collect();
     let queries: Vec<f32> = queries.into_iter().map(f32::from_bits).collect();
